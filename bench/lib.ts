@@ -1,0 +1,117 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface BenchResult {
+  value: number;
+  baseline: number;
+  ratio: number;
+  target: string;
+  pass: boolean;
+  unit?: string;
+  note?: string;
+}
+
+export interface BenchContext {
+  quick: boolean;
+  log: (message: string) => void;
+}
+
+export function tempDir(prefix = 'livestream-bench-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface ChildServer {
+  child: ChildProcess;
+  port: number;
+  /** Asks the child to collect garbage and report its memory. */
+  memory(): Promise<NodeJS.MemoryUsage>;
+  /** Sends a command to the child and waits for its answer. */
+  call<T = unknown>(command: string, args?: unknown): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a server script (`bench/servers/<name>.ts`) in its own process, so the load generator
+ * and the server under test never share an event loop. The script answers IPC commands.
+ */
+export async function startChild(script: string, env: Record<string, string> = {}): Promise<ChildServer> {
+  const path = script.includes('/') ? script : `servers/${script}`;
+  const child = fork(join(ROOT, 'bench', path), [], {
+    execArgv: ['--import', 'tsx', '--expose-gc', '--max-old-space-size=4096'],
+    env: { ...process.env, LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let sequence = 0;
+  const pending = new Map<number, (value: unknown) => void>();
+  const ready = new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+    child.on('message', (message: { type: string; port?: number; id?: number; result?: unknown }) => {
+      if (message.type === 'ready' && message.port) resolve(message.port);
+      if (message.type === 'result' && message.id !== undefined) {
+        pending.get(message.id)?.(message.result);
+        pending.delete(message.id);
+      }
+    });
+  });
+  const port = await ready;
+  const call = <T>(command: string, args?: unknown) =>
+    new Promise<T>((resolve) => {
+      const id = sequence++;
+      pending.set(id, resolve as (value: unknown) => void);
+      child.send({ type: 'call', id, command, args });
+    });
+  return {
+    child,
+    port,
+    call,
+    memory: () => call<NodeJS.MemoryUsage>('memory'),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+      }),
+  };
+}
+
+/** Runs autocannon and answers requests per second (mean). */
+export async function requestsPerSecond(
+  options: autocannon.Options,
+): Promise<{ rps: number; errors: number; non2xx: number }> {
+  const result = await autocannon({ connections: 50, pipelining: 1, ...options });
+  return { rps: result.requests.average, errors: result.errors, non2xx: result.non2xx };
+}
+
+export function ratioResult(
+  value: number,
+  baseline: number,
+  target: { atLeast?: number; atMost?: number },
+  extra: Partial<BenchResult> = {},
+): BenchResult {
+  const ratio = baseline === 0 ? 0 : value / baseline;
+  const pass =
+    (target.atLeast === undefined || ratio >= target.atLeast) &&
+    (target.atMost === undefined || ratio <= target.atMost);
+  const text = target.atLeast !== undefined ? `>= ${target.atLeast}x` : `<= ${target.atMost}x`;
+  return { value: round(value), baseline: round(baseline), ratio: round(ratio, 3), target: text, pass, ...extra };
+}
+
+export function round(value: number, digits = 2): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, index)] ?? 0;
+}

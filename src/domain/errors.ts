@@ -1,0 +1,80 @@
+import type { ProviderId, StreamKind } from './status.js';
+import type { LivestreamRecord, RecordingRecord } from './types.js';
+
+export const ERROR_CODES = [
+  'VALIDATION',
+  'NOT_FOUND',
+  'CONFLICT',
+  'PROVIDER_NOT_CONFIGURED',
+  'PROVIDER_REJECTED',
+  'PROVIDER_UNAVAILABLE',
+  'RATE_LIMITED',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** An expected failure a client can act on; each subclass becomes a GraphQL error type. */
+export abstract class DomainError extends Error {
+  abstract readonly code: ErrorCode;
+}
+
+export class ValidationError extends DomainError {
+  readonly code = 'VALIDATION' as const;
+  constructor(
+    message: string,
+    readonly field: string | null = null,
+  ) {
+    super(message);
+    this.name = 'ValidationError';
+  }
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = 'NOT_FOUND' as const;
+  constructor(
+    readonly kind: StreamKind,
+    readonly id: string,
+  ) {
+    super(`No ${kind} with id ${id}`);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class ConflictError extends DomainError {
+  readonly code = 'CONFLICT' as const;
+  constructor(
+    message: string,
+    readonly livestream: LivestreamRecord | null = null,
+    readonly recording: RecordingRecord | null = null,
+  ) {
+    super(message);
+    this.name = 'ConflictError';
+  }
+}
+
+export type ProviderErrorCode = Extract<
+  ErrorCode,
+  'PROVIDER_NOT_CONFIGURED' | 'PROVIDER_REJECTED' | 'PROVIDER_UNAVAILABLE' | 'RATE_LIMITED'
+>;
+
+/** A vendor refused, failed, or is not set up. The message never carries credentials. */
+export class ProviderError extends DomainError {
+  constructor(
+    readonly code: ProviderErrorCode,
+    readonly provider: ProviderId,
+    message: string,
+    readonly vendorStatusCode: number | null = null,
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  readonly code = 'FORBIDDEN' as const;
+  constructor(message = 'Not allowed') {
+    super(message);
+    this.name = 'ForbiddenError';
+  }
+}

@@ -1,0 +1,45 @@
+import type { Config } from '../../config.js';
+import type { LivestreamStatus, RecordingStatus } from '../../domain/status.js';
+import type { ProviderContext } from '../index.js';
+import type { Provider } from '../provider.js';
+import { RealtimeKitApi } from '../realtimekit-api/api.js';
+import { RealtimeKitFamilyProvider } from '../realtimekit-api/provider.js';
+import { REALTIMEKIT_RECORDING_STATUS } from '../realtimekit-api/status.js';
+
+/**
+ * Cloudflare RealtimeKit livestreams: `INVOKED | LIVE | IDLE | ERRORED` from the REST API;
+ * `OFFLINE` comes from webhooks and means STOPPED once the livestream was seen LIVE or asked to
+ * stop (see `mapLivestreamStatus`), STARTING before.
+ */
+export const CLOUDFLARE_LIVESTREAM_STATUS: Readonly<Record<string, LivestreamStatus>> = {
+  INVOKED: 'STARTING',
+  OFFLINE: 'STARTING',
+  LIVE: 'LIVE',
+  IDLE: 'STOPPED',
+  ERRORED: 'FAILED',
+};
+
+export const CLOUDFLARE_RECORDING_STATUS: Readonly<Record<string, RecordingStatus>> = REALTIMEKIT_RECORDING_STATUS;
+
+/** `{CLOUDFLARE_API_URL}/accounts/{account_id}/realtime/kit/{app_id}` */
+export function cloudflareBaseUrl(apiUrl: string, accountId: string, appId: string): string {
+  return `${apiUrl}/accounts/${encodeURIComponent(accountId)}/realtime/kit/${encodeURIComponent(appId)}`;
+}
+
+export function createCloudflareProvider(config: Config, _context: ProviderContext): Provider | null {
+  const { accountId, appId, apiToken, apiUrl } = config.cloudflare;
+  if (!accountId || !appId || !apiToken) return null;
+  return new RealtimeKitFamilyProvider({
+    api: new RealtimeKitApi({
+      provider: 'CLOUDFLARE',
+      baseUrl: cloudflareBaseUrl(apiUrl, accountId, appId),
+      authorization: `Bearer ${apiToken}`,
+      secrets: [apiToken],
+      timeoutMs: config.vendor.timeoutMs,
+      maxRetries: config.vendor.maxRetries,
+    }),
+    livestreamStatus: CLOUDFLARE_LIVESTREAM_STATUS,
+    recordingStatus: CLOUDFLARE_RECORDING_STATUS,
+    livestreamRead: 'by-id',
+  });
+}

@@ -1,0 +1,161 @@
+import { ProviderError } from '../domain/errors.js';
+import type { ProviderId, StreamKind } from '../domain/status.js';
+import type { VendorObservation } from '../domain/types.js';
+
+export interface ProviderCapabilities {
+  livestreams: boolean;
+  recordings: boolean;
+  webhooks: boolean;
+}
+
+export interface VideoSize {
+  width: number;
+  height: number;
+}
+
+export interface StartLivestreamRequest {
+  /** Our id for the stream, for vendors that take a caller-chosen name or reference. */
+  streamId: string;
+  roomId: string;
+  meetingUrl?: string | null;
+  recording?: { hlsVod?: boolean | null; singleFilePerLayer?: boolean | null } | null;
+  destination?: string | null;
+  name?: string | null;
+  video?: VideoSize | null;
+}
+
+export interface StartRecordingRequest {
+  recordingId: string;
+  roomId: string;
+  meetingUrl?: string | null;
+  resolution?: VideoSize | null;
+  audioOnly?: boolean | null;
+}
+
+/** What a provider needs to address one of our streams on its vendor. */
+export interface StreamRef {
+  id: string;
+  roomId: string;
+  externalId: string | null;
+  sessionId: string | null;
+  /** Our current status, for vendors whose reads are ambiguous without it. */
+  status?: string;
+}
+
+/**
+ * A vendor's observation pushed to us (a verified webhook, or the sandbox's simulated one):
+ * the intake correlates it to our stream by `externalId`, else by room.
+ */
+export interface VendorEvent {
+  provider: ProviderId;
+  kind: StreamKind;
+  externalId?: string | null;
+  roomId?: string | null;
+  sessionId?: string | null;
+  /** The vendor's event or delivery id. */
+  eventId?: string | null;
+  observation: VendorObservation;
+  payload: unknown;
+}
+
+/** Where providers that push events deliver them: the same intake real webhooks use. */
+export type VendorEventSink = (event: VendorEvent) => void;
+
+/** A room's life-cycle news from a vendor webhook, which recording automation acts on. */
+export interface RoomEvent {
+  provider: ProviderId;
+  roomId: string;
+  sessionId?: string | null;
+  type: 'SESSION_STARTED' | 'SESSION_ENDED' | 'PEER_JOINED' | 'PEER_LEFT';
+  peerId?: string | null;
+  /** False for the vendor's own bots (recorders, streamers): they are not "real" peers. */
+  realPeer?: boolean;
+  at?: Date;
+}
+
+/** One verified webhook delivery, parsed. */
+export interface ParsedWebhook {
+  /** The vendor's event type, as sent (`hls.started.success`, `recording.statusUpdate`, ...). */
+  eventType: string;
+  /** Status observations about streams; their `eventId` is the delivery id. */
+  events: VendorEvent[];
+  /** Room life-cycle events. */
+  roomEvents: RoomEvent[];
+}
+
+/** Thrown by `WebhookHandler.parse` for a body that is not what the vendor sends: answered 400. */
+export class MalformedWebhookError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MalformedWebhookError';
+  }
+}
+
+/**
+ * A vendor's webhook contract. `verify` checks authenticity on the raw bytes before anything else
+ * (constant-time comparisons); `deliveryId` names the delivery for de-duplication; `parse` maps
+ * a verified body to observations. `parse` takes only the body, so a stored delivery can be parsed
+ * again later (an event that arrived before its stream existed).
+ */
+export interface WebhookHandler {
+  verify(rawBody: Buffer, headers: Readonly<Record<string, string | undefined>>): boolean | Promise<boolean>;
+  deliveryId(body: unknown, headers: Readonly<Record<string, string | undefined>>): string | null;
+  parse(body: unknown, deliveryId: string): ParsedWebhook;
+}
+
+/**
+ * One video vendor behind one interface. Calls answer the vendor's view of the stream mapped to
+ * our status model, or throw a `ProviderError`. `fetch*` answers `null` when the vendor does not
+ * know the stream.
+ */
+export interface Provider {
+  readonly id: ProviderId;
+  readonly configured: boolean;
+  readonly capabilities: ProviderCapabilities;
+  startLivestream(request: StartLivestreamRequest): Promise<VendorObservation>;
+  stopLivestream(stream: StreamRef): Promise<VendorObservation>;
+  fetchLivestream(stream: StreamRef): Promise<VendorObservation | null>;
+  startRecording(request: StartRecordingRequest): Promise<VendorObservation>;
+  stopRecording(stream: StreamRef): Promise<VendorObservation>;
+  fetchRecording(stream: StreamRef): Promise<VendorObservation | null>;
+  /** Present when the vendor sends webhooks and their verification is configured. */
+  readonly webhooks?: WebhookHandler;
+  /** Renews an asset's expired download URL (100ms pre-signed URLs). */
+  renewAssetUrl?(asset: { externalId: string | null; path: string | null }): Promise<{
+    url: string;
+    urlExpiresAt: Date | null;
+  } | null>;
+  /** Releases timers and connections. */
+  close?(): void;
+}
+
+/** A vendor whose credentials are not set: listed by `providers`, refused by every mutation. */
+export class UnconfiguredProvider implements Provider {
+  readonly configured = false;
+  constructor(
+    readonly id: ProviderId,
+    readonly capabilities: ProviderCapabilities,
+  ) {}
+
+  private refuse(): never {
+    throw new ProviderError('PROVIDER_NOT_CONFIGURED', this.id, `Provider ${this.id} is not configured`);
+  }
+  startLivestream(): Promise<VendorObservation> {
+    return this.refuse();
+  }
+  stopLivestream(): Promise<VendorObservation> {
+    return this.refuse();
+  }
+  fetchLivestream(): Promise<VendorObservation | null> {
+    return this.refuse();
+  }
+  startRecording(): Promise<VendorObservation> {
+    return this.refuse();
+  }
+  stopRecording(): Promise<VendorObservation> {
+    return this.refuse();
+  }
+  fetchRecording(): Promise<VendorObservation | null> {
+    return this.refuse();
+  }
+}

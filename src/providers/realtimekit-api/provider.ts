@@ -1,0 +1,252 @@
+import { ProviderError } from '../../domain/errors.js';
+import type { LivestreamStatus, ProviderId, RecordingStatus } from '../../domain/status.js';
+import type { AssetInput, VendorObservation } from '../../domain/types.js';
+import type {
+  Provider,
+  ProviderCapabilities,
+  StartLivestreamRequest,
+  StartRecordingRequest,
+  StreamRef,
+} from '../provider.js';
+import type {
+  RealtimeKitApi,
+  StartLivestreamBody,
+  StartRecordingBody,
+  VendorLivestream,
+  VendorRecording,
+} from './api.js';
+import { type LivestreamHistory, mapLivestreamStatus, mapRecordingStatus, SYNTHETIC_VENDOR_STATUS } from './status.js';
+
+export interface RealtimeKitProviderOptions {
+  api: RealtimeKitApi;
+  livestreamStatus: Readonly<Record<string, LivestreamStatus>>;
+  recordingStatus: Readonly<Record<string, RecordingStatus>>;
+  /**
+   * How a livestream is read back when polled: by its id (RealtimeKit's `GET /livestreams/{id}`),
+   * or through the meeting's active livestream (Dyte documents no read-one path).
+   */
+  livestreamRead: 'by-id' | 'meeting-active';
+}
+
+const RECORDING_PAST_CAPTURE: ReadonlySet<RecordingStatus> = new Set(['UPLOADING', 'COMPLETED', 'FAILED']);
+
+/**
+ * A provider for the RealtimeKit API family (Cloudflare RealtimeKit, Dyte v2): a meeting id is our
+ * room id, one livestream and one recording are active per meeting at a time.
+ *
+ * Starts are sent once: after an unclear failure (timeout, 5xx, unreadable answer) the meeting's
+ * active livestream / recording is read and adopted when present, instead of failing a stream the
+ * vendor may be running.
+ */
+export class RealtimeKitFamilyProvider implements Provider {
+  readonly id: ProviderId;
+  readonly configured = true;
+  readonly capabilities: ProviderCapabilities = { livestreams: true, recordings: true, webhooks: true };
+  /**
+   * What this process has seen of each livestream that is not over yet, to read `OFFLINE` and a
+   * missing active livestream (see `mapLivestreamStatus`). Lost on restart: a stream then stays
+   * as it is until the vendor reports it explicitly (IDLE, ERRORED) or a webhook arrives.
+   */
+  private readonly livestreamHistory = new Map<string, LivestreamHistory>();
+
+  constructor(private readonly options: RealtimeKitProviderOptions) {
+    this.id = options.api.provider;
+  }
+
+  async startLivestream(request: StartLivestreamRequest): Promise<VendorObservation> {
+    const body: StartLivestreamBody = {};
+    if (request.name) body.name = request.name;
+    if (request.video) body.video_config = { height: request.video.height, width: request.video.width };
+    let livestream: VendorLivestream;
+    try {
+      livestream = await this.options.api.startLivestream(request.roomId, body);
+    } catch (error) {
+      livestream = await this.adoptAfterUnclearStart(error, () => this.options.api.getActiveLivestream(request.roomId));
+    }
+    return this.observeLivestream(livestream);
+  }
+
+  async stopLivestream(stream: StreamRef): Promise<VendorObservation> {
+    // The vendor stops "the meeting's active livestream": make sure that is still ours first, so a
+    // livestream someone else started later in the meeting is never stopped by us.
+    const active = await this.options.api.getActiveLivestream(stream.roomId);
+    if (active && stream.externalId && active.id !== stream.externalId) return this.notActive(stream);
+    const stopped = await this.options.api.stopActiveLivestream(stream.roomId);
+    if (!stopped) return this.notActive(stream);
+    const externalId = stream.externalId ?? active?.id ?? null;
+    if (externalId) this.historyOf(externalId).stopRequested = true;
+    return { status: 'STOPPING', vendorStatus: SYNTHETIC_VENDOR_STATUS.stopRequested, externalId };
+  }
+
+  async fetchLivestream(stream: StreamRef): Promise<VendorObservation | null> {
+    if (!stream.externalId) return null;
+    if (this.options.livestreamRead === 'by-id') {
+      const livestream = await this.options.api.getLivestream(stream.externalId);
+      return livestream ? this.observeLivestream(livestream) : null;
+    }
+    const active = await this.options.api.getActiveLivestream(stream.roomId);
+    if (active?.id === stream.externalId) return this.observeLivestream(active);
+    // Not (or no longer) the meeting's active livestream. Before it first went live that may only
+    // mean the vendor does not list it yet, so "not active" ends it only once we saw it LIVE or
+    // asked it to stop; otherwise we know nothing new.
+    const seen = this.livestreamHistory.get(stream.externalId);
+    return seen && (seen.wentLive || seen.stopRequested) ? this.notActive(stream) : null;
+  }
+
+  async startRecording(request: StartRecordingRequest): Promise<VendorObservation> {
+    if (request.audioOnly) {
+      throw new ProviderError(
+        'PROVIDER_REJECTED',
+        this.id,
+        `${this.id} records the meeting's composite video; audio-only recordings are not supported`,
+      );
+    }
+    const body: StartRecordingBody = { meeting_id: request.roomId };
+    if (request.resolution) {
+      body.video_config = { width: request.resolution.width, height: request.resolution.height };
+    }
+    let recording: VendorRecording;
+    try {
+      recording = await this.options.api.startRecording(body);
+    } catch (error) {
+      recording = await this.adoptAfterUnclearStart(error, () => this.options.api.getActiveRecording(request.roomId));
+    }
+    return this.observeRecording(recording);
+  }
+
+  async stopRecording(stream: StreamRef): Promise<VendorObservation> {
+    const recordingId = this.requireExternalId(stream);
+    try {
+      const answered = await this.options.api.stopRecording(recordingId);
+      if (answered && RECORDING_PAST_CAPTURE.has(this.recordingStatus(answered))) {
+        return this.observeRecording(answered);
+      }
+      // The answer shows the recording as it was when the stop arrived; it uploads afterwards.
+      return {
+        status: 'STOPPING',
+        vendorStatus: SYNTHETIC_VENDOR_STATUS.stopRequested,
+        externalId: recordingId,
+        sessionId: answered?.session_id ?? null,
+      };
+    } catch (error) {
+      // A refused stop may only mean it had stopped already (by itself, or a repeat after a lost
+      // answer): then its own state is the answer.
+      if (!(error instanceof ProviderError) || error.code !== 'PROVIDER_REJECTED') throw error;
+      const current = await this.options.api.getRecording(recordingId).catch(() => null);
+      if (current && RECORDING_PAST_CAPTURE.has(this.recordingStatus(current))) return this.observeRecording(current);
+      throw error;
+    }
+  }
+
+  async fetchRecording(stream: StreamRef): Promise<VendorObservation | null> {
+    if (!stream.externalId) return null;
+    const recording = await this.options.api.getRecording(stream.externalId);
+    return recording ? this.observeRecording(recording) : null;
+  }
+
+  close(): void {
+    this.livestreamHistory.clear();
+  }
+
+  /**
+   * After a start failed unclearly (the vendor may have acted), the meeting's active stream is
+   * adopted when there is one; otherwise, and after any clear failure, the start's error stands.
+   */
+  private async adoptAfterUnclearStart<T>(error: unknown, readActive: () => Promise<T | null>): Promise<T> {
+    const unclear = error instanceof ProviderError && error.code === 'PROVIDER_UNAVAILABLE';
+    if (!unclear) throw error;
+    const active = await readActive().catch(() => null);
+    if (!active) throw error;
+    return active;
+  }
+
+  private observeLivestream(livestream: VendorLivestream): VendorObservation {
+    const history = this.historyOf(livestream.id);
+    const status = mapLivestreamStatus(this.options.livestreamStatus, livestream.status, history);
+    if (status === 'LIVE') history.wentLive = true;
+    if (status === 'STOPPED' || status === 'FAILED') this.livestreamHistory.delete(livestream.id);
+    return {
+      status,
+      vendorStatus: livestream.status ?? SYNTHETIC_VENDOR_STATUS.unknown,
+      externalId: livestream.id,
+      playbackUrl: livestream.playback_url ?? null,
+      ingest: { rtmpUrl: livestream.ingest_server ?? null, streamKey: livestream.stream_key ?? null },
+      ...(status === 'FAILED' ? { failureReason: `${this.id} reported the livestream ${livestream.status}` } : {}),
+    };
+  }
+
+  private notActive(stream: StreamRef): VendorObservation {
+    if (stream.externalId) this.livestreamHistory.delete(stream.externalId);
+    return { status: 'STOPPED', vendorStatus: SYNTHETIC_VENDOR_STATUS.notActive, externalId: stream.externalId };
+  }
+
+  private historyOf(livestreamId: string): LivestreamHistory {
+    let history = this.livestreamHistory.get(livestreamId);
+    if (!history) {
+      history = { wentLive: false, stopRequested: false };
+      this.livestreamHistory.set(livestreamId, history);
+    }
+    return history;
+  }
+
+  private recordingStatus(recording: VendorRecording): RecordingStatus {
+    return mapRecordingStatus(this.options.recordingStatus, recording.status);
+  }
+
+  private observeRecording(recording: VendorRecording): VendorObservation {
+    const status = this.recordingStatus(recording);
+    const assets = status === 'COMPLETED' ? recordingAssets(recording) : [];
+    return {
+      status,
+      vendorStatus: recording.status ?? SYNTHETIC_VENDOR_STATUS.unknown,
+      externalId: recording.id,
+      sessionId: recording.session_id ?? null,
+      ...(assets.length > 0 ? { assets } : {}),
+      ...(status === 'FAILED'
+        ? {
+            failureReason: `${this.id} reported the recording ${recording.status}${recording.stop_reason ? `: ${recording.stop_reason}` : ''}`,
+          }
+        : {}),
+    };
+  }
+
+  private requireExternalId(stream: StreamRef): string {
+    if (!stream.externalId) {
+      throw new ProviderError('PROVIDER_REJECTED', this.id, `${this.id} has no id for this stream yet`);
+    }
+    return stream.externalId;
+  }
+}
+
+/** The files of an uploaded recording: the composite video, and the audio file when one was asked for. */
+export function recordingAssets(recording: VendorRecording): AssetInput[] {
+  const urlExpiresAt = toDate(recording.download_url_expiry);
+  const assets: AssetInput[] = [];
+  if (recording.download_url) {
+    assets.push({
+      externalId: recording.id,
+      type: 'composite',
+      path: recording.output_file_name ?? null,
+      size: recording.file_size,
+      durationSeconds: recording.recording_duration,
+      url: recording.download_url,
+      urlExpiresAt,
+    });
+  }
+  if (recording.audio_download_url) {
+    assets.push({
+      externalId: `${recording.id}:audio`,
+      type: 'audio',
+      durationSeconds: recording.recording_duration,
+      url: recording.audio_download_url,
+      urlExpiresAt,
+    });
+  }
+  return assets;
+}
+
+function toDate(value: string | null | undefined): Date | null {
+  if (!value) return null;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date;
+}

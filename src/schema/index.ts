@@ -1,0 +1,30 @@
+import { printSubgraphSchema } from '@apollo/subgraph';
+import type { GraphQLSchema } from 'graphql';
+import { builder } from './builder.js';
+import './enums.js';
+import './errors.js';
+import './history.js';
+import './livestream.js';
+import './recording.js';
+import './room.js';
+import './provider.js';
+
+export function buildSchema(): GraphQLSchema {
+  return builder.toSubGraphSchema({
+    linkUrl: 'https://specs.apollo.dev/federation/v2.6',
+    federationDirectives: ['@key'],
+  });
+}
+
+let cached: GraphQLSchema | undefined;
+
+/** The subgraph schema, built once per process. */
+export function getSchema(): GraphQLSchema {
+  cached ??= buildSchema();
+  return cached;
+}
+
+/** The SDL the router composes, as committed in `schema.graphql`. */
+export function printSchema(schema: GraphQLSchema = getSchema()): string {
+  return `${printSubgraphSchema(schema).trim()}\n`;
+}

@@ -1,0 +1,455 @@
+import { and, asc, count, desc, eq, gt, inArray, isNull, lt, or, type SQL } from 'drizzle-orm';
+import { activeStatuses, type ProviderId, type StreamKind } from '../domain/status.js';
+import type {
+  AssetInput,
+  LivestreamRecord,
+  RecordingAssetRecord,
+  RecordingRecord,
+  RecordOf,
+  RoomAutomationRecord,
+  StatusEventRecord,
+  StreamRecord,
+} from '../domain/types.js';
+import { type Db, migrationsApplied, type OpenedDatabase, openDatabase } from './database.js';
+import {
+  livestreams,
+  recordingAssets,
+  recordings,
+  roomAutomations,
+  roomPeers,
+  statusEvents,
+  webhookDeliveries,
+} from './tables.js';
+
+// Both stream tables share every column a generic query touches; livestreams only add more.
+type StreamTable = typeof recordings;
+const TABLES: Record<StreamKind, StreamTable> = {
+  livestream: livestreams as unknown as StreamTable,
+  recording: recordings,
+};
+
+export interface StreamFilter {
+  provider?: ProviderId | null;
+  roomId?: string | null;
+  status?: string | null;
+}
+
+export interface PageRequest extends StreamFilter {
+  first: number;
+  after?: { createdAt: number; id: string } | null;
+}
+
+export type NewStream = Omit<StreamRecord, 'status'> & {
+  status: string;
+  options: string | null;
+  nextPollAt?: Date | null;
+};
+
+export type StreamPatch = Partial<
+  Omit<LivestreamRecord, 'id' | 'provider' | 'createdAt' | 'idempotencyKey' | 'status'> & {
+    status: string;
+  }
+>;
+
+export interface NewStatusEvent {
+  streamKind: StreamKind;
+  streamId: string;
+  status: string;
+  vendorStatus: string | null;
+  source: string;
+  version: number;
+  applied: boolean;
+  eventId: string | null;
+  payload: string | null;
+  at: Date;
+}
+
+/** Every SQL statement of the service lives behind this class. */
+export class Store {
+  readonly db: Db;
+  private readonly opened: OpenedDatabase;
+
+  constructor(url: string) {
+    this.opened = openDatabase(url);
+    this.db = this.opened.db;
+  }
+
+  onStatement(listener: (sql: string) => void): () => void {
+    return this.opened.onStatement(listener);
+  }
+
+  /** Runs `fn` in one write transaction (BEGIN IMMEDIATE), committing only if it returns. */
+  transaction<T>(fn: () => T): T {
+    return this.opened.sqlite.transaction(fn).immediate();
+  }
+
+  isReady(): boolean {
+    try {
+      return this.opened.sqlite.open && migrationsApplied(this.opened.sqlite);
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    this.opened.close();
+  }
+
+  // ── streams ────────────────────────────────────────────────────────────────
+
+  getStream<K extends StreamKind>(kind: K, id: string): RecordOf<K> | undefined {
+    const t = TABLES[kind];
+    const row = this.db.select().from(t).where(eq(t.id, id)).get();
+    return row ? toRecord(kind, row) : undefined;
+  }
+
+  getStreams<K extends StreamKind>(kind: K, ids: readonly string[]): RecordOf<K>[] {
+    if (ids.length === 0) return [];
+    const t = TABLES[kind];
+    return this.db
+      .select()
+      .from(t)
+      .where(inArray(t.id, [...ids]))
+      .all()
+      .map((row) => toRecord(kind, row));
+  }
+
+  findByExternalId<K extends StreamKind>(kind: K, provider: ProviderId, externalId: string): RecordOf<K> | undefined {
+    const t = TABLES[kind];
+    const row = this.db
+      .select()
+      .from(t)
+      .where(and(eq(t.provider, provider), eq(t.externalId, externalId)))
+      .orderBy(desc(t.createdAt))
+      .get();
+    return row ? toRecord(kind, row) : undefined;
+  }
+
+  findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): RecordOf<K> | undefined {
+    const t = TABLES[kind];
+    const row = this.db
+      .select()
+      .from(t)
+      .where(and(eq(t.provider, provider), eq(t.roomId, roomId), inArray(t.status, [...activeStatuses(kind)])))
+      .get();
+    return row ? toRecord(kind, row) : undefined;
+  }
+
+  findByIdempotencyKey<K extends StreamKind>(kind: K, key: string): RecordOf<K> | undefined {
+    const t = TABLES[kind];
+    const row = this.db.select().from(t).where(eq(t.idempotencyKey, key)).get();
+    return row ? toRecord(kind, row) : undefined;
+  }
+
+  listActive<K extends StreamKind>(kind: K, filter: StreamFilter): RecordOf<K>[] {
+    const t = TABLES[kind];
+    return this.db
+      .select()
+      .from(t)
+      .where(and(inArray(t.status, [...activeStatuses(kind)]), ...filterConditions(t, filter)))
+      .orderBy(desc(t.createdAt), desc(t.id))
+      .all()
+      .map((row) => toRecord(kind, row));
+  }
+
+  /** Streams whose status is not final, oldest first: what the poller watches. */
+  listNotFinal<K extends StreamKind>(kind: K): RecordOf<K>[] {
+    const t = TABLES[kind];
+    return this.db
+      .select()
+      .from(t)
+      .where(inArray(t.status, [...activeStatuses(kind), ...(kind === 'recording' ? ['UPLOADING'] : [])]))
+      .orderBy(asc(t.createdAt))
+      .all()
+      .map((row) => toRecord(kind, row));
+  }
+
+  /** Newest first, keyset-paginated on (createdAt, id). Returns one extra row to tell if more follow. */
+  page<K extends StreamKind>(kind: K, request: PageRequest): RecordOf<K>[] {
+    const t = TABLES[kind];
+    const conditions = filterConditions(t, request);
+    if (request.after) {
+      const at = new Date(request.after.createdAt);
+      const older = or(lt(t.createdAt, at), and(eq(t.createdAt, at), lt(t.id, request.after.id)));
+      if (older) conditions.push(older);
+    }
+    return this.db
+      .select()
+      .from(t)
+      .where(and(...conditions))
+      .orderBy(desc(t.createdAt), desc(t.id))
+      .limit(request.first + 1)
+      .all()
+      .map((row) => toRecord(kind, row));
+  }
+
+  /** Every stream of the given rooms, newest first (one query for a batch of rooms). */
+  listByRooms<K extends StreamKind>(kind: K, roomIds: readonly string[]): RecordOf<K>[] {
+    if (roomIds.length === 0) return [];
+    const t = TABLES[kind];
+    return this.db
+      .select()
+      .from(t)
+      .where(inArray(t.roomId, [...roomIds]))
+      .orderBy(desc(t.createdAt), desc(t.id))
+      .all()
+      .map((row) => toRecord(kind, row));
+  }
+
+  insertStream(kind: StreamKind, row: NewStream): void {
+    const t = kind === 'livestream' ? livestreams : recordings;
+    this.db.insert(t).values(row).run();
+  }
+
+  updateStream(kind: StreamKind, id: string, patch: StreamPatch): void {
+    if (kind === 'livestream') {
+      this.db.update(livestreams).set(patch).where(eq(livestreams.id, id)).run();
+    } else {
+      const { playbackUrl, ingestRtmpUrl, ingestStreamKey, ingestWhipUrl, ...rest } = patch;
+      this.db.update(recordings).set(rest).where(eq(recordings.id, id)).run();
+    }
+  }
+
+  streamOptions(kind: StreamKind, id: string): string | null {
+    const t = TABLES[kind];
+    return this.db.select({ options: t.options }).from(t).where(eq(t.id, id)).get()?.options ?? null;
+  }
+
+  // ── history ────────────────────────────────────────────────────────────────
+
+  insertEvent(event: NewStatusEvent): void {
+    this.db.insert(statusEvents).values(event).run();
+  }
+
+  hasEvent(kind: StreamKind, streamId: string, eventId: string): boolean {
+    const row = this.db
+      .select({ id: statusEvents.id })
+      .from(statusEvents)
+      .where(
+        and(eq(statusEvents.streamKind, kind), eq(statusEvents.streamId, streamId), eq(statusEvents.eventId, eventId)),
+      )
+      .get();
+    return row !== undefined;
+  }
+
+  /** History of several streams in one query, oldest first per stream. */
+  eventsFor(kind: StreamKind, streamIds: readonly string[]): StatusEventRecord[] {
+    if (streamIds.length === 0) return [];
+    return this.db
+      .select()
+      .from(statusEvents)
+      .where(and(eq(statusEvents.streamKind, kind), inArray(statusEvents.streamId, [...streamIds])))
+      .orderBy(asc(statusEvents.id))
+      .all()
+      .map((row) => ({
+        ...row,
+        streamKind: row.streamKind as StreamKind,
+        source: row.source as StatusEventRecord['source'],
+      }));
+  }
+
+  // ── recording assets ───────────────────────────────────────────────────────
+
+  /** Adds assets, replacing one with the same vendor id (a renewed download URL, say). */
+  upsertAssets(recordingId: string, assets: readonly AssetInput[], now: Date): void {
+    for (const asset of assets) {
+      const values = {
+        recordingId,
+        externalId: asset.externalId ?? null,
+        type: asset.type,
+        path: asset.path ?? null,
+        size: asset.size ?? null,
+        durationSeconds: asset.durationSeconds ?? null,
+        url: asset.url ?? null,
+        urlExpiresAt: asset.urlExpiresAt ?? null,
+      };
+      const existing =
+        asset.externalId == null
+          ? undefined
+          : this.db
+              .select({ id: recordingAssets.id })
+              .from(recordingAssets)
+              .where(
+                and(eq(recordingAssets.recordingId, recordingId), eq(recordingAssets.externalId, asset.externalId)),
+              )
+              .get();
+      if (existing) {
+        this.db.update(recordingAssets).set(values).where(eq(recordingAssets.id, existing.id)).run();
+      } else {
+        this.db
+          .insert(recordingAssets)
+          .values({ id: crypto.randomUUID(), createdAt: now, ...values })
+          .run();
+      }
+    }
+  }
+
+  assetsFor(recordingIds: readonly string[]): RecordingAssetRecord[] {
+    if (recordingIds.length === 0) return [];
+    return this.db
+      .select()
+      .from(recordingAssets)
+      .where(inArray(recordingAssets.recordingId, [...recordingIds]))
+      .orderBy(asc(recordingAssets.createdAt))
+      .all();
+  }
+
+  // ── webhook deliveries ─────────────────────────────────────────────────────
+
+  /** Records a delivery; false when the same provider + delivery id was recorded before. */
+  insertDelivery(delivery: {
+    provider: ProviderId;
+    deliveryId: string;
+    eventType: string | null;
+    payload: string;
+    receivedAt: Date;
+  }): { inserted: boolean; id: number } {
+    const row = this.db
+      .insert(webhookDeliveries)
+      .values(delivery)
+      .onConflictDoNothing({ target: [webhookDeliveries.provider, webhookDeliveries.deliveryId] })
+      .returning({ id: webhookDeliveries.id })
+      .get();
+    return row ? { inserted: true, id: row.id } : { inserted: false, id: 0 };
+  }
+
+  markDeliveryProcessed(id: number, at: Date): void {
+    this.db.update(webhookDeliveries).set({ processedAt: at }).where(eq(webhookDeliveries.id, id)).run();
+  }
+
+  /** Deliveries some of whose events have not found their stream yet, oldest first. */
+  pendingDeliveries(provider: ProviderId | null, receivedAfter: Date, limit: number) {
+    return this.db
+      .select()
+      .from(webhookDeliveries)
+      .where(
+        and(
+          isNull(webhookDeliveries.processedAt),
+          gt(webhookDeliveries.receivedAt, receivedAfter),
+          provider ? eq(webhookDeliveries.provider, provider) : undefined,
+        ),
+      )
+      .orderBy(asc(webhookDeliveries.id))
+      .limit(limit)
+      .all();
+  }
+
+  countDeliveries(provider: ProviderId): number {
+    return (
+      this.db.select({ n: count() }).from(webhookDeliveries).where(eq(webhookDeliveries.provider, provider)).get()?.n ??
+      0
+    );
+  }
+
+  // ── room presence ──────────────────────────────────────────────────────────
+
+  addPeer(provider: ProviderId, roomId: string, peerId: string, at: Date): void {
+    this.db.insert(roomPeers).values({ provider, roomId, peerId, joinedAt: at }).onConflictDoNothing().run();
+  }
+
+  removePeer(provider: ProviderId, roomId: string, peerId: string): void {
+    this.db
+      .delete(roomPeers)
+      .where(and(eq(roomPeers.provider, provider), eq(roomPeers.roomId, roomId), eq(roomPeers.peerId, peerId)))
+      .run();
+  }
+
+  clearPeers(provider: ProviderId, roomId: string): void {
+    this.db
+      .delete(roomPeers)
+      .where(and(eq(roomPeers.provider, provider), eq(roomPeers.roomId, roomId)))
+      .run();
+  }
+
+  countPeers(provider: ProviderId, roomId: string): number {
+    return (
+      this.db
+        .select({ n: count() })
+        .from(roomPeers)
+        .where(and(eq(roomPeers.provider, provider), eq(roomPeers.roomId, roomId)))
+        .get()?.n ?? 0
+    );
+  }
+
+  // ── room automation ────────────────────────────────────────────────────────
+
+  upsertAutomation(rule: RoomAutomationRecord): void {
+    this.db
+      .insert(roomAutomations)
+      .values(rule)
+      .onConflictDoUpdate({
+        target: [roomAutomations.provider, roomAutomations.roomId],
+        set: { recordOn: rule.recordOn, stopWhenEmpty: rule.stopWhenEmpty, updatedAt: rule.updatedAt },
+      })
+      .run();
+  }
+
+  getAutomation(provider: ProviderId, roomId: string): RoomAutomationRecord | undefined {
+    return this.automationsFor([roomId]).find((rule) => rule.provider === provider);
+  }
+
+  automationsFor(roomIds: readonly string[]): RoomAutomationRecord[] {
+    if (roomIds.length === 0) return [];
+    return this.db
+      .select()
+      .from(roomAutomations)
+      .where(inArray(roomAutomations.roomId, [...roomIds]))
+      .orderBy(desc(roomAutomations.updatedAt))
+      .all()
+      .map((row) => ({
+        ...row,
+        provider: row.provider as ProviderId,
+        recordOn: row.recordOn as RoomAutomationRecord['recordOn'],
+      }));
+  }
+}
+
+function filterConditions(t: StreamTable, filter: StreamFilter): SQL[] {
+  const conditions: SQL[] = [];
+  if (filter.provider) conditions.push(eq(t.provider, filter.provider));
+  if (filter.roomId) conditions.push(eq(t.roomId, filter.roomId));
+  if (filter.status) conditions.push(eq(t.status, filter.status));
+  return conditions;
+}
+
+type StreamRow = typeof recordings.$inferSelect & Partial<typeof livestreams.$inferSelect>;
+
+function toRecord<K extends StreamKind>(kind: K, row: StreamRow): RecordOf<K> {
+  const {
+    options: _options,
+    nextPollAt: _nextPollAt,
+    pollIntervalMs: _pollIntervalMs,
+    pollLeaseOwner: _pollLeaseOwner,
+    pollLeaseUntil: _pollLeaseUntil,
+    ...base
+  } = row;
+  const common = { ...base, provider: row.provider as ProviderId };
+  if (kind === 'livestream') {
+    const livestream: LivestreamRecord = {
+      ...common,
+      status: row.status as LivestreamRecord['status'],
+      playbackUrl: row.playbackUrl ?? null,
+      ingestRtmpUrl: row.ingestRtmpUrl ?? null,
+      ingestStreamKey: row.ingestStreamKey ?? null,
+      ingestWhipUrl: row.ingestWhipUrl ?? null,
+    };
+    return livestream as RecordOf<K>;
+  }
+  const recording: RecordingRecord = {
+    id: common.id,
+    provider: common.provider,
+    roomId: common.roomId,
+    externalId: common.externalId,
+    sessionId: common.sessionId,
+    status: row.status as RecordingRecord['status'],
+    vendorStatus: common.vendorStatus,
+    version: common.version,
+    failureReason: common.failureReason,
+    idempotencyKey: common.idempotencyKey,
+    startedAt: common.startedAt,
+    stoppedAt: common.stoppedAt,
+    createdAt: common.createdAt,
+    updatedAt: common.updatedAt,
+  };
+  return recording as RecordOf<K>;
+}

@@ -1,0 +1,157 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/**
+ * Table definitions. Column types stay portable (text, integer, real): a PostgreSQL store will
+ * mirror them. Times are epoch milliseconds.
+ */
+
+const timestamps = {
+  startedAt: integer('started_at', { mode: 'timestamp_ms' }),
+  stoppedAt: integer('stopped_at', { mode: 'timestamp_ms' }),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+};
+
+const streamColumns = {
+  id: text('id').primaryKey(),
+  provider: text('provider').notNull(),
+  roomId: text('room_id').notNull(),
+  externalId: text('external_id'),
+  sessionId: text('session_id'),
+  status: text('status').notNull(),
+  vendorStatus: text('vendor_status'),
+  version: integer('version').notNull(),
+  failureReason: text('failure_reason'),
+  idempotencyKey: text('idempotency_key'),
+  /** The start input, kept so that stop and poll calls can reuse what the vendor needs. */
+  options: text('options'),
+  // Polling: when the stream is next due, its current (backed-off) interval, and the lease that
+  // lets exactly one poller (of possibly several replicas) read it at a time.
+  nextPollAt: integer('next_poll_at', { mode: 'timestamp_ms' }),
+  pollIntervalMs: integer('poll_interval_ms'),
+  pollLeaseOwner: text('poll_lease_owner'),
+  pollLeaseUntil: integer('poll_lease_until', { mode: 'timestamp_ms' }),
+  ...timestamps,
+};
+
+export const livestreams = sqliteTable(
+  'livestreams',
+  {
+    ...streamColumns,
+    playbackUrl: text('playback_url'),
+    ingestRtmpUrl: text('ingest_rtmp_url'),
+    ingestStreamKey: text('ingest_stream_key'),
+    ingestWhipUrl: text('ingest_whip_url'),
+  },
+  (t) => [
+    // At most one active livestream per provider and room, enforced by the database itself.
+    uniqueIndex('livestreams_one_active_per_room')
+      .on(t.provider, t.roomId)
+      .where(sql`status in ('STARTING', 'LIVE', 'STOPPING')`),
+    uniqueIndex('livestreams_idempotency_key').on(t.idempotencyKey),
+    index('livestreams_external_id').on(t.provider, t.externalId),
+    index('livestreams_room').on(t.provider, t.roomId, t.createdAt),
+    index('livestreams_created').on(t.createdAt, t.id),
+    index('livestreams_status').on(t.status),
+    index('livestreams_next_poll').on(t.nextPollAt),
+  ],
+);
+
+export const recordings = sqliteTable('recordings', streamColumns, (t) => [
+  uniqueIndex('recordings_one_active_per_room')
+    .on(t.provider, t.roomId)
+    .where(sql`status in ('STARTING', 'RECORDING', 'PAUSED', 'STOPPING')`),
+  uniqueIndex('recordings_idempotency_key').on(t.idempotencyKey),
+  index('recordings_external_id').on(t.provider, t.externalId),
+  index('recordings_room').on(t.provider, t.roomId, t.createdAt),
+  index('recordings_created').on(t.createdAt, t.id),
+  index('recordings_status').on(t.status),
+]);
+
+export const recordingAssets = sqliteTable(
+  'recording_assets',
+  {
+    id: text('id').primaryKey(),
+    recordingId: text('recording_id')
+      .notNull()
+      .references(() => recordings.id, { onDelete: 'cascade' }),
+    externalId: text('external_id'),
+    type: text('type').notNull(),
+    path: text('path'),
+    size: real('size'),
+    durationSeconds: real('duration_seconds'),
+    url: text('url'),
+    urlExpiresAt: integer('url_expires_at', { mode: 'timestamp_ms' }),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [
+    index('recording_assets_recording').on(t.recordingId),
+    uniqueIndex('recording_assets_external').on(t.recordingId, t.externalId),
+  ],
+);
+
+/** History of every update, applied or refused, with its source and raw payload. */
+export const statusEvents = sqliteTable(
+  'status_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    streamKind: text('stream_kind').notNull(),
+    streamId: text('stream_id').notNull(),
+    status: text('status').notNull(),
+    vendorStatus: text('vendor_status'),
+    source: text('source').notNull(),
+    version: integer('version').notNull(),
+    applied: integer('applied', { mode: 'boolean' }).notNull(),
+    eventId: text('event_id'),
+    payload: text('payload'),
+    at: integer('at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [
+    index('status_events_stream').on(t.streamKind, t.streamId, t.id),
+    uniqueIndex('status_events_event_id').on(t.streamKind, t.streamId, t.eventId),
+  ],
+);
+
+/** The de-duplication log of vendor webhook deliveries. */
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    provider: text('provider').notNull(),
+    deliveryId: text('delivery_id').notNull(),
+    eventType: text('event_type'),
+    payload: text('payload').notNull(),
+    receivedAt: integer('received_at', { mode: 'timestamp_ms' }).notNull(),
+    /** Set once every event of the delivery found its stream; null while some wait for theirs. */
+    processedAt: integer('processed_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_provider_delivery').on(t.provider, t.deliveryId),
+    index('webhook_deliveries_pending').on(t.processedAt, t.provider),
+  ],
+);
+
+/** Who is in a room right now (real peers only), so automation knows when the last one leaves. */
+export const roomPeers = sqliteTable(
+  'room_peers',
+  {
+    provider: text('provider').notNull(),
+    roomId: text('room_id').notNull(),
+    peerId: text('peer_id').notNull(),
+    joinedAt: integer('joined_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [uniqueIndex('room_peers_peer').on(t.provider, t.roomId, t.peerId)],
+);
+
+export const roomAutomations = sqliteTable(
+  'room_automations',
+  {
+    provider: text('provider').notNull(),
+    roomId: text('room_id').notNull(),
+    recordOn: text('record_on').notNull(),
+    stopWhenEmpty: integer('stop_when_empty', { mode: 'boolean' }).notNull(),
+    updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [uniqueIndex('room_automations_room').on(t.provider, t.roomId)],
+);

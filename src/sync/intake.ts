@@ -1,0 +1,87 @@
+import type { Logger } from 'pino';
+import type { StatusSource, StreamKind } from '../domain/status.js';
+import type { StreamRecord, VendorObservation } from '../domain/types.js';
+import type { VendorEvent } from '../providers/provider.js';
+import type { ApplyResult, StreamService } from '../service/streams.js';
+import type { Store } from '../store/store.js';
+
+export interface IntakeResult {
+  /** Our stream the event was correlated to, if any. */
+  streamId: string | null;
+  changed: boolean;
+}
+
+/**
+ * Where vendor news enters: verified webhooks (and the sandbox's simulated ones) and poll answers.
+ * It correlates a report to our stream and hands it to `apply`; it never writes status itself.
+ */
+export class Intake {
+  constructor(
+    private readonly store: Store,
+    private readonly service: StreamService,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A pushed vendor event (source WEBHOOK), correlated by the vendor's id, else by room. */
+  receive(event: VendorEvent): IntakeResult {
+    const stream = this.correlate(event);
+    if (!stream) {
+      this.logger.warn(
+        { provider: event.provider, kind: event.kind, externalId: event.externalId, roomId: event.roomId },
+        'vendor event for an unknown stream',
+      );
+      return { streamId: null, changed: false };
+    }
+    const result = this.applyObservation(event.kind, stream.id, event.observation, 'WEBHOOK', {
+      eventId: event.eventId ?? null,
+      payload: event.payload,
+      externalId: event.externalId ?? null,
+      sessionId: event.sessionId ?? null,
+    });
+    return { streamId: stream.id, changed: result.changed };
+  }
+
+  /** A poll answer for a stream we already know (source POLL). */
+  observed(kind: StreamKind, streamId: string, observation: VendorObservation, payload?: unknown): IntakeResult {
+    const result = this.applyObservation(kind, streamId, observation, 'POLL', { payload: payload ?? observation });
+    return { streamId, changed: result.changed };
+  }
+
+  private applyObservation(
+    kind: StreamKind,
+    streamId: string,
+    observation: VendorObservation,
+    source: StatusSource,
+    extra: { eventId?: string | null; payload?: unknown; externalId?: string | null; sessionId?: string | null },
+  ): ApplyResult {
+    const { status, vendorStatus, assets, ...details } = observation;
+    return this.service.apply({
+      kind,
+      streamId,
+      status,
+      vendorStatus,
+      source,
+      assets,
+      ...details,
+      externalId: details.externalId ?? extra.externalId ?? null,
+      sessionId: details.sessionId ?? extra.sessionId ?? null,
+      eventId: extra.eventId ?? null,
+      payload: extra.payload,
+    });
+  }
+
+  private correlate(event: VendorEvent): StreamRecord | undefined {
+    if (event.externalId) {
+      const byId = this.store.findByExternalId(event.kind, event.provider, event.externalId);
+      if (byId) return byId;
+    }
+    if (event.roomId) {
+      // A webhook may beat the start call's answer: the active stream has no vendor id yet.
+      const active = this.store.findActive(event.kind, event.provider, event.roomId);
+      if (active && (!active.externalId || !event.externalId || active.externalId === event.externalId)) {
+        return active;
+      }
+    }
+    return undefined;
+  }
+}

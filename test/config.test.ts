@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(4000);
+    expect(config.databaseUrl).toBe('./data/livestreams.sqlite');
+    expect(config.defaultProvider).toBe('SANDBOX');
+    expect(config.sandboxStepMs).toBe(1500);
+    expect(config.pollIntervalMs).toBe(5000);
+    expect(config.maxSubscriptionsPerConnection).toBe(100);
+    expect(config.hms.apiUrl).toBe('https://api.100ms.live/v2');
+    expect(config.hms.webhookHeader).toBe('x-hms-webhook-secret');
+    expect(config.cloudflare.apiUrl).toBe('https://api.cloudflare.com/client/v4');
+    expect(config.dyte.apiUrl).toBe('https://api.dyte.io/v2');
+    expect(config.tenbyte.apiUrl).toBe('https://api.tenbyte.io/v1/webinar');
+    expect(config.production).toBe(false);
+  });
+
+  it('names every malformed variable', () => {
+    expect(problems({ PORT: '70000', DEFAULT_PROVIDER: 'ACME', SANDBOX_STEP_MS: 'fast' }).join('\n')).toMatch(
+      /PORT[\s\S]*DEFAULT_PROVIDER[\s\S]*SANDBOX_STEP_MS/,
+    );
+    expect(problems({ HMS_API_URL: 'ftp://example.com' })[0]).toContain('HMS_API_URL');
+    expect(problems({ CLOUDFLARE_WEBHOOK_PUBLIC_KEY: 'not a key' })[0]).toContain('CLOUDFLARE_WEBHOOK_PUBLIC_KEY');
+    expect(problems({ TENBYTE_STOP_PATH: 'end' })[0]).toContain('TENBYTE_STOP_PATH');
+  });
+
+  it('refuses half a set of vendor credentials, naming what is missing', () => {
+    const [problem] = problems({ HMS_ACCESS_KEY: 'key' });
+    expect(problem).toContain('HMS_APP_SECRET');
+    expect(problem).not.toContain('key,');
+    expect(problems({ CLOUDFLARE_API_TOKEN: 't', CLOUDFLARE_ACCOUNT_ID: 'a' })[0]).toContain('CLOUDFLARE_APP_ID');
+  });
+
+  it('treats empty values as unset and accepts a LiveKit ws(s) URL', () => {
+    expect(loadConfig({ PORT: '', HMS_ACCESS_KEY: '' }).port).toBe(4000);
+    const config = loadConfig({ LIVEKIT_URL: 'wss://lk.example.com', LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's' });
+    expect(config.livekit.url).toBe('https://lk.example.com');
+  });
+});
