@@ -4,6 +4,7 @@ import { createHttpApp, type HttpApp } from './http/server.js';
 import type { Logger } from './logger.js';
 import { createProviders, type ProviderRegistry } from './providers/index.js';
 import type { AppServices } from './schema/context.js';
+import { RecordingAssetService } from './service/assets.js';
 import { AutomationService } from './service/automation.js';
 import { StreamService } from './service/streams.js';
 import { Store } from './store/store.js';
@@ -39,11 +40,20 @@ export function buildApp(config: Config, logger: Logger): App {
     },
   });
   const streams = new StreamService(store, events, providers, config.defaultProvider, logger);
-  const automation = new AutomationService(store, config.defaultProvider);
+  const automation = new AutomationService(store, config.defaultProvider, streams, logger);
   intake = new Intake(store, streams, logger);
-  const poller = new Poller(store, providers, intake, config.pollIntervalMs, logger);
+  const poller = new Poller(
+    store,
+    providers,
+    intake,
+    events,
+    { ...config.polling, stopTimeoutMs: config.shutdownTimeoutMs },
+    logger,
+  );
   const webhooks = new WebhookIntake(store, providers, intake, logger);
-  const services: AppServices = { store, events, providers, streams, automation };
+  webhooks.onRoomEvent((event) => automation.onRoomEvent(event));
+  const assets = new RecordingAssetService(store, providers, logger);
+  const services: AppServices = { store, events, providers, streams, automation, assets };
   const http = createHttpApp(services, config, logger, webhooks);
 
   let stopping: Promise<void> | undefined;
@@ -55,13 +65,18 @@ export function buildApp(config: Config, logger: Logger): App {
     http,
     async start() {
       const port = await http.listen(config.port);
+      // Deliveries recorded but not applied (stream unknown then, or a crash in between) are
+      // retried now and whenever a stream learns its vendor id.
+      webhooks.watch(events);
+      webhooks.retryPending();
       poller.start();
       return port;
     },
     stop() {
       stopping ??= (async () => {
-        await http.close(config.shutdownTimeoutMs);
-        await poller.stop();
+        // Both wait at most SHUTDOWN_TIMEOUT_MS, side by side, so the poller releases its leases in time.
+        await Promise.all([http.close(config.shutdownTimeoutMs), poller.stop()]);
+        await automation.idle();
         providers.close();
         store.close();
       })();

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PROVIDERS } from './domain/status.js';
+import { PROVIDERS, type ProviderId } from './domain/status.js';
 
 /**
  * All environment parsing, in one place. A variable that is present but malformed stops the
@@ -44,6 +44,11 @@ const pathTemplate = (fallback: string) =>
       .default(fallback),
   );
 
+const optionalBoolean = z.preprocess(
+  (value) => (typeof value === 'string' ? value.trim().toLowerCase() || undefined : value),
+  z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).optional(),
+);
+
 const environmentSchema = z.object({
   PORT: integer(0, 65535, 4000),
   DATABASE_URL: z.preprocess(emptyToUndefined, z.string().min(1).default('./data/livestreams.sqlite')),
@@ -53,6 +58,30 @@ const environmentSchema = z.object({
   ),
   SANDBOX_STEP_MS: integer(0, 3_600_000, 1500),
   POLL_INTERVAL_MS: integer(50, 3_600_000, 5000),
+  // Polling schedule: the interval doubles while a stream does not change, up to the cap (default
+  // 12 × POLL_INTERVAL_MS), and starts over after any change.
+  POLL_MAX_INTERVAL_MS: z.preprocess(
+    emptyToUndefined,
+    z.coerce
+      .number({ error: 'must be a number' })
+      .int({ error: 'must be a whole number' })
+      .min(50, { error: 'must be at least 50' })
+      .max(86_400_000, { error: 'must be at most 86400000' })
+      .optional(),
+  ),
+  POLL_JITTER_PERCENT: integer(0, 90, 20),
+  POLL_LEASE_MS: integer(1000, 3_600_000, 120_000),
+  POLL_STUCK_AFTER_MS: integer(100, 604_800_000, 600_000),
+  POLL_CONCURRENCY: integer(1, 1000, 16),
+  // Requests per POLL_BUDGET_WINDOW_MS each vendor's polling may send, below its rate limit
+  // (RealtimeKit: 250 per 10 s for all its APIs, so starts and stops keep some room).
+  POLL_BUDGET_WINDOW_MS: integer(100, 3_600_000, 10_000),
+  POLL_BUDGET_SANDBOX: integer(1, 1_000_000, 1000),
+  POLL_BUDGET_HMS: integer(1, 1_000_000, 100),
+  POLL_BUDGET_CLOUDFLARE: integer(1, 1_000_000, 200),
+  POLL_BUDGET_DYTE: integer(1, 1_000_000, 200),
+  POLL_BUDGET_TENBYTE: integer(1, 1_000_000, 50),
+  POLL_BUDGET_LIVEKIT: integer(1, 1_000_000, 100),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: integer(1, 100_000, 100),
   NODE_ENV: optionalText,
   LOG_LEVEL: z.preprocess(
@@ -60,6 +89,26 @@ const environmentSchema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   SHUTDOWN_TIMEOUT_MS: integer(0, 60_000, 5000),
+
+  // Who may call: JWTs (HS256 secret or a JWKS), the router's shared secret, and abuse limits.
+  AUTH_JWT_SECRET: z.preprocess(
+    emptyToUndefined,
+    z.string().min(32, { error: 'must be at least 32 characters (HS256 needs a 256-bit key)' }).optional(),
+  ),
+  AUTH_JWKS_URL: optionalUrl,
+  AUTH_ISSUER: optionalText,
+  AUTH_AUDIENCE: optionalText,
+  SUBGRAPH_SECRET: z.preprocess(
+    emptyToUndefined,
+    z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  ),
+  GRAPHQL_INTROSPECTION: optionalBoolean,
+  GRAPHQL_MAX_DEPTH: integer(1, 1000, 8),
+  GRAPHQL_MAX_COST: integer(1, 10_000_000, 20_000),
+  GRAPHQL_MAX_ALIASES: integer(0, 10_000, 15),
+  GRAPHQL_MAX_TOKENS: integer(10, 1_000_000, 2000),
+  GRAPHQL_MAX_DIRECTIVES: integer(0, 10_000, 50),
+  WS_INIT_TIMEOUT_MS: integer(100, 600_000, 10_000),
 
   // Outbound calls to vendors.
   VENDOR_TIMEOUT_MS: integer(100, 120_000, 10_000),
@@ -121,8 +170,47 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
     defaultProvider: env.DEFAULT_PROVIDER,
     sandboxStepMs: env.SANDBOX_STEP_MS,
     pollIntervalMs: env.POLL_INTERVAL_MS,
+    polling: {
+      intervalMs: env.POLL_INTERVAL_MS,
+      maxIntervalMs: env.POLL_MAX_INTERVAL_MS ?? Math.min(env.POLL_INTERVAL_MS * 12, 86_400_000),
+      jitter: env.POLL_JITTER_PERCENT / 100,
+      leaseMs: env.POLL_LEASE_MS,
+      stuckAfterMs: env.POLL_STUCK_AFTER_MS,
+      concurrency: env.POLL_CONCURRENCY,
+      budgetWindowMs: env.POLL_BUDGET_WINDOW_MS,
+      budget: {
+        SANDBOX: env.POLL_BUDGET_SANDBOX,
+        HMS: env.POLL_BUDGET_HMS,
+        CLOUDFLARE: env.POLL_BUDGET_CLOUDFLARE,
+        DYTE: env.POLL_BUDGET_DYTE,
+        TENBYTE: env.POLL_BUDGET_TENBYTE,
+        LIVEKIT: env.POLL_BUDGET_LIVEKIT,
+      } satisfies Record<ProviderId, number>,
+    },
     maxSubscriptionsPerConnection: env.MAX_SUBSCRIPTIONS_PER_CONNECTION,
     production: env.NODE_ENV === 'production',
+    auth: {
+      jwtSecret: env.AUTH_JWT_SECRET,
+      jwksUrl: env.AUTH_JWKS_URL,
+      issuer: env.AUTH_ISSUER,
+      audience: env.AUTH_AUDIENCE?.split(',')
+        .map((value) => value.trim())
+        .filter(Boolean),
+    },
+    subgraphSecret: env.SUBGRAPH_SECRET,
+    graphql: {
+      // Introspection (and GraphiQL, which needs it) is on outside production unless turned off.
+      introspection:
+        env.GRAPHQL_INTROSPECTION === undefined
+          ? env.NODE_ENV !== 'production'
+          : env.GRAPHQL_INTROSPECTION === 'true' || env.GRAPHQL_INTROSPECTION === '1',
+      maxDepth: env.GRAPHQL_MAX_DEPTH,
+      maxCost: env.GRAPHQL_MAX_COST,
+      maxAliases: env.GRAPHQL_MAX_ALIASES,
+      maxTokens: env.GRAPHQL_MAX_TOKENS,
+      maxDirectives: env.GRAPHQL_MAX_DIRECTIVES,
+      wsInitTimeoutMs: env.WS_INIT_TIMEOUT_MS,
+    },
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     vendor: { timeoutMs: env.VENDOR_TIMEOUT_MS, maxRetries: env.VENDOR_MAX_RETRIES },
@@ -172,6 +260,44 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push(`${missing.join(', ')}: required when ${set.join(', ')} ${set.length > 1 ? 'are' : 'is'} set`);
     }
   }
+  problems.push(...authProblems(parsed.data));
+  problems.push(...pollingProblems(parsed.data));
   if (problems.length > 0) throw new ConfigError(problems);
   return toConfig(parsed.data);
+}
+
+/** Auth is one of two modes, and production never runs open. */
+function authProblems(env: z.infer<typeof environmentSchema>): string[] {
+  const problems: string[] = [];
+  const configured = env.AUTH_JWT_SECRET !== undefined || env.AUTH_JWKS_URL !== undefined;
+  if (env.AUTH_JWT_SECRET !== undefined && env.AUTH_JWKS_URL !== undefined) {
+    problems.push('AUTH_JWT_SECRET, AUTH_JWKS_URL: set one of them, not both');
+  }
+  for (const name of ['AUTH_ISSUER', 'AUTH_AUDIENCE'] as const) {
+    if (env[name] !== undefined && !configured) {
+      problems.push(`${name}: only meaningful with AUTH_JWT_SECRET or AUTH_JWKS_URL, and neither is set`);
+    }
+  }
+  if (env.NODE_ENV === 'production' && !configured) {
+    problems.push(
+      'AUTH_JWT_SECRET or AUTH_JWKS_URL: required when NODE_ENV=production (the service refuses to run without authentication)',
+    );
+  }
+  return problems;
+}
+
+/** Polling values that only make sense relative to each other. */
+function pollingProblems(env: z.infer<typeof environmentSchema>): string[] {
+  const problems: string[] = [];
+  if (env.POLL_MAX_INTERVAL_MS !== undefined && env.POLL_MAX_INTERVAL_MS < env.POLL_INTERVAL_MS) {
+    problems.push(`POLL_MAX_INTERVAL_MS: must be at least POLL_INTERVAL_MS (${env.POLL_INTERVAL_MS})`);
+  }
+  // A lease shorter than one vendor read could let a second poller read the same stream at once.
+  const slowestRead = env.VENDOR_TIMEOUT_MS * (env.VENDOR_MAX_RETRIES + 1);
+  if (env.POLL_LEASE_MS <= slowestRead) {
+    problems.push(
+      `POLL_LEASE_MS: must be longer than the slowest vendor read, VENDOR_TIMEOUT_MS × (VENDOR_MAX_RETRIES + 1) = ${slowestRead} ms`,
+    );
+  }
+  return problems;
 }

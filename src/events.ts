@@ -38,31 +38,64 @@ function topicsOf(change: StreamChange): string[] {
   ];
 }
 
-type Listener = (change: StreamChange) => void;
+/** A topic and its listeners. */
+export interface Topic {
+  readonly name: string;
+  readonly listeners: Set<TopicListener>;
+}
+
+/** What a topic delivers each change to. */
+export interface TopicListener {
+  deliver(change: StreamChange): void;
+}
 
 /**
- * Typed in-process pub/sub. `subscribe` registers its listener synchronously, so a caller can
+ * Typed in-process pub/sub. `subscribe` and `listen` register synchronously, so a caller can
  * subscribe, then read a snapshot, and miss nothing published in between.
+ *
+ * There may be tens of thousands of subscriptions open at once, so each is one small object (no
+ * closures), and a change is handed to each listener of its topics as the same object.
  */
 export class StreamEvents {
-  private readonly topics = new Map<string, Set<Listener>>();
-  /** How to end each open subscription, for shutdown. */
-  private readonly open = new Set<() => void>();
+  private readonly topics = new Map<string, Topic>();
   private closed = false;
 
   publish(change: StreamChange): void {
-    for (const topic of topicsOf(change)) {
-      const listeners = this.topics.get(topic);
-      if (!listeners) continue;
-      for (const listener of listeners) listener(change);
+    for (const name of topicsOf(change)) {
+      const topic = this.topics.get(name);
+      if (!topic) continue;
+      for (const listener of topic.listeners) listener.deliver(change);
     }
   }
 
   /** Number of live subscriptions (for health and tests). */
   get subscriberCount(): number {
     let n = 0;
-    for (const set of this.topics.values()) n += set.size;
+    for (const topic of this.topics.values()) n += topic.listeners.size;
     return n;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Adds a listener to one topic and answers the topic, which `unlisten` takes back (every
+   * listener of a topic shares its one name). A closed hub (see `isClosed`) adds nothing.
+   */
+  listen(name: string, listener: TopicListener): Topic {
+    let topic = this.topics.get(name);
+    if (!topic) {
+      topic = { name, listeners: new Set() };
+      if (!this.closed) this.topics.set(name, topic);
+    }
+    if (!this.closed) topic.listeners.add(listener);
+    return topic;
+  }
+
+  unlisten(topic: Topic, listener: TopicListener): void {
+    if (!topic.listeners.delete(listener)) return;
+    if (topic.listeners.size === 0 && this.topics.get(topic.name) === topic) this.topics.delete(topic.name);
   }
 
   /**
@@ -70,71 +103,133 @@ export class StreamEvents {
    * or when the service shuts down.
    */
   subscribe(topic: string, signal?: AbortSignal): AsyncIterableIterator<StreamChange> {
-    const queue: StreamChange[] = [];
-    let wake: ((result: IteratorResult<StreamChange>) => void) | null = null;
-    let done = false;
-
-    const listener: Listener = (change) => {
-      if (wake) {
-        const resolve = wake;
-        wake = null;
-        resolve({ value: change, done: false });
-      } else {
-        queue.push(change);
-      }
-    };
-    const finish = (): IteratorResult<StreamChange> => {
-      if (!done) {
-        done = true;
-        queue.length = 0;
-        const set = this.topics.get(topic);
-        set?.delete(listener);
-        if (set?.size === 0) this.topics.delete(topic);
-        this.open.delete(onAbort);
-        signal?.removeEventListener('abort', onAbort);
-      }
-      if (wake) {
-        const resolve = wake;
-        wake = null;
-        resolve({ value: undefined, done: true });
-      }
-      return { value: undefined, done: true };
-    };
-    const onAbort = () => finish();
-
-    let set = this.topics.get(topic);
-    if (!set) {
-      set = new Set();
-      this.topics.set(topic, set);
-    }
-    set.add(listener);
-    this.open.add(onAbort);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (this.closed || signal?.aborted) finish();
-
-    return {
-      next: () => {
-        const value = queue.shift();
-        if (value) return Promise.resolve({ value, done: false });
-        if (done) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => {
-          wake = resolve;
-        });
-      },
-      return: () => Promise.resolve(finish()),
-      throw: (error?: unknown) => {
-        finish();
-        return Promise.reject(error);
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
+    return new ChangeQueue<StreamChange>(this, topic, signal);
   }
 
   /** Ends every subscription (graceful shutdown). */
   close(): void {
     this.closed = true;
-    for (const end of [...this.open]) end();
+    const listeners: TopicListener[] = [];
+    for (const topic of this.topics.values()) listeners.push(...topic.listeners);
+    for (const listener of listeners) (listener as Partial<{ closed(): void }>).closed?.();
+    this.topics.clear();
+  }
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
+/**
+ * One subscription to one topic as an async iterator: changes queue until the consumer pulls them.
+ * `accept` decides what a change becomes for the consumer (`undefined` skips it); subclasses
+ * narrow or map it (see schema/watch.ts). One object per subscription, no closures.
+ */
+export class ChangeQueue<T> implements AsyncIterableIterator<T>, TopicListener {
+  private readonly topic: Topic;
+  private queue: T[] | null = null;
+  private wake: ((result: IteratorResult<T>) => void) | null = null;
+  private failure: unknown;
+  protected done = false;
+
+  constructor(
+    protected readonly events: StreamEvents,
+    topic: string,
+    private readonly signal?: AbortSignal,
+  ) {
+    this.topic = events.listen(topic, this);
+    if (events.isClosed) this.finish();
+    else if (signal) {
+      if (signal.aborted) this.finish();
+      else signal.addEventListener('abort', this, { once: true });
+    }
+  }
+
+  /** Maps a published change to what the consumer receives; `undefined` drops it. */
+  protected accept(change: StreamChange): T | undefined {
+    return change as T;
+  }
+
+  deliver(change: StreamChange): void {
+    if (this.done) return;
+    const value = this.accept(change);
+    if (value === undefined) return;
+    this.push(value);
+  }
+
+  /** Queues a value for the consumer (or hands it over if the consumer is waiting). */
+  protected push(value: T): void {
+    const wake = this.wake;
+    if (wake) {
+      this.wake = null;
+      wake({ value, done: false });
+    } else {
+      this.queue ??= [];
+      this.queue.push(value);
+    }
+  }
+
+  /** The hub shut down. */
+  closed(): void {
+    this.finish();
+  }
+
+  /** `abort` of the signal (EventListener object form: no closure per subscription). */
+  handleEvent(): void {
+    this.finish();
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    const queued = this.queue?.shift();
+    if (queued !== undefined) return Promise.resolve({ value: queued, done: false });
+    if (this.failure !== undefined) {
+      const failure = this.failure;
+      this.failure = undefined;
+      return Promise.reject(failure);
+    }
+    if (this.done) return Promise.resolve(DONE);
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.finish();
+    return Promise.resolve(DONE);
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<T>> {
+    this.finish();
+    return Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Stops listening and drops what is queued; a consumer waiting for a value is told it is done. */
+  protected finish(): void {
+    this.queue = null;
+    this.failure = undefined;
+    this.complete();
+  }
+
+  /** Stops listening; what is already queued is still handed out, then the iterator is done. */
+  protected complete(): void {
+    if (!this.done) {
+      this.done = true;
+      this.events.unlisten(this.topic, this);
+      this.signal?.removeEventListener('abort', this);
+    }
+    const wake = this.wake;
+    if (wake && !this.queue?.length) {
+      this.wake = null;
+      wake(DONE);
+    }
+  }
+
+  /** Stops listening; the consumer's next pull rejects with `error`, then the iterator is done. */
+  protected fail(error: unknown): void {
+    this.queue = null;
+    this.failure = error;
+    this.complete();
   }
 }

@@ -61,7 +61,8 @@ describe('GraphQL over HTTP answers bad requests, never crashes', () => {
 
   it('serves GET queries', async () => {
     const response = await fetch(`${server.url}?query=${encodeURIComponent('{ providers { provider } }')}`, {
-      headers: { accept: 'application/json' },
+      // A GET must carry a header a browser would preflight (CSRF prevention, see test/security).
+      headers: { accept: 'application/json', 'graphql-require-preflight': '1' },
     });
     expect(response.status).toBe(200);
     expect(((await response.json()) as any).data.providers).toHaveLength(6);

@@ -120,5 +120,7 @@ export interface RoomAutomationRecord {
   roomId: string;
   recordOn: 'SESSION_START' | 'FIRST_PEER_JOIN' | 'NEVER';
   stopWhenEmpty: boolean;
+  /** What a browser-composite recorder opens (100ms `meeting_url`); null when the vendor needs none. */
+  meetingUrl: string | null;
   updatedAt: Date;
 }

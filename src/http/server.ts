@@ -1,15 +1,27 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ExecutionArgs } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { useApolloInlineTrace } from '@graphql-yoga/plugin-apollo-inline-trace';
+import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
+import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
+import {
+  AuthenticationError,
+  type Caller,
+  connectionCredential,
+  connectionSecret,
+  createAuthenticator,
+  SUBGRAPH_SECRET_HEADER,
+  secretMatches,
+} from '../auth.js';
 import type { Config } from '../config.js';
 import type { ProviderId } from '../domain/status.js';
 import { type AppServices, createContext, type GraphQLContext } from '../schema/context.js';
 import { getSchema } from '../schema/index.js';
 import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
+import { useServer } from './graphql-ws.js';
+import { callerOf, MAX_GRAPHQL_BODY_BYTES, readLimitedBody, securityPlugins, writeError } from './security.js';
+import { useSharedSubscriptionExecution } from './subscription-execution.js';
 
 /** Webhook routes and the provider each one belongs to. */
 const WEBHOOK_ROUTES: Record<string, ProviderId> = {
@@ -21,11 +33,16 @@ const WEBHOOK_ROUTES: Record<string, ProviderId> = {
 
 /** Paths that speak graphql-transport-ws: ours, and Apollo Router's default. */
 const WEBSOCKET_PATHS = new Set(['/graphql', '/ws']);
-const MAX_WEBSOCKET_PAYLOAD = 1024 * 1024;
+const MAX_WEBSOCKET_PAYLOAD = MAX_GRAPHQL_BODY_BYTES;
+/** WebSocket close codes: bad or missing token (graphql-ws closes 4403 itself on a refused secret). */
+const CLOSE_UNAUTHENTICATED = 4401;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface ServerContext {
   req: IncomingMessage;
   res: ServerResponse;
+  /** Set for WebSocket operations (authenticated at connection_init); HTTP finds it per request. */
+  caller?: Caller;
 }
 
 type Enveloped = ReturnType<YogaServerInstance<ServerContext, GraphQLContext>['getEnveloped']>;
@@ -39,17 +56,33 @@ export interface HttpApp {
 }
 
 export function createHttpApp(services: AppServices, config: Config, logger: Logger, webhooks: WebhookIntake): HttpApp {
+  const authenticator = createAuthenticator(config.auth);
+  if (!authenticator.enabled) {
+    logger.warn(
+      'AUTHENTICATION IS OFF: every caller may start and stop streams and read stream keys. ' +
+        'Set AUTH_JWT_SECRET or AUTH_JWKS_URL before exposing this service (production refuses to start without).',
+    );
+  }
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema: getSchema(),
     graphqlEndpoint: '/graphql',
-    graphiql: !config.production && { subscriptionsProtocol: 'WS' },
+    graphiql: config.graphql.introspection && { subscriptionsProtocol: 'WS' },
     landingPage: false,
-    context: () => createContext(services),
+    // useApolloInlineTrace: federated tracing; adds `extensions.ftv1` only when the router sends
+    // `apollo-federation-include-trace: ftv1`, so direct clients never pay for it.
+    plugins: [...securityPlugins(config, authenticator), useApolloInlineTrace(), useSharedSubscriptionExecution()],
+    // Unexpected errors reach clients as "Unexpected error." (never their details); yoga logs them.
+    maskedErrors: { maskError: (error, message) => maskError(error, message, false) },
+    context: ({ request, caller }) => createContext(services, caller ?? callerOf(request)),
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
       warn: (...args) => logger.warn(args.map(String).join(' ')),
-      error: (...args) => logger.error({ detail: args }, 'graphql error'),
+      error: (...args) => {
+        const error = args.find((arg): arg is Error => arg instanceof Error);
+        const cause = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+        logger.error({ err: cause, detail: args.filter((arg) => arg !== error).map(String) }, 'graphql error');
+      },
     },
   });
 
@@ -65,7 +98,22 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
       handleWebhook(webhookProvider, req, res, webhooks, logger);
       return;
     }
-    return yoga(req, res);
+    // Health and webhooks (which check their vendor's signature) are open; the rest is the router's.
+    if (config.subgraphSecret && !secretMatches(req.headers[SUBGRAPH_SECRET_HEADER], config.subgraphSecret)) {
+      return writeError(
+        res,
+        401,
+        `Only the router may call this subgraph (${SUBGRAPH_SECRET_HEADER})`,
+        'UNAUTHENTICATED',
+      );
+    }
+    if (req.method === 'GET' || req.method === 'HEAD') return yoga(req, res);
+    readLimitedBody(req, res, MAX_GRAPHQL_BODY_BYTES).then((body) => {
+      if (!body) return;
+      // yoga (whatwg-node) reads an already-read body from `req.body`.
+      (req as IncomingMessage & { body?: Buffer }).body = body;
+      return yoga(req, res);
+    });
   });
 
   const sockets = new Set<Socket>();
@@ -75,21 +123,71 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WEBSOCKET_PAYLOAD });
-  useServer<Record<string, unknown>, { request: IncomingMessage }>(
+  useServer<Record<string, unknown>, { caller: Caller }>(
     {
-      connectionInitWaitTimeout: 10_000,
+      connectionInitWaitTimeout: config.graphql.wsInitTimeoutMs,
+      onConnect: async (ctx) => {
+        const { request, socket } = ctx.extra;
+        const params = ctx.connectionParams;
+        // Returning false makes graphql-ws close with 4403 Forbidden.
+        if (config.subgraphSecret && !secretMatches(connectionSecret(params, request.headers), config.subgraphSecret)) {
+          return false;
+        }
+        try {
+          const caller = await authenticator.authenticate(connectionCredential(params, request.headers));
+          ctx.extra.caller = caller;
+          if (caller.expiresAt !== null) {
+            // The socket outlives no token: it closes when the token expires.
+            const expiry = setTimeout(
+              () => socket.close(CLOSE_UNAUTHENTICATED, 'Token expired'),
+              Math.min(Math.max(caller.expiresAt - Date.now(), 0), MAX_TIMER_MS),
+            );
+            expiry.unref();
+            socket.once('close', () => clearTimeout(expiry));
+          }
+          return true;
+        } catch (error) {
+          if (!(error instanceof AuthenticationError)) throw error;
+          socket.close(CLOSE_UNAUTHENTICATED, error.message.slice(0, 120));
+          return false;
+        }
+      },
       execute: (args) => (args.rootValue as Enveloped).execute(args),
       subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
       onSubscribe: async (ctx, _id, payload) => {
-        // Run every operation through yoga's envelop, so HTTP and WebSocket share one pipeline.
+        // graphql-ws has already counted this one among the connection's operations.
+        if (Object.keys(ctx.subscriptions).length > config.maxSubscriptionsPerConnection) {
+          return [
+            new GraphQLError(
+              `Too many subscriptions on this connection (at most ${config.maxSubscriptionsPerConnection})`,
+              { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } },
+            ),
+          ];
+        }
+        // Run every operation through yoga's envelop, so HTTP and WebSocket share one pipeline
+        // (armor's limits and the introspection rule included).
         const enveloped = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
+          caller: ctx.extra.caller,
         });
-        const document = enveloped.parse(payload.query);
-        const errors = enveloped.validate(enveloped.schema, document);
+        let document: DocumentNode;
+        try {
+          document = enveloped.parse(payload.query);
+        } catch (error) {
+          // A syntax error (or armor's token limit) answers this operation, not the connection.
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
+        let errors: readonly GraphQLError[];
+        try {
+          errors = enveloped.validate(enveloped.schema, document);
+        } catch (error) {
+          if (error instanceof GraphQLError) return [error];
+          throw error;
+        }
         if (errors.length > 0) return errors;
         const args: ExecutionArgs = {
           schema: enveloped.schema,

@@ -70,6 +70,8 @@ export interface RoomEvent {
   peerId?: string | null;
   /** False for the vendor's own bots (recorders, streamers): they are not "real" peers. */
   realPeer?: boolean;
+  /** A page that lands in the room, when the vendor's event names one (a recorder can open it). */
+  meetingUrl?: string | null;
   at?: Date;
 }
 
@@ -120,8 +122,16 @@ export interface Provider {
   fetchRecording(stream: StreamRef): Promise<VendorObservation | null>;
   /** Present when the vendor sends webhooks and their verification is configured. */
   readonly webhooks?: WebhookHandler;
-  /** Renews an asset's expired download URL (100ms pre-signed URLs). */
-  renewAssetUrl?(asset: { externalId: string | null; path: string | null }): Promise<{
+  /**
+   * Renews an asset's expired download URL (100ms pre-signed URLs). `roomId` and
+   * `recordingExternalId` let a vendor find an asset first known without its own id (a webhook).
+   */
+  renewAssetUrl?(asset: {
+    externalId: string | null;
+    path: string | null;
+    roomId?: string | null;
+    recordingExternalId?: string | null;
+  }): Promise<{
     url: string;
     urlExpiresAt: Date | null;
   } | null>;

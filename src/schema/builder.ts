@@ -3,7 +3,10 @@ import DirectivesPlugin from '@pothos/plugin-directives';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import FederationPlugin from '@pothos/plugin-federation';
 import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { GraphQLError } from 'graphql';
 import { DateTimeResolver } from 'graphql-scalars';
+import { ForbiddenError } from '../domain/errors.js';
 import type { GraphQLContext } from './context.js';
 
 export const builder = new SchemaBuilder<{
@@ -12,10 +15,25 @@ export const builder = new SchemaBuilder<{
   DefaultFieldNullability: false;
   DefaultEdgesNullability: { list: false; items: false };
   DefaultNodeNullability: false;
+  // Roles from the caller's JWT (`roles` claim); in open mode (no auth configured) a caller has both.
+  AuthScopes: { host: boolean; viewer: boolean };
 }>({
   defaultFieldNullability: false,
+  // The errors plugin wraps scope-auth, so a refused mutation answers its union's ForbiddenError.
   // The federation plugin goes last.
-  plugins: [ErrorsPlugin, RelayPlugin, DirectivesPlugin, FederationPlugin],
+  plugins: [ErrorsPlugin, ScopeAuthPlugin, RelayPlugin, DirectivesPlugin, FederationPlugin],
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    authScopes: ({ caller }) => ({
+      host: caller.roles.has('host'),
+      viewer: caller.roles.has('viewer') || caller.roles.has('host'),
+    }),
+    // Mutations carry ForbiddenError in their result unions; elsewhere it is a GraphQL error.
+    unauthorizedError: (_parent, _context, info, result) =>
+      info.parentType === info.schema.getMutationType()
+        ? new ForbiddenError(result.message)
+        : new GraphQLError(result.message, { extensions: { code: 'FORBIDDEN' } }),
+  },
   relay: {
     clientMutationId: 'omit',
     cursorType: 'String',
@@ -30,6 +48,7 @@ export const builder = new SchemaBuilder<{
 });
 
 builder.addScalarType('DateTime', DateTimeResolver);
-builder.queryType({});
-builder.mutationType({});
-builder.subscriptionType({});
+// Reading and subscribing need `viewer` (or `host`); every mutation needs `host`.
+builder.queryType({ authScopes: { viewer: true } });
+builder.mutationType({ authScopes: { host: true } });
+builder.subscriptionType({ authScopes: { viewer: true } });

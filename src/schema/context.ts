@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import type { Caller } from '../auth.js';
 import type { StreamKind } from '../domain/status.js';
 import type {
   LivestreamRecord,
@@ -9,6 +10,7 @@ import type {
 } from '../domain/types.js';
 import type { StreamEvents } from '../events.js';
 import type { ProviderRegistry } from '../providers/index.js';
+import type { RecordingAssetService } from '../service/assets.js';
 import type { AutomationService } from '../service/automation.js';
 import type { StreamService } from '../service/streams.js';
 import type { Store } from '../store/store.js';
@@ -20,10 +22,13 @@ export interface AppServices {
   providers: ProviderRegistry;
   streams: StreamService;
   automation: AutomationService;
+  assets: RecordingAssetService;
 }
 
 export interface GraphQLContext extends AppServices {
   loaders: Loaders;
+  /** Who is asking: the schema's `authScopes` (builder.ts) decide from its roles. */
+  caller: Caller;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
@@ -42,58 +47,99 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
  * but do not cache, because a subscription keeps its context for its whole life and must read
  * each event's data afresh.
  */
-export function createLoaders(store: Store) {
-  const options = { cache: false };
-  const byId = <T extends { id: string }>(load: (ids: readonly string[]) => T[]) =>
-    new DataLoader<string, T | null>(async (ids) => {
+function byId<T extends { id: string }>(load: (ids: readonly string[]) => T[]) {
+  return new DataLoader<string, T | null>(
+    async (ids) => {
       const rows = new Map(load(ids).map((row) => [row.id, row]));
       return ids.map((id) => rows.get(id) ?? null);
-    }, options);
-  const grouped = <T>(load: (keys: readonly string[]) => T[], key: (row: T) => string) =>
-    new DataLoader<string, T[]>(async (keys) => {
-      const groups = groupBy(load(keys), key);
-      return keys.map((k) => groups.get(k) ?? []);
-    }, options);
-  const history = (kind: StreamKind) =>
-    grouped<StatusEventRecord>(
-      (ids) => store.eventsFor(kind, ids),
-      (event) => event.streamId,
-    );
-  return {
-    livestream: byId<LivestreamRecord>((ids) => store.getStreams('livestream', ids)),
-    recording: byId<RecordingRecord>((ids) => store.getStreams('recording', ids)),
-    livestreamHistory: history('livestream'),
-    recordingHistory: history('recording'),
-    assets: grouped<RecordingAssetRecord>(
-      (ids) => store.assetsFor(ids),
-      (asset) => asset.recordingId,
-    ),
-    roomLivestreams: grouped<LivestreamRecord>(
-      (rooms) => store.listByRooms('livestream', rooms),
-      (row) => row.roomId,
-    ),
-    roomRecordings: grouped<RecordingRecord>(
-      (rooms) => store.listByRooms('recording', rooms),
-      (row) => row.roomId,
-    ),
-    roomAutomation: grouped<RoomAutomationRecord>(
-      (rooms) => store.automationsFor(rooms),
-      (rule) => rule.roomId,
-    ),
-  };
+    },
+    { cache: false },
+  );
 }
 
-export type Loaders = ReturnType<typeof createLoaders>;
-
-export function createContext(services: AppServices): GraphQLContext {
-  // Loaders are made on first use: most subscription contexts never need them, and there may be
-  // tens of thousands of those open at once.
-  let loaders: Loaders | undefined;
-  return {
-    ...services,
-    get loaders() {
-      loaders ??= createLoaders(services.store);
-      return loaders;
+function grouped<T>(load: (keys: readonly string[]) => T[], key: (row: T) => string) {
+  return new DataLoader<string, T[]>(
+    async (keys) => {
+      const groups = groupBy(load(keys), key);
+      return keys.map((k) => groups.get(k) ?? []);
     },
-  };
+    { cache: false },
+  );
+}
+
+const streamIdOf = (event: StatusEventRecord) => event.streamId;
+
+/**
+ * Each loader is made on first use. Most subscription contexts never need one, and there may be
+ * tens of thousands of those open at once; yoga merges the context with `Object.assign`, which
+ * would run a lazy getter on the context itself, so the laziness lives in this object instead.
+ */
+export class Loaders {
+  #livestream?: DataLoader<string, LivestreamRecord | null>;
+  #recording?: DataLoader<string, RecordingRecord | null>;
+  #livestreamHistory?: DataLoader<string, StatusEventRecord[]>;
+  #recordingHistory?: DataLoader<string, StatusEventRecord[]>;
+  #assets?: DataLoader<string, RecordingAssetRecord[]>;
+  #roomLivestreams?: DataLoader<string, LivestreamRecord[]>;
+  #roomRecordings?: DataLoader<string, RecordingRecord[]>;
+  #roomAutomation?: DataLoader<string, RoomAutomationRecord[]>;
+
+  constructor(private readonly store: Store) {}
+
+  get livestream() {
+    this.#livestream ??= byId((ids) => this.store.getStreams('livestream', ids));
+    return this.#livestream;
+  }
+  get recording() {
+    this.#recording ??= byId((ids) => this.store.getStreams('recording', ids));
+    return this.#recording;
+  }
+  get livestreamHistory() {
+    this.#livestreamHistory ??= this.history('livestream');
+    return this.#livestreamHistory;
+  }
+  get recordingHistory() {
+    this.#recordingHistory ??= this.history('recording');
+    return this.#recordingHistory;
+  }
+  get assets() {
+    this.#assets ??= grouped(
+      (ids) => this.store.assetsFor(ids),
+      (asset) => asset.recordingId,
+    );
+    return this.#assets;
+  }
+  get roomLivestreams() {
+    this.#roomLivestreams ??= grouped(
+      (rooms) => this.store.listByRooms('livestream', rooms),
+      (row) => row.roomId,
+    );
+    return this.#roomLivestreams;
+  }
+  get roomRecordings() {
+    this.#roomRecordings ??= grouped(
+      (rooms) => this.store.listByRooms('recording', rooms),
+      (row) => row.roomId,
+    );
+    return this.#roomRecordings;
+  }
+  get roomAutomation() {
+    this.#roomAutomation ??= grouped(
+      (rooms) => this.store.automationsFor(rooms),
+      (rule) => rule.roomId,
+    );
+    return this.#roomAutomation;
+  }
+
+  private history(kind: StreamKind) {
+    return grouped((ids) => this.store.eventsFor(kind, ids), streamIdOf);
+  }
+}
+
+export function createLoaders(store: Store): Loaders {
+  return new Loaders(store);
+}
+
+export function createContext(services: AppServices, caller: Caller): GraphQLContext {
+  return { ...services, loaders: new Loaders(services.store), caller };
 }

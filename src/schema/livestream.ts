@@ -13,7 +13,9 @@ const IngestRef = builder.objectRef<LivestreamRecord>('Ingest').implement({
     rtmpUrl: t.exposeString('ingestRtmpUrl', { nullable: true }),
     streamKey: t.exposeString('ingestStreamKey', {
       nullable: true,
-      description: 'Secret: shown to hosts only.',
+      description: 'Secret: shown to hosts only (null for anyone else).',
+      authScopes: { host: true },
+      unauthorizedResolver: () => null,
     }),
     whipUrl: t.exposeString('ingestWhipUrl', { nullable: true }),
   }),
@@ -21,6 +23,10 @@ const IngestRef = builder.objectRef<LivestreamRecord>('Ingest').implement({
 
 LivestreamRef.implement({
   description: 'A livestream of one room on one provider.',
+  // Entities are also reached through `_entities`, which no root-type scope covers. Checked once
+  // per object (not per field): subscriptions resolve these for every subscriber of every change.
+  authScopes: { viewer: true },
+  runScopesOnType: true,
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Our id.' }),
     provider: t.field({ type: ProviderEnum, resolve: (s) => s.provider }),

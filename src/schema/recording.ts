@@ -15,13 +15,25 @@ const RecordingAssetRef = builder.objectRef<RecordingAssetRecord>('RecordingAsse
     path: t.exposeString('path', { nullable: true }),
     size: t.exposeFloat('size', { nullable: true, description: 'Bytes.' }),
     durationSeconds: t.exposeFloat('durationSeconds', { nullable: true }),
-    url: t.exposeString('url', { nullable: true, description: 'Download URL, possibly pre-signed.' }),
-    urlExpiresAt: t.field({ type: 'DateTime', nullable: true, resolve: (a) => a.urlExpiresAt }),
+    url: t.string({
+      nullable: true,
+      description: 'Download URL, possibly pre-signed; an expired pre-signed URL is renewed when read.',
+      resolve: async (a, _args, ctx) => (await ctx.assets.download(a)).url,
+    }),
+    urlExpiresAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      resolve: async (a, _args, ctx) => (await ctx.assets.download(a)).urlExpiresAt,
+    }),
   }),
 });
 
 RecordingRef.implement({
   description: 'A recording of one room on one provider.',
+  // Entities are also reached through `_entities`, which no root-type scope covers. Checked once
+  // per object (not per field): subscriptions resolve these for every subscriber of every change.
+  authScopes: { viewer: true },
+  runScopesOnType: true,
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Our id.' }),
     provider: t.field({ type: ProviderEnum, resolve: (s) => s.provider }),

@@ -12,11 +12,19 @@ const RoomAutomationRef = builder.objectRef<RoomAutomationRecord>('RoomAutomatio
     roomId: t.exposeString('roomId'),
     recordOn: t.field({ type: RecordTriggerEnum, resolve: (rule) => rule.recordOn }),
     stopWhenEmpty: t.exposeBoolean('stopWhenEmpty'),
+    meetingUrl: t.exposeString('meetingUrl', {
+      nullable: true,
+      description: 'The page an automated browser-composite recording opens (100ms meeting_url).',
+    }),
   }),
 });
 
 RoomRef.implement({
   description: "A vendor's room, meeting or session; its id is the vendor's.",
+  // Entities are also reached through `_entities`, which no root-type scope covers. Checked once
+  // per object (not per field): subscriptions resolve these for every subscriber of every change.
+  authScopes: { viewer: true },
+  runScopesOnType: true,
   fields: (t) => ({
     id: t.exposeID('id'),
     activeLivestream: t.field({
@@ -60,6 +68,9 @@ const RoomAutomationInput = builder.inputType('RoomAutomationInput', {
     roomId: t.string({ required: true }),
     recordOn: t.field({ type: RecordTriggerEnum, required: true }),
     stopWhenEmpty: t.boolean({ description: 'Stop the recording as soon as the last peer leaves. Default: false.' }),
+    meetingUrl: t.string({
+      description: 'The page an automated recording opens (100ms needs one for browser-composite recordings).',
+    }),
   }),
 });
 

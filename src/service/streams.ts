@@ -135,7 +135,11 @@ export class StreamService {
       if (!stream) throw new NotFoundError(update.kind, current.id);
       return { stream, changed: true, refused };
     });
-    if (result.changed) this.events.publish({ kind: update.kind, stream: result.stream, created: false });
+    // After the commit: the outermost one, when apply runs inside a caller's transaction.
+    if (result.changed) {
+      const change = { kind: update.kind, stream: result.stream, created: false };
+      this.store.afterCommit(() => this.events.publish(change));
+    }
     return result;
   }
 

@@ -1,4 +1,20 @@
-import { and, asc, count, desc, eq, gt, inArray, isNull, lt, or, type SQL } from 'drizzle-orm';
+import {
+  and,
+  asc,
+  count,
+  desc,
+  eq,
+  gt,
+  inArray,
+  isNotNull,
+  isNull,
+  lt,
+  lte,
+  min,
+  notInArray,
+  or,
+  type SQL,
+} from 'drizzle-orm';
 import { activeStatuses, type ProviderId, type StreamKind } from '../domain/status.js';
 import type {
   AssetInput,
@@ -68,6 +84,8 @@ export interface NewStatusEvent {
 export class Store {
   readonly db: Db;
   private readonly opened: OpenedDatabase;
+  /** What waits for the current outermost transaction to commit. */
+  private readonly committed: (() => void)[] = [];
 
   constructor(url: string) {
     this.opened = openDatabase(url);
@@ -78,9 +96,29 @@ export class Store {
     return this.opened.onStatement(listener);
   }
 
-  /** Runs `fn` in one write transaction (BEGIN IMMEDIATE), committing only if it returns. */
+  /**
+   * Runs `fn` in one write transaction (BEGIN IMMEDIATE), committing only if it returns. Called
+   * inside another transaction, it is a savepoint of that one: nothing is durable until the
+   * outermost commits, so what waits for durability waits for that (see `afterCommit`).
+   */
   transaction<T>(fn: () => T): T {
-    return this.opened.sqlite.transaction(fn).immediate();
+    const sqlite = this.opened.sqlite;
+    if (sqlite.inTransaction) return sqlite.transaction(fn)();
+    let result: T;
+    try {
+      result = sqlite.transaction(fn).immediate();
+    } catch (error) {
+      this.committed.length = 0;
+      throw error;
+    }
+    for (const run of this.committed.splice(0)) run();
+    return result;
+  }
+
+  /** Runs `fn` once the current transaction has committed (at once outside one); dropped on rollback. */
+  afterCommit(fn: () => void): void {
+    if (this.opened.sqlite.inTransaction) this.committed.push(fn);
+    else fn();
   }
 
   isReady(): boolean {
@@ -250,7 +288,11 @@ export class Store {
 
   // ── recording assets ───────────────────────────────────────────────────────
 
-  /** Adds assets, replacing one with the same vendor id (a renewed download URL, say). */
+  /**
+   * Adds assets, replacing one with the same vendor id (a renewed download URL, say). An asset
+   * known by its path alone (100ms `beam.recording.success`) and the same file listed later with
+   * its vendor id are one asset: matched by path, the vendor id is kept.
+   */
   upsertAssets(recordingId: string, assets: readonly AssetInput[], now: Date): void {
     for (const asset of assets) {
       const values = {
@@ -273,8 +315,29 @@ export class Store {
                 and(eq(recordingAssets.recordingId, recordingId), eq(recordingAssets.externalId, asset.externalId)),
               )
               .get();
+      const samePath =
+        existing || asset.path == null
+          ? undefined
+          : this.db
+              .select({ id: recordingAssets.id, externalId: recordingAssets.externalId })
+              .from(recordingAssets)
+              .where(
+                and(
+                  eq(recordingAssets.recordingId, recordingId),
+                  eq(recordingAssets.path, asset.path),
+                  asset.externalId == null ? undefined : isNull(recordingAssets.externalId),
+                ),
+              )
+              .get();
       if (existing) {
         this.db.update(recordingAssets).set(values).where(eq(recordingAssets.id, existing.id)).run();
+      } else if (samePath) {
+        const { externalId, ...rest } = values;
+        this.db
+          .update(recordingAssets)
+          .set(externalId == null ? rest : values)
+          .where(eq(recordingAssets.id, samePath.id))
+          .run();
       } else {
         this.db
           .insert(recordingAssets)
@@ -282,6 +345,11 @@ export class Store {
           .run();
       }
     }
+  }
+
+  /** Stores a renewed download URL of one asset. */
+  updateAssetUrl(id: string, url: string, urlExpiresAt: Date | null): void {
+    this.db.update(recordingAssets).set({ url, urlExpiresAt }).where(eq(recordingAssets.id, id)).run();
   }
 
   assetsFor(recordingIds: readonly string[]): RecordingAssetRecord[] {
@@ -303,6 +371,8 @@ export class Store {
     eventType: string | null;
     payload: string;
     receivedAt: Date;
+    /** Set when there is nothing to apply (room news only): recorded as done at once. */
+    processedAt?: Date | null;
   }): { inserted: boolean; id: number } {
     const row = this.db
       .insert(webhookDeliveries)
@@ -379,7 +449,12 @@ export class Store {
       .values(rule)
       .onConflictDoUpdate({
         target: [roomAutomations.provider, roomAutomations.roomId],
-        set: { recordOn: rule.recordOn, stopWhenEmpty: rule.stopWhenEmpty, updatedAt: rule.updatedAt },
+        set: {
+          recordOn: rule.recordOn,
+          stopWhenEmpty: rule.stopWhenEmpty,
+          meetingUrl: rule.meetingUrl,
+          updatedAt: rule.updatedAt,
+        },
       })
       .run();
   }
@@ -402,6 +477,173 @@ export class Store {
         recordOn: row.recordOn as RoomAutomationRecord['recordOn'],
       }));
   }
+
+  // ── polling ────────────────────────────────────────────────────────────────
+  // Each stream that is not final carries its own schedule (next_poll_at, poll_interval_ms) and a
+  // lease (poll_lease_owner, poll_lease_until): a poller claims due streams atomically, reads them
+  // from the vendor, then writes the next due time and releases the lease in one statement.
+  // Plain UPDATE … WHERE id IN (SELECT … LIMIT n) … RETURNING, so a PostgreSQL store can mirror it
+  // (there the outer WHERE re-checks the lease on rows another replica took meanwhile).
+
+  /** Claims up to `limit` streams that are due and not leased (or whose lease expired). */
+  claimDuePolls(kind: StreamKind, claim: PollClaimRequest): PollClaim[] {
+    if (claim.limit <= 0 || claim.providers?.length === 0) return [];
+    const t = TABLES[kind];
+    const due = and(
+      inArray(t.status, polledStatuses(kind)),
+      lte(t.nextPollAt, claim.now),
+      or(isNull(t.pollLeaseUntil), lte(t.pollLeaseUntil, claim.now)),
+      claim.providers ? inArray(t.provider, [...claim.providers]) : undefined,
+    );
+    const candidates = this.db.select({ id: t.id }).from(t).where(due).orderBy(asc(t.nextPollAt)).limit(claim.limit);
+    // Most ticks find nothing due: answer that without taking the write lock.
+    if (candidates.all().length === 0) return [];
+    return this.transaction(() =>
+      this.db
+        .update(t)
+        .set({ pollLeaseOwner: claim.owner, pollLeaseUntil: claim.leaseUntil })
+        .where(and(inArray(t.id, candidates), due))
+        .returning({
+          id: t.id,
+          provider: t.provider,
+          roomId: t.roomId,
+          externalId: t.externalId,
+          sessionId: t.sessionId,
+          status: t.status,
+          version: t.version,
+          nextPollAt: t.nextPollAt,
+          pollIntervalMs: t.pollIntervalMs,
+          createdAt: t.createdAt,
+          updatedAt: t.updatedAt,
+        })
+        .all()
+        // RETURNING follows no ORDER BY: oldest due first again, so nobody waits behind the budget twice.
+        .sort((x, y) => (x.nextPollAt?.getTime() ?? 0) - (y.nextPollAt?.getTime() ?? 0))
+        .map(({ nextPollAt: _due, ...row }) => ({ ...row, kind, provider: row.provider as ProviderId })),
+    );
+  }
+
+  /**
+   * Writes the schedule after a poll and releases the lease, only while `owner` still holds it.
+   * A stream that became final meanwhile drops out of the schedule. False when the lease was lost.
+   */
+  finishPoll(kind: StreamKind, id: string, owner: string, next: { at: Date; intervalMs: number }): boolean {
+    const t = TABLES[kind];
+    return this.transaction(() => {
+      const row = this.db.select({ status: t.status }).from(t).where(eq(t.id, id)).get();
+      const stillPolled = row !== undefined && polledStatuses(kind).includes(row.status);
+      const result = this.db
+        .update(t)
+        .set({
+          nextPollAt: stillPolled ? next.at : null,
+          pollIntervalMs: stillPolled ? next.intervalMs : null,
+          pollLeaseOwner: null,
+          pollLeaseUntil: null,
+        })
+        .where(and(eq(t.id, id), eq(t.pollLeaseOwner, owner)))
+        .run();
+      return result.changes > 0;
+    });
+  }
+
+  /**
+   * Starts the schedule over for streams that just changed (or were created): due at `at` with the
+   * base interval. Streams that reached a final state leave the schedule. Leases are left alone.
+   */
+  resetPollSchedule(kind: StreamKind, ids: readonly string[], at: Date, intervalMs: number): void {
+    if (ids.length === 0) return;
+    const t = TABLES[kind];
+    const statuses = polledStatuses(kind);
+    this.transaction(() => {
+      this.db
+        .update(t)
+        .set({ nextPollAt: at, pollIntervalMs: intervalMs })
+        .where(and(inArray(t.id, [...ids]), inArray(t.status, statuses)))
+        .run();
+      this.db
+        .update(t)
+        .set({ nextPollAt: null, pollIntervalMs: null })
+        .where(and(inArray(t.id, [...ids]), notInArray(t.status, statuses), isNotNull(t.nextPollAt)))
+        .run();
+    });
+  }
+
+  /**
+   * At boot: every stream that is not final is due now with the base interval (a stream created
+   * before the restart must not wait out a long backed-off interval). Answers how many.
+   */
+  resumePolling(kind: StreamKind, now: Date, intervalMs: number): number {
+    const t = TABLES[kind];
+    return this.transaction(
+      () =>
+        this.db
+          .update(t)
+          .set({ nextPollAt: now, pollIntervalMs: intervalMs })
+          .where(and(inArray(t.status, polledStatuses(kind)), or(isNull(t.nextPollAt), gt(t.nextPollAt, now))))
+          .run().changes,
+    );
+  }
+
+  /** When the earliest stream not leased by anyone becomes due; null when none is scheduled. */
+  nextPollDue(kind: StreamKind, now: Date): Date | null {
+    const t = TABLES[kind];
+    const row = this.db
+      .select({ at: min(t.nextPollAt) })
+      .from(t)
+      .where(
+        and(
+          inArray(t.status, polledStatuses(kind)),
+          isNotNull(t.nextPollAt),
+          or(isNull(t.pollLeaseUntil), lte(t.pollLeaseUntil, now)),
+        ),
+      )
+      .get();
+    return row?.at ?? null;
+  }
+
+  /** Gives up every lease `owner` holds (graceful stop), leaving the schedule as it is. */
+  releasePollLeases(owner: string): number {
+    let released = 0;
+    this.transaction(() => {
+      for (const t of Object.values(TABLES)) {
+        released += this.db
+          .update(t)
+          .set({ pollLeaseOwner: null, pollLeaseUntil: null })
+          .where(eq(t.pollLeaseOwner, owner))
+          .run().changes;
+      }
+    });
+    return released;
+  }
+}
+
+export interface PollClaimRequest {
+  owner: string;
+  now: Date;
+  leaseUntil: Date;
+  limit: number;
+  /** Only streams of these providers; all when absent. */
+  providers?: readonly ProviderId[];
+}
+
+/** A stream a poller holds the lease of, with what it needs to read it and to reschedule it. */
+export interface PollClaim {
+  kind: StreamKind;
+  id: string;
+  provider: ProviderId;
+  roomId: string;
+  externalId: string | null;
+  sessionId: string | null;
+  status: string;
+  version: number;
+  pollIntervalMs: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Statuses the poller watches: every one that is not final. */
+function polledStatuses(kind: StreamKind): string[] {
+  return [...activeStatuses(kind), ...(kind === 'recording' ? ['UPLOADING'] : [])];
 }
 
 function filterConditions(t: StreamTable, filter: StreamFilter): SQL[] {

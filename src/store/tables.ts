@@ -67,6 +67,7 @@ export const recordings = sqliteTable('recordings', streamColumns, (t) => [
   index('recordings_room').on(t.provider, t.roomId, t.createdAt),
   index('recordings_created').on(t.createdAt, t.id),
   index('recordings_status').on(t.status),
+  index('recordings_next_poll').on(t.nextPollAt),
 ]);
 
 export const recordingAssets = sqliteTable(
@@ -151,6 +152,8 @@ export const roomAutomations = sqliteTable(
     roomId: text('room_id').notNull(),
     recordOn: text('record_on').notNull(),
     stopWhenEmpty: integer('stop_when_empty', { mode: 'boolean' }).notNull(),
+    /** The page a browser-composite recorder opens (100ms `meeting_url`), when the vendor needs one. */
+    meetingUrl: text('meeting_url'),
     updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
   },
   (t) => [uniqueIndex('room_automations_room').on(t.provider, t.roomId)],

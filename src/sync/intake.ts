@@ -78,9 +78,10 @@ export class Intake {
     if (event.roomId) {
       // A webhook may beat the start call's answer: the active stream has no vendor id yet.
       const active = this.store.findActive(event.kind, event.provider, event.roomId);
-      if (active && (!active.externalId || !event.externalId || active.externalId === event.externalId)) {
-        return active;
-      }
+      const sameJob = !active?.externalId || !event.externalId || active.externalId === event.externalId;
+      // Another session of the room (an event from its previous meeting) is not this stream's news.
+      const sameSession = !active?.sessionId || !event.sessionId || active.sessionId === event.sessionId;
+      if (active && sameJob && sameSession) return active;
     }
     return undefined;
   }

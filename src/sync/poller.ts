@@ -1,78 +1,320 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import pThrottle, { type ThrottledFunction } from 'p-throttle';
 import type { Logger } from 'pino';
-import type { StreamKind } from '../domain/status.js';
-import type { StreamRecord } from '../domain/types.js';
+import type { Config } from '../config.js';
+import { PROVIDERS, type ProviderId, type StreamKind } from '../domain/status.js';
+import type { VendorObservation } from '../domain/types.js';
+import { type StreamEvents, topicFor } from '../events.js';
 import type { ProviderRegistry } from '../providers/index.js';
-import type { Store } from '../store/store.js';
+import type { StreamRef } from '../providers/provider.js';
+import type { PollClaim, Store } from '../store/store.js';
 import type { Intake } from './intake.js';
 
 /**
- * Reads every stream that is not final from its vendor, so a lost webhook is healed. Each round
- * runs after the previous one has finished, `intervalMs` apart.
+ * Reads every stream that is not final from its vendor, so that a lost webhook is healed and a
+ * vendor without webhooks (Tenbyte) works at all.
+ *
+ * The schedule lives in the database, per stream: due at `next_poll_at`, with an interval that
+ * starts at POLL_INTERVAL_MS, doubles (jittered) while a poll changes nothing, up to
+ * POLL_MAX_INTERVAL_MS, and starts over after any change, whatever its source (a poll, a webhook
+ * or the API: changes are heard on the event bus). A poller claims due streams under a lease
+ * held in the database, so several replicas can share the work and never read one stream at once.
+ * Each vendor's reads go through a request budget below its rate limit.
+ *
+ * A stream stuck in a transitional state past POLL_STUCK_AFTER_MS is failed when the vendor no
+ * longer knows it, or when its start never answered (no vendor id). Everything goes through
+ * `apply` (via the intake) with source POLL.
  */
+
+export type PollingOptions = Config['polling'] & {
+  /** How long `stop` waits for polls in flight before releasing their leases anyway. */
+  stopTimeoutMs: number;
+};
+
+const KINDS: readonly StreamKind[] = ['livestream', 'recording'];
+
+/** States a stream passes through on its way somewhere: staying in one too long means trouble. */
+const TRANSITIONAL: Record<StreamKind, ReadonlySet<string>> = {
+  livestream: new Set(['STARTING', 'STOPPING']),
+  recording: new Set(['STARTING', 'STOPPING', 'UPLOADING']),
+};
+
+/** Bounds on the wait between two looks at the schedule. */
+const MIN_TICK_MS = 20;
+const MAX_TICK_MS = 1000;
+
+/** A throttled no-op: awaiting it takes one request from a vendor's budget. */
+type Budget = ThrottledFunction<() => Promise<void>>;
+
+export interface PollerStats {
+  /** Vendor reads sent. */
+  polls: number;
+  /** Reads that failed (vendor down, rate limited, unreadable answer). */
+  failedPolls: number;
+  /** Streams this poller marked FAILED because they were stuck. */
+  markedFailed: number;
+}
+
 export class Poller {
+  /** Names this process in the lease columns. */
+  readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  readonly stats: PollerStats = { polls: 0, failedPolls: 0, markedFailed: 0 };
+  private running = false;
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private stopped = false;
+  private timerAt = Number.POSITIVE_INFINITY;
+  /** True when the last claim took every free slot: more may be due as soon as one frees. */
+  private backlog = false;
+  private kindFirst = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+  private budgets = new Map<ProviderId, Budget>();
+  private abort: AbortController | null = null;
+  /** Streams that changed since the last tick, whose schedule starts over. */
+  private readonly changed: Record<StreamKind, Set<string>> = { livestream: new Set(), recording: new Set() };
+  private readonly maxTickMs: number;
 
   constructor(
     private readonly store: Store,
     private readonly providers: ProviderRegistry,
     private readonly intake: Intake,
-    private readonly intervalMs: number,
+    private readonly events: StreamEvents,
+    private readonly options: PollingOptions,
     private readonly logger: Logger,
-  ) {}
-
-  start(): void {
-    this.stopped = false;
-    this.schedule();
+  ) {
+    this.maxTickMs = Math.min(options.intervalMs, MAX_TICK_MS);
   }
 
+  /** Resumes polling of everything not final (due at once) and keeps polling until `stop`. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.abort = new AbortController();
+    const { signal } = this.abort;
+    this.budgets = new Map(
+      PROVIDERS.map((id) => {
+        const throttle = pThrottle({
+          limit: this.options.budget[id],
+          interval: this.options.budgetWindowMs,
+          strict: true,
+          signal,
+        });
+        return [id, throttle(async () => {})];
+      }),
+    );
+    for (const kind of KINDS) this.listen(kind, signal);
+    try {
+      const now = new Date();
+      let resumed = 0;
+      for (const kind of KINDS) resumed += this.store.resumePolling(kind, now, this.options.intervalMs);
+      if (resumed > 0) this.logger.info({ resumed, owner: this.owner }, 'polling resumed');
+    } catch (error) {
+      this.logger.error({ err: error }, 'could not resume polling');
+    }
+    this.scheduleTick(0);
+  }
+
+  /** Stops claiming, waits (bounded) for polls in flight, and releases every lease it holds. */
   async stop(): Promise<void> {
-    this.stopped = true;
+    if (!this.running) return;
+    this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await this.running;
-  }
-
-  /** One pass over every stream that is not final. */
-  async pollOnce(): Promise<void> {
-    for (const kind of ['livestream', 'recording'] as const) {
-      for (const stream of this.store.listNotFinal(kind)) {
-        if (this.stopped) return;
-        await this.pollStream(kind, stream);
-      }
+    this.timerAt = Number.POSITIVE_INFINITY;
+    // Polls still waiting for budget give up now; their leases are released as they unwind.
+    this.abort?.abort(new Error('poller stopped'));
+    let timeout: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((resolve) => {
+        timeout = setTimeout(resolve, this.options.stopTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timeout);
+    try {
+      this.flushChanges(new Date());
+      const released = this.store.releasePollLeases(this.owner);
+      if (released > 0) this.logger.info({ released }, 'poll leases released');
+    } catch (error) {
+      this.logger.error({ err: error }, 'could not release poll leases');
     }
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.running = this.pollOnce()
-        .catch((error: unknown) => this.logger.error({ err: error }, 'poll round failed'))
-        .finally(() => {
-          this.running = null;
-          this.schedule();
-        });
-    }, this.intervalMs);
+  /** Polls in flight right now (for health and tests). */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  private listen(kind: StreamKind, signal: AbortSignal): void {
+    const changes = this.events.subscribe(topicFor(kind, {}), signal);
+    void (async () => {
+      for await (const change of changes) this.changed[change.kind].add(change.stream.id);
+    })().catch((error: unknown) => this.logger.error({ err: error }, 'poller stopped hearing changes'));
+  }
+
+  private scheduleTick(delayMs: number): void {
+    if (!this.running) return;
+    const at = Date.now() + delayMs;
+    if (this.timer && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.tick(), delayMs);
     this.timer.unref();
   }
 
-  private async pollStream(kind: StreamKind, stream: StreamRecord): Promise<void> {
-    const provider = this.providers.get(stream.provider);
-    if (!provider.configured || !stream.externalId) return;
+  /** Restarts the schedule of what changed, claims what is due, and sleeps until the next due time. */
+  private tick(): void {
+    this.timer = null;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    if (!this.running) return;
+    let delay = this.maxTickMs;
     try {
-      const ref = {
-        id: stream.id,
-        roomId: stream.roomId,
-        externalId: stream.externalId,
-        sessionId: stream.sessionId,
-        status: stream.status,
-      };
-      const observation =
-        kind === 'livestream' ? await provider.fetchLivestream(ref) : await provider.fetchRecording(ref);
-      if (observation) this.intake.observed(kind, stream.id, observation);
+      const now = new Date();
+      this.flushChanges(now);
+      let free = this.options.concurrency - this.inFlight.size;
+      if (free > 0) {
+        const providers = this.providersWithBudget();
+        const leaseUntil = new Date(now.getTime() + this.options.leaseMs);
+        // Alternate which kind claims first, so neither starves the other of slots.
+        this.kindFirst = 1 - this.kindFirst;
+        const kinds = this.kindFirst ? KINDS : [...KINDS].reverse();
+        for (const kind of kinds) {
+          if (free <= 0) break;
+          const claims = this.store.claimDuePolls(kind, { owner: this.owner, now, leaseUntil, limit: free, providers });
+          free -= claims.length;
+          for (const claim of claims) this.launch(claim);
+        }
+      }
+      this.backlog = free <= 0;
+      delay = this.untilNextDue(now);
     } catch (error) {
-      this.logger.warn({ err: error, kind, streamId: stream.id, provider: stream.provider }, 'poll failed');
+      this.logger.error({ err: error }, 'poll tick failed');
+    }
+    this.scheduleTick(delay);
+  }
+
+  /** Providers whose budget has room now; undefined when all have (no filter needed). */
+  private providersWithBudget(): ProviderId[] | undefined {
+    const ready = PROVIDERS.filter((id) => (this.budgets.get(id)?.queueSize ?? 0) === 0);
+    return ready.length === PROVIDERS.length ? undefined : ready;
+  }
+
+  private untilNextDue(now: Date): number {
+    let next = Number.POSITIVE_INFINITY;
+    for (const kind of KINDS) {
+      const at = this.store.nextPollDue(kind, now);
+      if (at) next = Math.min(next, at.getTime());
+    }
+    return Math.min(this.maxTickMs, Math.max(MIN_TICK_MS, next - now.getTime()));
+  }
+
+  private flushChanges(now: Date): void {
+    for (const kind of KINDS) {
+      const ids = [...this.changed[kind]];
+      if (ids.length === 0) continue;
+      this.changed[kind].clear();
+      const intervalMs = this.options.intervalMs;
+      this.store.resetPollSchedule(kind, ids, new Date(now.getTime() + this.jittered(intervalMs)), intervalMs);
     }
   }
+
+  private launch(claim: PollClaim): void {
+    const poll = this.poll(claim)
+      .catch((error: unknown) => this.logger.error({ err: error, streamId: claim.id }, 'poll failed unexpectedly'))
+      .finally(() => {
+        this.inFlight.delete(poll);
+        if (this.backlog) this.scheduleTick(0);
+      });
+    this.inFlight.add(poll);
+  }
+
+  private async poll(claim: PollClaim): Promise<void> {
+    const { kind } = claim;
+    const stuckForMs = Date.now() - claim.updatedAt.getTime();
+    const stuck = TRANSITIONAL[kind].has(claim.status) && stuckForMs >= this.options.stuckAfterMs;
+    try {
+      if (!claim.externalId) {
+        // Nothing to read the vendor by: the start call has not answered (or never will, if the
+        // process that sent it died). Past the deadline the stream can not be anything but lost.
+        if (claim.status === 'STARTING' && stuck) {
+          this.markFailed(
+            claim,
+            'START_UNANSWERED',
+            `The start call to ${claim.provider} never answered: still STARTING without a vendor id after ${seconds(stuckForMs)}`,
+          );
+        }
+        return;
+      }
+      const provider = this.providers.get(claim.provider);
+      if (!provider.configured) return;
+      await this.budgets.get(claim.provider)?.();
+      if (!this.running) return;
+      const ref: StreamRef = {
+        id: claim.id,
+        roomId: claim.roomId,
+        externalId: claim.externalId,
+        sessionId: claim.sessionId,
+        status: claim.status,
+      };
+      this.stats.polls += 1;
+      const observation =
+        kind === 'livestream' ? await provider.fetchLivestream(ref) : await provider.fetchRecording(ref);
+      if (observation) {
+        this.intake.observed(kind, claim.id, observation);
+      } else if (stuck) {
+        this.markFailed(
+          claim,
+          'NOT_FOUND',
+          `${claim.provider} no longer knows this ${kind}: it was ${claim.status} for ${seconds(stuckForMs)}`,
+        );
+      }
+    } catch (error) {
+      if (!this.running && this.abort?.signal.aborted) return;
+      this.stats.failedPolls += 1;
+      this.logger.warn({ err: error, kind, streamId: claim.id, provider: claim.provider }, 'poll failed');
+    } finally {
+      this.finish(claim);
+    }
+  }
+
+  /** Fails a stuck stream, unless something moved it since it was claimed. */
+  private markFailed(claim: PollClaim, vendorStatus: string, reason: string): void {
+    const current = this.store.getStream(claim.kind, claim.id);
+    if (!current || current.version !== claim.version) return;
+    const observation: VendorObservation = { status: 'FAILED', vendorStatus, failureReason: reason };
+    const result = this.intake.observed(claim.kind, claim.id, observation, {
+      reason,
+      previousStatus: claim.status,
+      poller: this.owner,
+    });
+    if (result.changed) {
+      this.stats.markedFailed += 1;
+      this.logger.warn(
+        { kind: claim.kind, streamId: claim.id, provider: claim.provider, reason },
+        'stuck stream failed',
+      );
+    }
+  }
+
+  /** Writes the next due time (reset after a change, else backed off) and releases the lease. */
+  private finish(claim: PollClaim): void {
+    const base = this.options.intervalMs;
+    const current = this.store.getStream(claim.kind, claim.id);
+    const changed = !current || current.version !== claim.version;
+    const previous = claim.pollIntervalMs ?? base;
+    const intervalMs = changed ? base : Math.min(this.options.maxIntervalMs, Math.max(base, previous * 2));
+    const at = new Date(Date.now() + this.jittered(intervalMs));
+    if (!this.store.finishPoll(claim.kind, claim.id, this.owner, { at, intervalMs })) {
+      this.logger.warn({ kind: claim.kind, streamId: claim.id }, 'poll lease was lost before the poll finished');
+    }
+  }
+
+  /** `ms` spread by ± the configured jitter, so streams started together drift apart. */
+  private jittered(ms: number): number {
+    const spread = this.options.jitter * (2 * Math.random() - 1);
+    return Math.max(0, Math.round(ms * (1 + spread)));
+  }
+}
+
+function seconds(ms: number): string {
+  return ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ProviderId } from '../domain/status.js';
+import type { ProviderId, StreamKind } from '../domain/status.js';
+import { type StreamEvents, topicFor } from '../events.js';
 import type { ProviderRegistry } from '../providers/index.js';
 import { MalformedWebhookError, type ParsedWebhook, type RoomEvent } from '../providers/provider.js';
 import type { Store } from '../store/store.js';
@@ -27,6 +28,9 @@ export type RoomEventHandler = (event: RoomEvent) => void | Promise<void>;
  */
 export class WebhookIntake {
   private roomEventHandler: RoomEventHandler | null = null;
+  /** Streams already seen with their vendor id (bounded): only a new one can unblock deliveries. */
+  private readonly withVendorId = new Set<string>();
+  private readonly retryScheduled = new Set<ProviderId>();
 
   constructor(
     private readonly store: Store,
@@ -73,17 +77,25 @@ export class WebhookIntake {
     }
 
     const now = new Date();
-    const recorded = this.store.insertDelivery({
-      provider,
-      deliveryId,
-      eventType: parsed.eventType,
-      payload: rawBody.toString('utf8'),
-      receivedAt: now,
+    // Recorded and applied in one transaction, so one durable commit (one fsync) per delivery:
+    // the 2xx follows that commit, subscribers hear of it after it, and a crash before it leaves
+    // nothing behind and no 2xx, so the vendor delivers again.
+    const { recorded, allMatched } = this.store.transaction(() => {
+      const recorded = this.store.insertDelivery({
+        provider,
+        deliveryId,
+        eventType: parsed.eventType,
+        payload: rawBody.toString('utf8'),
+        receivedAt: now,
+        // Nothing to apply: done once recorded (one write instead of two).
+        processedAt: parsed.events.length === 0 ? now : null,
+      });
+      if (!recorded.inserted) return { recorded, allMatched: true };
+      const allMatched = parsed.events.length === 0 || this.applyEvents(parsed);
+      if (allMatched && parsed.events.length > 0) this.store.markDeliveryProcessed(recorded.id, now);
+      return { recorded, allMatched };
     });
     if (!recorded.inserted) return { status: 200, body: { ok: true, duplicate: true } };
-
-    const allMatched = this.applyEvents(parsed);
-    if (allMatched) this.store.markDeliveryProcessed(recorded.id, now);
     for (const roomEvent of parsed.roomEvents) {
       try {
         await this.roomEventHandler?.(roomEvent);
@@ -92,6 +104,38 @@ export class WebhookIntake {
       }
     }
     return { status: 200, body: { ok: true, pending: !allMatched } };
+  }
+
+  /**
+   * Retries waiting deliveries whenever a stream learns its vendor id (a start's answer applied):
+   * a webhook that beat the start call's answer is applied then. Runs until `events` closes.
+   */
+  watch(events: StreamEvents): void {
+    for (const kind of ['livestream', 'recording'] as const satisfies readonly StreamKind[]) {
+      void (async () => {
+        for await (const change of events.subscribe(topicFor(kind, {}))) {
+          const key = `${kind}:${change.stream.id}`;
+          if (!change.stream.externalId || this.withVendorId.has(key)) continue;
+          if (this.withVendorId.size >= 10_000) this.withVendorId.clear();
+          this.withVendorId.add(key);
+          this.scheduleRetry(change.stream.provider);
+        }
+      })();
+    }
+  }
+
+  /** One retry per provider per turn of the event loop, after the change that asked for it. */
+  private scheduleRetry(provider: ProviderId): void {
+    if (this.retryScheduled.has(provider)) return;
+    this.retryScheduled.add(provider);
+    setImmediate(() => {
+      this.retryScheduled.delete(provider);
+      try {
+        this.retryPending(provider);
+      } catch (error) {
+        this.logger.error({ err: error, provider }, 'retrying pending webhook deliveries failed');
+      }
+    });
   }
 
   /**
@@ -121,8 +165,15 @@ export class WebhookIntake {
   private applyEvents(parsed: ParsedWebhook): boolean {
     let allMatched = true;
     for (const event of parsed.events) {
-      const result = this.intake.receive(event);
-      if (!result.streamId) allMatched = false;
+      try {
+        const result = this.intake.receive(event);
+        if (!result.streamId) allMatched = false;
+      } catch (error) {
+        // The delivery is recorded: a 5xx would only bring a redelivery that is a duplicate. It
+        // stays pending instead, and is retried with the others.
+        this.logger.error({ err: error, provider: event.provider, kind: event.kind }, 'webhook event not applied');
+        allMatched = false;
+      }
     }
     return allMatched;
   }

@@ -9,6 +9,8 @@ export interface CloudflareFake extends RealtimeKitFake {
   /** The value for CLOUDFLARE_API_URL. */
   apiUrl: string;
   env: Record<string, string>;
+  /** `env` plus CLOUDFLARE_WEBHOOK_PUBLIC_KEY: webhooks configured with the fake's signing key. */
+  webhookEnv: Record<string, string>;
 }
 
 export const CLOUDFLARE_AUTH_ERROR = 'Authentication error';
@@ -33,17 +35,21 @@ export async function startCloudflareFake(
     livestreamStartStatus: 'INVOKED',
     livestreamStoppedStatus: 'IDLE',
     readOneLivestream: true,
+    webhookHeaderPrefix: 'rtk',
+    livestreamWebhookDetails: true,
     startLivestreamFields: ['id', 'ingest_server', 'playback_url', 'status', 'stream_key'],
   });
   await fake.listen();
   const apiUrl = `${fake.url}/client/v4`;
-  return Object.assign(fake, {
-    apiUrl,
-    env: {
-      CLOUDFLARE_ACCOUNT_ID: accountId,
-      CLOUDFLARE_APP_ID: appId,
-      CLOUDFLARE_API_TOKEN: apiToken,
-      CLOUDFLARE_API_URL: apiUrl,
-    },
+  const env = {
+    CLOUDFLARE_ACCOUNT_ID: accountId,
+    CLOUDFLARE_APP_ID: appId,
+    CLOUDFLARE_API_TOKEN: apiToken,
+    CLOUDFLARE_API_URL: apiUrl,
+  };
+  // A getter, so the RSA key pair is only made by tests that use webhooks.
+  Object.defineProperty(fake, 'webhookEnv', {
+    get: () => ({ ...env, CLOUDFLARE_WEBHOOK_PUBLIC_KEY: fake.webhookPublicKeyPem }),
   });
+  return Object.assign(fake as typeof fake & { webhookEnv: Record<string, string> }, { apiUrl, env });
 }

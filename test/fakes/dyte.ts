@@ -9,6 +9,8 @@ export interface DyteFake extends RealtimeKitFake {
   /** The value for DYTE_API_URL. */
   apiUrl: string;
   env: Record<string, string>;
+  /** `env` plus DYTE_WEBHOOK_PUBLIC_KEY: webhooks configured with the fake's signing key. */
+  webhookEnv: Record<string, string>;
 }
 
 export const DYTE_AUTH_ERROR = 'Unauthorized: invalid organization id or API key';
@@ -27,12 +29,16 @@ export async function startDyteFake(options: { orgId?: string; apiKey?: string }
     livestreamStoppedStatus: 'OFFLINE',
     readOneLivestream: false,
     activeLivestreamExtras: () => ({ ingest_seconds: 0, viewer_seconds: 0 }),
+    webhookHeaderPrefix: 'dyte',
+    livestreamWebhookDetails: false,
     startLivestreamFields: ['status', 'name', 'meeting_id', 'ingest_server', 'id', 'stream_key', 'playback_url'],
   });
   await fake.listen();
   const apiUrl = `${fake.url}/v2`;
-  return Object.assign(fake, {
-    apiUrl,
-    env: { DYTE_ORG_ID: orgId, DYTE_API_KEY: apiKey, DYTE_API_URL: apiUrl },
+  const env = { DYTE_ORG_ID: orgId, DYTE_API_KEY: apiKey, DYTE_API_URL: apiUrl };
+  // A getter, so the RSA key pair is only made by tests that use webhooks.
+  Object.defineProperty(fake, 'webhookEnv', {
+    get: () => ({ ...env, DYTE_WEBHOOK_PUBLIC_KEY: fake.webhookPublicKeyPem }),
   });
+  return Object.assign(fake as typeof fake & { webhookEnv: Record<string, string> }, { apiUrl, env });
 }

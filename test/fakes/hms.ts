@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   createServer,
   type IncomingHttpHeaders,
@@ -90,8 +90,37 @@ const error = (status: number, message: string, details: string[] = []): Answer 
   body: { code: status, message, details },
 });
 
+/** Where and how the fake delivers webhooks, as configured on the 100ms dashboard. */
+export interface HmsWebhookTarget {
+  url: string;
+  /** The secret custom headers 100ms sends unchanged with every delivery. */
+  headers: Record<string, string>;
+}
+
+export interface HmsWebhookDelivery {
+  status: number;
+  body: unknown;
+  /** The envelope id: send it again (`id`) to replay the delivery as a 100ms retry would. */
+  id: string;
+  envelope: HmsWebhookEnvelope;
+}
+
+export interface HmsWebhookEnvelope {
+  version: string;
+  id: string;
+  app_id: string;
+  account_id: string;
+  timestamp: string;
+  type: string;
+  data: Record<string, unknown>;
+}
+
 export class FakeHms {
   readonly requests: RecordedRequest[] = [];
+  /** Set to deliver webhooks (`sendWebhook`). */
+  webhookTarget: HmsWebhookTarget | null = null;
+  readonly appId = hmsId();
+  readonly accountId = hmsId();
   readonly jobs: Record<HmsJobKind, Map<string, FakeJob>> = { 'live-streams': new Map(), recordings: new Map() };
   readonly assets = new Map<string, FakeAsset>();
   /** When true, a completed recording carries its assets in `recording_assets` too. */
@@ -157,6 +186,61 @@ export class FakeHms {
     if (status === 'running' && !job.started_at) job.started_at = now;
     if (['stopping', 'completed', 'failed'].includes(status) && !job.stopped_at) job.stopped_at = now;
     if (kind === 'recordings' && status === 'completed') this.createAssets(job);
+  }
+
+  /**
+   * POSTs one webhook to the configured target exactly as 100ms does: JSON envelope
+   * `{version, id, app_id, account_id, timestamp, type, data}` with a fresh uuid as `id`, and the
+   * dashboard's custom headers. `id` replays an earlier delivery; `headers` replaces the secret
+   * headers (a forged or unsigned delivery).
+   */
+  async sendWebhook(
+    type: string,
+    data: Record<string, unknown>,
+    options: { id?: string; headers?: Record<string, string>; timestamp?: Date } = {},
+  ): Promise<HmsWebhookDelivery> {
+    const target = this.webhookTarget;
+    if (!target) throw new Error('fake 100ms has no webhook target');
+    const envelope: HmsWebhookEnvelope = {
+      version: '2.0',
+      id: options.id ?? randomUUID(),
+      app_id: this.appId,
+      account_id: this.accountId,
+      timestamp: (options.timestamp ?? new Date()).toISOString(),
+      type,
+      data: { app_id: this.appId, ...data },
+    };
+    const response = await fetch(target.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(options.headers ?? target.headers) },
+      body: JSON.stringify(envelope),
+    });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON: kept as text
+    }
+    return { status: response.status, body, id: envelope.id, envelope };
+  }
+
+  /**
+   * A job's fields as vendors.md says 100ms puts them in its webhooks: `beam_id` for recordings,
+   * `job_id` for HLS live streams, both equal to the REST id here (unconfirmed for 100ms itself).
+   */
+  webhookData(id: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const job = this.jobs['live-streams'].get(id) ?? this.jobs.recordings.get(id);
+    if (!job) throw new Error(`fake 100ms has no job ${id}`);
+    const idField = this.jobs['live-streams'].has(id) ? 'job_id' : 'beam_id';
+    return {
+      [idField]: job.id,
+      room_id: job.room_id,
+      room_name: `room ${job.room_id}`,
+      session_id: job.session_id,
+      meeting_url: job.meeting_url,
+      ...extra,
+    };
   }
 
   /** Tokens seen so far stop being accepted, as after a secret rotation on the dashboard. */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import {
   createServer,
   type IncomingHttpHeaders,
@@ -7,7 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { type JWTPayload, jwtVerify } from 'jose';
+import { type JWTPayload, jwtVerify, SignJWT } from 'jose';
 
 /**
  * A fake LiveKit server speaking the Egress Twirp contract: `POST /twirp/livekit.Egress/<Method>`
@@ -95,6 +95,28 @@ export interface LivekitFakeOptions {
   rooms?: string[];
 }
 
+/** How a webhook is sent: signed as LiveKit does, or spoiled the ways an attacker would. */
+export interface LivekitWebhookOptions {
+  /** `valid` (default): the API secret; `forged`: another secret; `none`: no Authorization header. */
+  signature?: 'valid' | 'forged' | 'none';
+  /** Change the body after signing it. */
+  tamper?: boolean;
+  /** The exact bytes to sign and send instead of `JSON.stringify(payload)`. */
+  raw?: string | Buffer;
+}
+
+export interface LivekitWebhookResult {
+  status: number;
+  body: any;
+}
+
+/** A start the fake has carried out but not answered yet (see `holdNextStart`). */
+export interface StartGate {
+  /** Resolves with the egress id the start created. */
+  created: Promise<string>;
+  release(): void;
+}
+
 const NS_PER_MS = 1_000_000n;
 const now = () => BigInt(Date.now()) * NS_PER_MS;
 const STORAGE = 'https://storage.livekit.test';
@@ -111,6 +133,7 @@ export class LivekitFake {
   private readonly sockets = new Set<Socket>();
   private readonly roomIds = new Map<string, string>();
   private server: Server | null = null;
+  private readonly startGates: { resolveCreated: (id: string) => void; released: Promise<void> }[] = [];
   url = '';
 
   constructor(options: LivekitFakeOptions = {}) {
@@ -207,6 +230,108 @@ export class LivekitFake {
     return id;
   }
 
+  // --- webhooks -------------------------------------------------------------------------------
+
+  /**
+   * POSTs a webhook as LiveKit does: `Content-Type: application/webhook+json`, `Authorization` =
+   * the JWT itself (HS256 with the API secret, `iss` = API key, `sha256` = base64 SHA-256 of the body).
+   */
+  async sendWebhook(url: string, payload: unknown, options: LivekitWebhookOptions = {}): Promise<LivekitWebhookResult> {
+    const raw = Buffer.from(options.raw ?? JSON.stringify(payload));
+    const headers: Record<string, string> = { 'content-type': 'application/webhook+json' };
+    const signature = options.signature ?? 'valid';
+    if (signature !== 'none') {
+      const secret = signature === 'valid' ? this.apiSecret : 'attacker-secret-0123456789abcdef';
+      headers.authorization = await new SignJWT({ sha256: createHash('sha256').update(raw).digest('base64') })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setIssuer(this.apiKey)
+        .setNotBefore(Math.floor(Date.now() / 1000) - 5)
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode(secret));
+    }
+    let body = raw;
+    if (options.tamper) {
+      body = Buffer.from(raw);
+      const index = Math.max(0, body.lastIndexOf('"') - 1);
+      body[index] = body[index] === 0x41 ? 0x42 : 0x41;
+    }
+    const response = await fetch(url, { method: 'POST', headers, body });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // kept as text
+    }
+    return { status: response.status, body: parsed };
+  }
+
+  /** An `egress_*` event carrying the egress as the fake holds it now (camelCase, protojson). */
+  egressWebhook(event: 'egress_started' | 'egress_updated' | 'egress_ended', egressId: string) {
+    const egress = this.egresses.get(egressId);
+    if (!egress) throw new Error(`fake LiveKit has no egress ${egressId}`);
+    return {
+      event,
+      id: `EV_${randomUUID()}`,
+      createdAt: String(Math.floor(Date.now() / 1000)),
+      egressInfo: this.render(egress, 'camel'),
+    };
+  }
+
+  /** `room_started` / `room_finished`. */
+  roomWebhook(event: 'room_started' | 'room_finished', roomName: string) {
+    return {
+      event,
+      id: `EV_${randomUUID()}`,
+      createdAt: String(Math.floor(Date.now() / 1000)),
+      room: this.roomInfo(roomName),
+    };
+  }
+
+  /** `participant_joined` / `participant_left`; `kind` is ParticipantInfo.kind (`EGRESS` for LiveKit's recorder). */
+  participantWebhook(
+    event: 'participant_joined' | 'participant_left',
+    roomName: string,
+    identity: string,
+    kind: 'STANDARD' | 'INGRESS' | 'EGRESS' | 'SIP' | 'AGENT' = 'STANDARD',
+  ) {
+    return {
+      event,
+      id: `EV_${randomUUID()}`,
+      createdAt: String(Math.floor(Date.now() / 1000)),
+      room: this.roomInfo(roomName),
+      participant: {
+        sid: `PA_${randomBytes(6).toString('hex')}`,
+        identity,
+        state: event === 'participant_joined' ? 'ACTIVE' : 'DISCONNECTED',
+        joinedAt: String(Math.floor(Date.now() / 1000)),
+        // protojson omits the zero value (STANDARD).
+        ...(kind === 'STANDARD' ? {} : { kind }),
+      },
+    };
+  }
+
+  /**
+   * The next StartRoomCompositeEgress is carried out at once but answered only after `release()`:
+   * lets a test deliver webhooks before the start call has its answer.
+   */
+  holdNextStart(): StartGate {
+    let resolveCreated: (id: string) => void = () => {};
+    let release: () => void = () => {};
+    const created = new Promise<string>((resolve) => {
+      resolveCreated = resolve;
+    });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.startGates.push({ resolveCreated, released });
+    return { created, release };
+  }
+
+  private roomInfo(roomName: string) {
+    return { sid: this.roomId(roomName), name: roomName, creationTime: String(Math.floor(Date.now() / 1000)) };
+  }
+
   // --- HTTP -----------------------------------------------------------------------------------
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -257,6 +382,12 @@ export class LivekitFake {
       return;
     }
     const answer = this.dispatch(rpc, camelize(body));
+    const gate = rpc === 'StartRoomCompositeEgress' && 'body' in answer ? this.startGates.shift() : undefined;
+    if (gate && 'body' in answer) {
+      const info = camelize(answer.body) as { egressId: string };
+      gate.resolveCreated(info.egressId);
+      await gate.released;
+    }
     if (fault) this.applyFault(res, fault);
     else if ('code' in answer) this.twirpError(res, answer.code, answer.msg);
     else this.json(res, 200, answer.body);
@@ -384,7 +515,7 @@ export class LivekitFake {
   // --- protojson rendering --------------------------------------------------------------------
 
   /** An EgressInfo in camelCase with zero values left out; `json` applies the naming. */
-  private render(egress: FakeEgress): unknown {
+  private render(egress: FakeEgress, names: 'snake' | 'camel' = this.jsonNames): unknown {
     const index = EGRESS_STATUSES.indexOf(egress.status);
     const ended = index >= 3;
     const produced = egress.status === 'EGRESS_COMPLETE' || egress.status === 'EGRESS_LIMIT_REACHED';
@@ -434,7 +565,7 @@ export class LivekitFake {
         location: `${STORAGE}/${output.filepath}`,
       }));
     }
-    return this.jsonNames === 'snake' ? snakeize(stripUndefined(info)) : stripUndefined(info);
+    return names === 'snake' ? snakeize(stripUndefined(info)) : stripUndefined(info);
   }
 
   private json(res: ServerResponse, status: number, body: unknown): void {

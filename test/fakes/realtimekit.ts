@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -27,6 +27,52 @@ export interface RealtimeKitFakeFlavor {
   activeLivestreamExtras?: (livestream: FakeLivestream) => Record<string, unknown>;
   /** Fields this vendor answers on a start (RealtimeKit's are exactly five). */
   startLivestreamFields: readonly (keyof FakeLivestream)[];
+  /** Webhook headers: `<prefix>-signature`, `<prefix>-uuid`, `<prefix>-webhook-id`. */
+  webhookHeaderPrefix: string;
+  /** Whether `livestreaming.statusUpdate` carries the meeting and stream details (RealtimeKit) or only `{event, streamId, status}` (Dyte). */
+  livestreamWebhookDetails: boolean;
+}
+
+/** How a webhook is sent: signed as the vendor does, or spoiled the ways an attacker would. */
+export interface WebhookSendOptions {
+  /** `valid` (default): the vendor's key; `forged`: another key; `none`: no signature header. */
+  signature?: 'valid' | 'forged' | 'none';
+  /** Change the body after signing it. */
+  tamper?: boolean;
+  /** The delivery id (`<prefix>-uuid`); a fresh one by default. Reuse it to redeliver. */
+  uuid?: string;
+  /** The exact bytes to sign and send instead of `JSON.stringify(payload)`. */
+  raw?: string | Buffer;
+}
+
+export interface WebhookResult {
+  status: number;
+  body: any;
+  uuid: string;
+}
+
+/** A start the fake has carried out but not answered yet (see `holdNextStart`). */
+export interface StartGate {
+  /** Resolves with the vendor id of what the start created. */
+  created: Promise<string>;
+  /** Lets the start's answer go out. */
+  release(): void;
+}
+
+interface KeyPair {
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+let vendorKeys: KeyPair | null = null;
+let attackerKeys: KeyPair | null = null;
+/** RSA key pairs are slow to make: one for "the vendor" and one for "an attacker", per test process. */
+function keys(which: 'vendor' | 'attacker'): KeyPair {
+  if (which === 'vendor') {
+    vendorKeys ??= generateKeyPairSync('rsa', { modulusLength: 2048 });
+    return vendorKeys;
+  }
+  attackerKeys ??= generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return attackerKeys;
 }
 
 export interface RecordedRequest {
@@ -105,8 +151,14 @@ export class RealtimeKitFake {
   readonly livestreams = new Map<string, FakeLivestream>();
   readonly recordings = new Map<string, FakeRecording>();
   url = '';
+  /** Delay before answering reads (GET), so that two reads of one object overlapping show. */
+  readDelayMs = 0;
+  /** Paths of reads that arrived while another read of the same path was still unanswered. */
+  readonly overlappingReads: string[] = [];
+  private readonly readsInFlight = new Map<string, number>();
   private readonly faults: (Fault & { left: number })[] = [];
   private readonly server: Server;
+  private readonly startGates: { resolveCreated: (id: string) => void; released: Promise<void> }[] = [];
 
   constructor(private readonly flavor: RealtimeKitFakeFlavor) {
     this.server = createServer((request, response) => {
@@ -136,6 +188,147 @@ export class RealtimeKitFake {
 
   clearFaults(): void {
     this.faults.length = 0;
+  }
+
+  // ── webhooks ──────────────────────────────────────────────────────────────
+
+  /** The PEM public key the vendor's dashboard shows, to verify its webhooks. */
+  get webhookPublicKeyPem(): string {
+    return keys('vendor').publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  }
+
+  /** base64 RSA-SHA256 (PKCS#1 v1.5) over the raw body, as the vendor signs. */
+  signWebhook(raw: string | Buffer, key: 'vendor' | 'attacker' = 'vendor'): string {
+    return sign('sha256', Buffer.from(raw), keys(key).privateKey).toString('base64');
+  }
+
+  /** POSTs a webhook to `url` the way the vendor does (or spoiled, see options). */
+  async sendWebhook(url: string, payload: unknown, options: WebhookSendOptions = {}): Promise<WebhookResult> {
+    const raw = Buffer.from(options.raw ?? JSON.stringify(payload));
+    const uuid = options.uuid ?? randomUUID();
+    const prefix = this.flavor.webhookHeaderPrefix;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      [`${prefix}-uuid`]: uuid,
+      [`${prefix}-webhook-id`]: 'webhook-0001',
+    };
+    const signature = options.signature ?? 'valid';
+    if (signature !== 'none') {
+      headers[`${prefix}-signature`] = this.signWebhook(raw, signature === 'valid' ? 'vendor' : 'attacker');
+    }
+    let body = raw;
+    if (options.tamper) {
+      // Same length, one byte different: a changed status, amount or id.
+      body = Buffer.from(raw);
+      const index = body.lastIndexOf('"') > 0 ? body.lastIndexOf('"') - 1 : 0;
+      body[index] = body[index] === 0x41 ? 0x42 : 0x41;
+    }
+    const response = await fetch(url, { method: 'POST', headers, body });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // kept as text
+    }
+    return { status: response.status, body: parsed, uuid };
+  }
+
+  /** `livestreaming.statusUpdate` for a livestream, with its current status unless another is given. */
+  livestreamWebhook(id: string, status?: string, sessionId = 'session-1'): Record<string, unknown> {
+    const livestream = this.livestreams.get(id);
+    if (!livestream) throw new Error(`fake has no livestream ${id}`);
+    const base = { event: 'livestreaming.statusUpdate', streamId: id, status: status ?? livestream.status };
+    if (!this.flavor.livestreamWebhookDetails) return base;
+    return {
+      ...base,
+      playbackUrl: livestream.playback_url,
+      ingestServer: livestream.ingest_server,
+      streamKey: livestream.stream_key,
+      meeting: this.meetingObject(livestream.meeting_id, sessionId),
+    };
+  }
+
+  /** `recording.statusUpdate` for a recording as the fake holds it (set its status first). */
+  recordingWebhook(id: string, status?: string): Record<string, unknown> {
+    const recording = this.recordings.get(id);
+    if (!recording) throw new Error(`fake has no recording ${id}`);
+    return {
+      event: 'recording.statusUpdate',
+      recording: {
+        id: recording.id,
+        status: status ?? recording.status,
+        meetingId: recording.meeting_id,
+        sessionId: recording.session_id,
+        outputFileName: recording.output_file_name,
+        invokedTime: recording.invoked_time,
+        startedTime: recording.started_time,
+        stoppedTime: recording.stopped_time,
+        recordingDuration: recording.recording_duration,
+        downloadUrl: recording.download_url,
+        downloadUrlExpiry: recording.download_url_expiry,
+        fileSize: recording.file_size,
+        stopReason: recording.stop_reason,
+      },
+      meeting: this.meetingObject(recording.meeting_id, recording.session_id ?? 'session-1'),
+    };
+  }
+
+  /** `meeting.started` / `meeting.ended`. */
+  meetingWebhook(event: 'meeting.started' | 'meeting.ended', meetingId: string, sessionId = 'session-1') {
+    return { event, meeting: this.meetingObject(meetingId, sessionId) };
+  }
+
+  /** `meeting.participantJoined` / `meeting.participantLeft`; `extra` adds participant fields. */
+  participantWebhook(
+    event: 'meeting.participantJoined' | 'meeting.participantLeft',
+    meetingId: string,
+    peerId: string,
+    extra: Record<string, unknown> = {},
+    sessionId = 'session-1',
+  ) {
+    const now = new Date().toISOString();
+    return {
+      event,
+      meeting: this.meetingObject(meetingId, sessionId),
+      participant: {
+        peerId,
+        userDisplayName: `User ${peerId}`,
+        customParticipantId: `custom-${peerId}`,
+        joinedAt: now,
+        ...(event === 'meeting.participantLeft' ? { leftAt: now } : {}),
+        ...extra,
+      },
+    };
+  }
+
+  /**
+   * The next start (livestream or recording) is carried out at once but answered only after
+   * `release()`: lets a test deliver webhooks before the start call has its answer.
+   */
+  holdNextStart(): StartGate {
+    let resolveCreated: (id: string) => void = () => {};
+    let release: () => void = () => {};
+    const created = new Promise<string>((resolve) => {
+      resolveCreated = resolve;
+    });
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.startGates.push({ resolveCreated, released });
+    return { created, release };
+  }
+
+  private meetingObject(meetingId: string, sessionId: string) {
+    return {
+      id: meetingId,
+      sessionId,
+      title: `Meeting ${meetingId}`,
+      status: 'LIVE',
+      createdAt: new Date().toISOString(),
+      startedAt: new Date().toISOString(),
+      organizedBy: { id: 'org-1', name: 'Fake Org' },
+    };
   }
 
   /** Calls received with this method whose path (below the base) matches. */
@@ -209,6 +402,15 @@ export class RealtimeKitFake {
       at: Date.now(),
     });
 
+    if (method === 'GET' && this.readDelayMs > 0) {
+      const key = below ?? url.pathname;
+      const open = this.readsInFlight.get(key) ?? 0;
+      if (open > 0) this.overlappingReads.push(key);
+      this.readsInFlight.set(key, open + 1);
+      await new Promise((resolve) => setTimeout(resolve, this.readDelayMs));
+      this.readsInFlight.set(key, (this.readsInFlight.get(key) ?? 1) - 1);
+    }
+
     const fault = this.takeFault(method, below ?? url.pathname);
     if (fault?.actFirst && below !== null && this.flavor.authorize(request.headers.authorization)) {
       try {
@@ -244,6 +446,12 @@ export class RealtimeKitFake {
     }
     try {
       const data = this.route(method, below, body);
+      const isStart = method === 'POST' && (/^\/meetings\/[^/]+\/livestreams$/.test(below) || below === '/recordings');
+      const gate = isStart ? this.startGates.shift() : undefined;
+      if (gate) {
+        gate.resolveCreated((data as { id: string }).id);
+        await gate.released;
+      }
       return send(response, 200, { success: true, data });
     } catch (error) {
       if (error instanceof HttpAnswer) return send(response, error.status, error.body);

@@ -27,7 +27,7 @@ export function cloudflareBaseUrl(apiUrl: string, accountId: string, appId: stri
 }
 
 export function createCloudflareProvider(config: Config, _context: ProviderContext): Provider | null {
-  const { accountId, appId, apiToken, apiUrl } = config.cloudflare;
+  const { accountId, appId, apiToken, apiUrl, webhookPublicKey } = config.cloudflare;
   if (!accountId || !appId || !apiToken) return null;
   return new RealtimeKitFamilyProvider({
     api: new RealtimeKitApi({
@@ -41,5 +41,7 @@ export function createCloudflareProvider(config: Config, _context: ProviderConte
     livestreamStatus: CLOUDFLARE_LIVESTREAM_STATUS,
     recordingStatus: CLOUDFLARE_RECORDING_STATUS,
     livestreamRead: 'by-id',
+    // `rtk-signature` / `rtk-uuid`, verified with CLOUDFLARE_WEBHOOK_PUBLIC_KEY.
+    ...(webhookPublicKey ? { webhook: { headerPrefix: 'rtk', publicKeyPem: webhookPublicKey } } : {}),
   });
 }

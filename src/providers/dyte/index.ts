@@ -24,7 +24,7 @@ export const DYTE_LIVESTREAM_STATUS: Readonly<Record<string, LivestreamStatus>> 
 export const DYTE_RECORDING_STATUS: Readonly<Record<string, RecordingStatus>> = REALTIMEKIT_RECORDING_STATUS;
 
 export function createDyteProvider(config: Config, _context: ProviderContext): Provider | null {
-  const { orgId, apiKey, apiUrl } = config.dyte;
+  const { orgId, apiKey, apiUrl, webhookPublicKey } = config.dyte;
   if (!orgId || !apiKey) return null;
   const basicCredential = Buffer.from(`${orgId}:${apiKey}`).toString('base64');
   return new RealtimeKitFamilyProvider({
@@ -40,5 +40,7 @@ export function createDyteProvider(config: Config, _context: ProviderContext): P
     recordingStatus: DYTE_RECORDING_STATUS,
     // Dyte documents no read-one path for a livestream: polls read the meeting's active one.
     livestreamRead: 'meeting-active',
+    // `dyte-signature` / `dyte-uuid`, verified with DYTE_WEBHOOK_PUBLIC_KEY.
+    ...(webhookPublicKey ? { webhook: { headerPrefix: 'dyte', publicKeyPem: webhookPublicKey } } : {}),
   });
 }

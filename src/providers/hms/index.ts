@@ -4,7 +4,13 @@ import type { StreamKind, StreamStatus } from '../../domain/status.js';
 import type { AssetInput, VendorObservation } from '../../domain/types.js';
 import { VendorHttpError } from '../http.js';
 import type { ProviderContext } from '../index.js';
-import type { Provider, StartLivestreamRequest, StartRecordingRequest, StreamRef } from '../provider.js';
+import type {
+  Provider,
+  StartLivestreamRequest,
+  StartRecordingRequest,
+  StreamRef,
+  WebhookHandler,
+} from '../provider.js';
 import {
   type HmsAsset,
   HmsClient,
@@ -15,10 +21,13 @@ import {
   type HmsRecordingStartBody,
 } from './client.js';
 import { mapLivestreamStatus, mapRecordingStatus } from './status.js';
+import { HmsWebhookHandler } from './webhooks.js';
 
 export interface HmsProviderOptions extends HmsClientOptions {
   /** How long the download URLs of recording assets stay valid (100ms `presign_duration`). */
   presignDurationSeconds?: number;
+  /** The secret custom header 100ms sends with each webhook; webhooks are refused without it. */
+  webhook?: { header: string; secret: string } | null;
 }
 
 const DEFAULT_PRESIGN_DURATION_SECONDS = 24 * 60 * 60;
@@ -30,7 +39,7 @@ const ACTIVE_VENDOR_STATUSES = ['starting', 'running'] as const;
 
 /** The vendor is configured when both halves of the management-token credential are set. */
 export function createHmsProvider(config: Config, _context: ProviderContext): Provider | null {
-  const { accessKey, appSecret, apiUrl } = config.hms;
+  const { accessKey, appSecret, apiUrl, webhookHeader, webhookSecret } = config.hms;
   if (!accessKey || !appSecret) return null;
   return new HmsProvider({
     accessKey,
@@ -38,6 +47,7 @@ export function createHmsProvider(config: Config, _context: ProviderContext): Pr
     baseUrl: apiUrl,
     timeoutMs: config.vendor.timeoutMs,
     maxRetries: config.vendor.maxRetries,
+    webhook: webhookSecret ? { header: webhookHeader, secret: webhookSecret } : null,
   });
 }
 
@@ -51,10 +61,43 @@ export class HmsProvider implements Provider {
   readonly capabilities = { livestreams: true, recordings: true, webhooks: true };
   private readonly client: HmsClient;
   private readonly presignDurationSeconds: number;
+  readonly webhooks?: WebhookHandler;
 
   constructor(options: HmsProviderOptions) {
     this.client = new HmsClient(options);
     this.presignDurationSeconds = options.presignDurationSeconds ?? DEFAULT_PRESIGN_DURATION_SECONDS;
+    if (options.webhook) this.webhooks = new HmsWebhookHandler(options.webhook);
+  }
+
+  /**
+   * A fresh pre-signed download URL. An asset first known from `beam.recording.success` has no
+   * 100ms id: it is found among the room's assets by its path (else by the recording's job id).
+   */
+  async renewAssetUrl(asset: {
+    externalId: string | null;
+    path: string | null;
+    roomId?: string | null;
+    recordingExternalId?: string | null;
+  }): Promise<{ url: string; urlExpiresAt: Date | null } | null> {
+    try {
+      let assetId = asset.externalId;
+      if (!assetId && asset.roomId) {
+        const roomAssets = await this.client.listRecordingAssets(asset.roomId);
+        const found =
+          roomAssets.find((candidate) => asset.path && candidate.path === asset.path) ??
+          roomAssets.find((candidate) => asset.recordingExternalId && candidate.job_id === asset.recordingExternalId);
+        assetId = found?.id ?? null;
+      }
+      if (!assetId) return null;
+      const requestedAt = Date.now();
+      const presigned = await this.client.presignAsset(assetId, this.presignDurationSeconds);
+      return {
+        url: presigned.url,
+        urlExpiresAt: expiryDate(presigned.expiry, requestedAt, this.presignDurationSeconds),
+      };
+    } catch (error) {
+      throw this.client.toProviderError(error);
+    }
   }
 
   startLivestream(request: StartLivestreamRequest): Promise<VendorObservation> {

@@ -4,7 +4,14 @@ import type { StreamKind } from '../../domain/status.js';
 import type { VendorObservation } from '../../domain/types.js';
 import { VendorHttpClient, VendorHttpError } from '../http.js';
 import type { ProviderContext } from '../index.js';
-import type { Provider, StartLivestreamRequest, StartRecordingRequest, StreamRef, VideoSize } from '../provider.js';
+import type {
+  Provider,
+  StartLivestreamRequest,
+  StartRecordingRequest,
+  StreamRef,
+  VideoSize,
+  WebhookHandler,
+} from '../provider.js';
 import {
   type EgressInfo,
   egressObservation,
@@ -18,6 +25,7 @@ import {
 } from './egress.js';
 import { redactSecrets } from './redact.js';
 import { EgressTokenMinter } from './token.js';
+import { LivekitWebhookHandler } from './webhooks.js';
 
 export {
   EGRESS_STATUSES,
@@ -70,9 +78,12 @@ export class LivekitProvider implements Provider {
   readonly capabilities = { livestreams: true, recordings: true, webhooks: true };
   private readonly http: VendorHttpClient;
   private readonly tokens: EgressTokenMinter;
+  /** LiveKit signs its webhooks with the same API key and secret. */
+  readonly webhooks: WebhookHandler;
 
   constructor(private readonly options: LivekitProviderOptions) {
     this.tokens = new EgressTokenMinter(options.apiKey, options.apiSecret);
+    this.webhooks = new LivekitWebhookHandler(options.apiKey, options.apiSecret);
     this.http = new VendorHttpClient({
       provider: PROVIDER,
       baseUrl: options.url,

@@ -7,6 +7,7 @@ import type {
   StartLivestreamRequest,
   StartRecordingRequest,
   StreamRef,
+  WebhookHandler,
 } from '../provider.js';
 import type {
   RealtimeKitApi,
@@ -16,6 +17,7 @@ import type {
   VendorRecording,
 } from './api.js';
 import { type LivestreamHistory, mapLivestreamStatus, mapRecordingStatus, SYNTHETIC_VENDOR_STATUS } from './status.js';
+import { RealtimeKitWebhookHandler } from './webhooks.js';
 
 export interface RealtimeKitProviderOptions {
   api: RealtimeKitApi;
@@ -26,6 +28,8 @@ export interface RealtimeKitProviderOptions {
    * or through the meeting's active livestream (Dyte documents no read-one path).
    */
   livestreamRead: 'by-id' | 'meeting-active';
+  /** Webhook verification (`<headerPrefix>-signature` with this PEM key); no webhooks without it. */
+  webhook?: { headerPrefix: string; publicKeyPem: string };
 }
 
 const RECORDING_PAST_CAPTURE: ReadonlySet<RecordingStatus> = new Set(['UPLOADING', 'COMPLETED', 'FAILED']);
@@ -48,9 +52,13 @@ export class RealtimeKitFamilyProvider implements Provider {
    * as it is until the vendor reports it explicitly (IDLE, ERRORED) or a webhook arrives.
    */
   private readonly livestreamHistory = new Map<string, LivestreamHistory>();
+  readonly webhooks?: WebhookHandler;
 
   constructor(private readonly options: RealtimeKitProviderOptions) {
     this.id = options.api.provider;
+    if (options.webhook) {
+      this.webhooks = new RealtimeKitWebhookHandler({ provider: this.id, ...options.webhook }, this);
+    }
   }
 
   async startLivestream(request: StartLivestreamRequest): Promise<VendorObservation> {
@@ -63,7 +71,7 @@ export class RealtimeKitFamilyProvider implements Provider {
     } catch (error) {
       livestream = await this.adoptAfterUnclearStart(error, () => this.options.api.getActiveLivestream(request.roomId));
     }
-    return this.observeLivestream(livestream);
+    return this.observeLivestream(livestream, { startAnswer: true });
   }
 
   async stopLivestream(stream: StreamRef): Promise<VendorObservation> {
@@ -160,9 +168,22 @@ export class RealtimeKitFamilyProvider implements Provider {
     return active;
   }
 
-  private observeLivestream(livestream: VendorLivestream): VendorObservation {
+  /**
+   * A livestream as a status-update webhook reports it, mapped like an API answer. A livestream
+   * this process has no history of was started before a restart (ours get history from their
+   * start answer), so its announced `OFFLINE` is read as its end.
+   */
+  observeLivestreamUpdate(livestream: VendorLivestream): VendorObservation {
+    if (!this.livestreamHistory.has(livestream.id)) this.historyOf(livestream.id).wentLive = true;
+    return this.observeLivestream(livestream);
+  }
+
+  private observeLivestream(livestream: VendorLivestream, options: { startAnswer?: boolean } = {}): VendorObservation {
     const history = this.historyOf(livestream.id);
-    const status = mapLivestreamStatus(this.options.livestreamStatus, livestream.status, history);
+    // A start's answer shows the livestream as created: its OFFLINE is "not live yet", even when a
+    // webhook that beat the answer has already said LIVE.
+    const seen = options.startAnswer ? { wentLive: false, stopRequested: false } : history;
+    const status = mapLivestreamStatus(this.options.livestreamStatus, livestream.status, seen);
     if (status === 'LIVE') history.wentLive = true;
     if (status === 'STOPPED' || status === 'FAILED') this.livestreamHistory.delete(livestream.id);
     return {
@@ -193,7 +214,8 @@ export class RealtimeKitFamilyProvider implements Provider {
     return mapRecordingStatus(this.options.recordingStatus, recording.status);
   }
 
-  private observeRecording(recording: VendorRecording): VendorObservation {
+  /** A recording as an API answer or a webhook reports it, mapped to our model. */
+  observeRecording(recording: VendorRecording): VendorObservation {
     const status = this.recordingStatus(recording);
     const assets = status === 'COMPLETED' ? recordingAssets(recording) : [];
     return {

@@ -1,0 +1,1 @@
+ALTER TABLE `room_automations` ADD `meeting_url` text;

@@ -1,0 +1,1 @@
+CREATE INDEX `recordings_next_poll` ON `recordings` (`next_poll_at`);

@@ -1,0 +1,135 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { type GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql';
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { AuthenticationError, type Authenticator, type Caller } from '../auth.js';
+import type { Config } from '../config.js';
+
+/** Largest GraphQL request body (HTTP) and WebSocket message accepted. */
+export const MAX_GRAPHQL_BODY_BYTES = 1024 * 1024;
+
+/**
+ * Headers that make a GET or form/multipart request non-simple, so a browser must preflight it:
+ * yoga's own, a neutral one, and those Apollo clients already send. JSON bodies need none.
+ */
+export const CSRF_HEADERS = [
+  'x-graphql-yoga-csrf',
+  'graphql-require-preflight',
+  'apollo-require-preflight',
+  'x-apollo-operation-name',
+];
+
+/** A caller with no role: what a context gets if, somehow, no authentication ran for it. */
+const NOBODY: Caller = { authenticated: false, subject: null, roles: new Set(), expiresAt: null };
+
+const callers = new WeakMap<Request, Caller>();
+
+/** The caller the authentication plugin found for an HTTP request. */
+export function callerOf(request: Request | undefined): Caller {
+  return (request && callers.get(request)) ?? NOBODY;
+}
+
+/** `Error` with `code: UNAUTHENTICATED` and HTTP 401, in the shape yoga answers errors with. */
+function unauthenticated(message: string) {
+  return createGraphQLError(message, {
+    extensions: {
+      code: 'UNAUTHENTICATED',
+      http: { status: 401, headers: { 'www-authenticate': 'Bearer' } },
+    },
+  });
+}
+
+/**
+ * Armor throws its refusals out of `validate` by default, which yoga answers with HTTP 200 and
+ * graphql-ws with a closed socket; reported as validation errors they are a 400, and an `error`
+ * message for that one operation.
+ */
+const asValidationError = {
+  propagateOnRejection: false,
+  onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
+};
+
+/**
+ * The yoga plugins that decide who may ask what, over HTTP. The envelop ones among them (armor,
+ * introspection) also run for WebSocket operations, which go through `yoga.getEnveloped`.
+ */
+export function securityPlugins(config: Config, authenticator: Authenticator): Plugin[] {
+  const limits = config.graphql;
+  const plugins: Plugin[] = [
+    useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+    {
+      // Before the query is even parsed: an unauthenticated caller learns nothing about the schema.
+      async onRequestParse({ request }) {
+        try {
+          callers.set(request, await authenticator.authenticate(request.headers.get('authorization') ?? undefined));
+        } catch (error) {
+          if (error instanceof AuthenticationError) throw unauthenticated(error.message);
+          throw error;
+        }
+      },
+    },
+    EnvelopArmorPlugin({
+      maxDepth: { n: limits.maxDepth, flattenFragments: true, ignoreIntrospection: true, ...asValidationError },
+      costLimit: { maxCost: limits.maxCost, flattenFragments: true, ignoreIntrospection: true, ...asValidationError },
+      maxAliases: { n: limits.maxAliases, ...asValidationError },
+      // A parse-time limit: it throws a syntax error, which yoga answers with 400 too.
+      maxTokens: { n: limits.maxTokens },
+      maxDirectives: { n: limits.maxDirectives, ...asValidationError },
+      // Suggestions ("Did you mean …?") would leak the schema that introspection hides.
+      blockFieldSuggestion: { enabled: !limits.introspection },
+    }),
+  ];
+  if (!limits.introspection) {
+    plugins.push({ onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule) });
+  }
+  return plugins;
+}
+
+/**
+ * Reads a request body of at most `limit` bytes. Resolves null, having answered 413, when it is
+ * larger (by its Content-Length, or once that many bytes have arrived).
+ */
+export function readLimitedBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const refuse = () => {
+      res.setHeader('connection', 'close');
+      writeError(res, 413, `Request body larger than ${limit} bytes`, 'PAYLOAD_TOO_LARGE');
+      // Discard the rest rather than buffer it; the connection closes after the answer.
+      req.removeAllListeners('data');
+      req.resume();
+      resolve(null);
+    };
+    if (Number(req.headers['content-length'] ?? 0) > limit) return refuse();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        done = true;
+        refuse();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (done) return;
+      done = true;
+      resolve(Buffer.concat(chunks));
+    });
+    req.on('error', () => {
+      if (done) return;
+      done = true;
+      resolve(null);
+    });
+  });
+}
+
+/** A GraphQL-shaped error answered outside yoga (router secret, body limit). */
+export function writeError(res: ServerResponse, status: number, message: string, code: string): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+}

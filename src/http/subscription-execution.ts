@@ -1,0 +1,126 @@
+import {
+  createSourceEventStream,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  execute,
+  GraphQLError,
+  getOperationAST,
+  type OperationDefinitionNode,
+} from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { GraphQLContext } from '../schema/context.js';
+
+type Result = ExecutionResult | Promise<ExecutionResult>;
+
+/**
+ * Runs each subscription event's selection set once per group of identical subscriptions rather
+ * than once per subscriber. Thousands of clients subscribe with the same document, variables and
+ * roles; a change is published as one object, so the first subscriber to pull it executes and
+ * the others reuse that result (what is sent to each is then only its own `next` frame).
+ *
+ * Sharing is sound because a field's value depends on the event, the operation and the caller's
+ * roles (`authScopes` are role-based), nothing else of the caller. Should a field ever depend on
+ * who the caller is, add that to `groupKey`.
+ *
+ * It is an envelop plugin (`setSubscribeFn`), so every other plugin's `onSubscribe` hooks and
+ * result hooks still run for each subscription, over HTTP (SSE) and WebSocket alike. Errors
+ * before the event stream exists are answered by the default subscribe, word for word.
+ */
+export function useSharedSubscriptionExecution(): Plugin<GraphQLContext> {
+  return {
+    onSubscribe({ subscribeFn, setSubscribeFn }) {
+      setSubscribeFn(async (args) => {
+        const source = await createSourceEventStream(args);
+        if (!isAsyncIterator(source)) return subscribeFn(args);
+        const operation = getOperationAST(args.document, args.operationName);
+        return new SharedEventResults(source, args, groupKey(args), operation);
+      });
+    },
+  };
+}
+
+/** Results already computed for an event, by group. Entries go with the event object. */
+const resultsByEvent = new WeakMap<object, Map<string, Result>>();
+const documentIds = new WeakMap<DocumentNode, number>();
+let nextDocumentId = 0;
+const groupKeys = new Map<string, string>();
+const MAX_GROUP_KEYS = 10_000;
+
+function groupKey(args: ExecutionArgs): string {
+  let documentId = documentIds.get(args.document);
+  if (documentId === undefined) {
+    documentId = nextDocumentId++;
+    documentIds.set(args.document, documentId);
+  }
+  const caller = (args.contextValue as Partial<GraphQLContext> | undefined)?.caller;
+  const roles = caller ? `${caller.authenticated ? 'a' : 'o'}:${[...caller.roles].sort().join(',')}` : '-';
+  const key = `${documentId}|${args.operationName ?? ''}|${roles}|${JSON.stringify(args.variableValues ?? null)}`;
+  // Subscriptions of one group share one key string (a string per subscription adds up).
+  const known = groupKeys.get(key);
+  if (known !== undefined) return known;
+  if (groupKeys.size >= MAX_GROUP_KEYS) groupKeys.clear();
+  groupKeys.set(key, key);
+  return key;
+}
+
+function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> & AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+
+/** The event stream mapped to execution results (MapSourceToResponseEvent), one object per subscription. */
+class SharedEventResults implements AsyncIterableIterator<ExecutionResult> {
+  constructor(
+    private readonly source: AsyncIterator<unknown>,
+    private readonly args: ExecutionArgs,
+    private readonly key: string,
+    private readonly operation: OperationDefinitionNode | null | undefined,
+  ) {}
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    return this.source.next().then(
+      (event) => this.resultFor(event),
+      (error: unknown) => {
+        // As graphql-tools' executor does: an error of the source stream becomes a GraphQL error.
+        const original = error instanceof Error ? error : new Error(String(error));
+        throw new GraphQLError(original.message, {
+          originalError: original,
+          nodes: this.operation ? [this.operation] : undefined,
+        });
+      },
+    );
+  }
+
+  private async resultFor(event: IteratorResult<unknown>): Promise<IteratorResult<ExecutionResult>> {
+    if (event.done) return DONE;
+    const payload = event.value;
+    if (typeof payload !== 'object' || payload === null) {
+      return { value: await execute({ ...this.args, rootValue: payload }), done: false };
+    }
+    let results = resultsByEvent.get(payload);
+    if (!results) {
+      results = new Map();
+      resultsByEvent.set(payload, results);
+    }
+    let result = results.get(this.key);
+    if (!result) {
+      result = execute({ ...this.args, rootValue: payload });
+      results.set(this.key, result);
+    }
+    return { value: await result, done: false };
+  }
+
+  return(): Promise<IteratorResult<ExecutionResult>> {
+    return this.source.return ? this.source.return().then(() => DONE) : Promise.resolve(DONE);
+  }
+
+  throw(error?: unknown): Promise<IteratorResult<ExecutionResult>> {
+    return this.source.throw ? this.source.throw(error).then(() => DONE) : Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}

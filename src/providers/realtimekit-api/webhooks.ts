@@ -1,0 +1,265 @@
+import { createPublicKey, type KeyObject, verify } from 'node:crypto';
+import { z } from 'zod';
+import type { ProviderId } from '../../domain/status.js';
+import type { VendorObservation } from '../../domain/types.js';
+import {
+  MalformedWebhookError,
+  type ParsedWebhook,
+  type RoomEvent,
+  type VendorEvent,
+  type WebhookHandler,
+} from '../provider.js';
+import type { VendorLivestream, VendorRecording } from './api.js';
+
+/**
+ * Webhooks of the RealtimeKit family (Cloudflare RealtimeKit, Dyte v2). Each delivery is signed:
+ * `<prefix>-signature` is base64 RSA-SHA256 (PKCS#1 v1.5) over the raw body, verified with the
+ * account's public key; `<prefix>-uuid` names the delivery. No timestamp is signed, so replays are
+ * stopped by the delivery log, not here.
+ */
+
+export interface RealtimeKitWebhookOptions {
+  provider: ProviderId;
+  /** `rtk` (Cloudflare) or `dyte`. */
+  headerPrefix: string;
+  /** PEM public key from the vendor's dashboard. */
+  publicKeyPem: string;
+}
+
+/** How the provider maps what a webhook reports: the same mapping its API answers go through. */
+export interface RealtimeKitObserver {
+  observeLivestreamUpdate(livestream: VendorLivestream): VendorObservation;
+  observeRecording(recording: VendorRecording): VendorObservation;
+}
+
+const text = z.string().nullish();
+const number = z
+  .union([z.number(), z.string()])
+  .nullish()
+  .transform((value) => {
+    if (value === null || value === undefined || value === '') return null;
+    const parsed = Number(value);
+    return Number.isFinite(parsed) ? parsed : null;
+  });
+
+const meetingSchema = z.object({
+  id: z.string().min(1),
+  sessionId: text,
+  startedAt: text,
+  endedAt: text,
+});
+
+const livestreamUpdateSchema = z.object({
+  event: z.literal('livestreaming.statusUpdate'),
+  streamId: z.string().min(1),
+  status: z.string().min(1),
+  playbackUrl: text,
+  ingestServer: text,
+  streamKey: text,
+  meeting: meetingSchema.nullish(),
+});
+
+const recordingUpdateSchema = z.object({
+  event: z.literal('recording.statusUpdate'),
+  recording: z.object({
+    id: z.string().min(1),
+    status: z.string().min(1),
+    meetingId: text,
+    sessionId: text,
+    outputFileName: text,
+    invokedTime: text,
+    startedTime: text,
+    stoppedTime: text,
+    recordingDuration: number,
+    downloadUrl: text,
+    downloadUrlExpiry: text,
+    audioDownloadUrl: text,
+    fileSize: number,
+    stopReason: text,
+  }),
+  meeting: meetingSchema.nullish(),
+});
+
+const meetingEventSchema = z.object({
+  event: z.enum(['meeting.started', 'meeting.ended']),
+  meeting: meetingSchema,
+});
+
+const participantSchema = z.object({
+  peerId: text,
+  id: text,
+  customParticipantId: text,
+  joinedAt: text,
+  leftAt: text,
+  // The vendor's recorder / livestreamer joins like a participant. How it is marked is not
+  // documented: only an explicit flag makes it a bot, never a guess from names.
+  isRecorder: z.boolean().nullish(),
+  isBot: z.boolean().nullish(),
+});
+
+const participantEventSchema = z.object({
+  event: z.enum(['meeting.participantJoined', 'meeting.participantLeft']),
+  meeting: meetingSchema,
+  participant: participantSchema,
+});
+
+const envelopeSchema = z.object({ event: z.string().min(1) });
+
+export class RealtimeKitWebhookHandler implements WebhookHandler {
+  private readonly publicKey: KeyObject;
+  private readonly signatureHeader: string;
+  private readonly deliveryHeader: string;
+
+  constructor(
+    private readonly options: RealtimeKitWebhookOptions,
+    private readonly observer: RealtimeKitObserver,
+  ) {
+    // A key that does not parse stops the process at boot rather than refusing every delivery.
+    this.publicKey = createPublicKey(options.publicKeyPem);
+    this.signatureHeader = `${options.headerPrefix}-signature`;
+    this.deliveryHeader = `${options.headerPrefix}-uuid`;
+  }
+
+  verify(rawBody: Buffer, headers: Readonly<Record<string, string | undefined>>): boolean {
+    const signature = headers[this.signatureHeader]?.trim();
+    if (!signature || !/^[A-Za-z0-9+/=_-]+$/.test(signature)) return false;
+    return verify('sha256', rawBody, this.publicKey, Buffer.from(signature, 'base64'));
+  }
+
+  deliveryId(_body: unknown, headers: Readonly<Record<string, string | undefined>>): string | null {
+    return headers[this.deliveryHeader]?.trim() || null;
+  }
+
+  parse(body: unknown, deliveryId: string): ParsedWebhook {
+    const envelope = envelopeSchema.safeParse(body);
+    if (!envelope.success) throw new MalformedWebhookError(`${this.options.provider} webhook without an event name`);
+    const eventType = envelope.data.event;
+    switch (eventType) {
+      case 'livestreaming.statusUpdate':
+        return this.livestreamUpdate(body, deliveryId);
+      case 'recording.statusUpdate':
+        return this.recordingUpdate(body, deliveryId);
+      case 'meeting.started':
+      case 'meeting.ended':
+        return this.meetingEvent(body);
+      case 'meeting.participantJoined':
+      case 'meeting.participantLeft':
+        return this.participantEvent(body);
+      default:
+        // Verified, but nothing we act on (transcripts, chat exports, ...): recorded only.
+        return { eventType, events: [], roomEvents: [] };
+    }
+  }
+
+  private livestreamUpdate(body: unknown, deliveryId: string): ParsedWebhook {
+    const update = this.read(livestreamUpdateSchema, body);
+    const observation = this.observer.observeLivestreamUpdate({
+      id: update.streamId,
+      status: update.status,
+      meeting_id: update.meeting?.id ?? null,
+      playback_url: update.playbackUrl ?? null,
+      ingest_server: update.ingestServer ?? null,
+      stream_key: update.streamKey ?? null,
+    });
+    return {
+      eventType: update.event,
+      events: [this.event('livestream', observation, update.meeting, deliveryId, body)],
+      roomEvents: [],
+    };
+  }
+
+  private recordingUpdate(body: unknown, deliveryId: string): ParsedWebhook {
+    const { recording, meeting, event } = this.read(recordingUpdateSchema, body);
+    const observation = this.observer.observeRecording({
+      id: recording.id,
+      status: recording.status,
+      meeting_id: recording.meetingId ?? meeting?.id ?? null,
+      session_id: recording.sessionId ?? meeting?.sessionId ?? null,
+      output_file_name: recording.outputFileName ?? null,
+      invoked_time: recording.invokedTime ?? null,
+      started_time: recording.startedTime ?? null,
+      stopped_time: recording.stoppedTime ?? null,
+      recording_duration: recording.recordingDuration,
+      download_url: recording.downloadUrl ?? null,
+      download_url_expiry: recording.downloadUrlExpiry ?? null,
+      audio_download_url: recording.audioDownloadUrl ?? null,
+      file_size: recording.fileSize,
+      stop_reason: recording.stopReason ?? null,
+    });
+    const room = {
+      id: recording.meetingId ?? meeting?.id ?? null,
+      sessionId: recording.sessionId ?? meeting?.sessionId,
+    };
+    return { eventType: event, events: [this.event('recording', observation, room, deliveryId, body)], roomEvents: [] };
+  }
+
+  private meetingEvent(body: unknown): ParsedWebhook {
+    const { event, meeting } = this.read(meetingEventSchema, body);
+    const started = event === 'meeting.started';
+    return {
+      eventType: event,
+      events: [],
+      roomEvents: [
+        {
+          provider: this.options.provider,
+          roomId: meeting.id,
+          sessionId: meeting.sessionId ?? null,
+          type: started ? 'SESSION_STARTED' : 'SESSION_ENDED',
+          ...at(started ? meeting.startedAt : meeting.endedAt),
+        },
+      ],
+    };
+  }
+
+  private participantEvent(body: unknown): ParsedWebhook {
+    const { event, meeting, participant } = this.read(participantEventSchema, body);
+    const peerId = participant.peerId ?? participant.id ?? participant.customParticipantId;
+    if (!peerId) throw new MalformedWebhookError(`${this.options.provider} ${event} without a participant id`);
+    const joined = event === 'meeting.participantJoined';
+    const roomEvent: RoomEvent = {
+      provider: this.options.provider,
+      roomId: meeting.id,
+      sessionId: meeting.sessionId ?? null,
+      type: joined ? 'PEER_JOINED' : 'PEER_LEFT',
+      peerId,
+      realPeer: !(participant.isRecorder || participant.isBot),
+      ...at(joined ? participant.joinedAt : participant.leftAt),
+    };
+    return { eventType: event, events: [], roomEvents: [roomEvent] };
+  }
+
+  private event(
+    kind: VendorEvent['kind'],
+    observation: VendorObservation,
+    meeting: { id: string | null; sessionId?: string | null } | null | undefined,
+    deliveryId: string,
+    payload: unknown,
+  ): VendorEvent {
+    return {
+      provider: this.options.provider,
+      kind,
+      externalId: observation.externalId ?? null,
+      roomId: meeting?.id ?? null,
+      sessionId: meeting?.sessionId ?? null,
+      eventId: deliveryId,
+      observation,
+      payload,
+    };
+  }
+
+  private read<T>(schema: z.ZodType<T>, body: unknown): T {
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+      throw new MalformedWebhookError(`${this.options.provider} webhook is not the vendor's shape${where}`);
+    }
+    return parsed.data;
+  }
+}
+
+function at(value: string | null | undefined): { at?: Date } {
+  if (!value) return {};
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? {} : { at: date };
+}

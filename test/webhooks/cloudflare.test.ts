@@ -1,0 +1,10 @@
+import { startCloudflareFake } from '../fakes/cloudflare.js';
+import { realtimeKitWebhookSuite } from './realtimekit-suite.js';
+
+realtimeKitWebhookSuite({
+  provider: 'CLOUDFLARE',
+  path: '/webhooks/cloudflare',
+  start: startCloudflareFake,
+  livestreamStartStatus: 'INVOKED',
+  livestreamWebhookHasMeeting: true,
+});
