@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { type BenchContext, type BenchResult, ROOT, round, tempDir } from './lib.js';
 
@@ -16,6 +17,8 @@ async function coldStart(command: string, args: string[], env: Record<string, st
     const port = Number(env.PORT);
     let readyMs = 0;
     for (let i = 0; i < 1000; i++) {
+      if (child.exitCode !== null)
+        throw new Error(`${args.join(' ')} exited with ${child.exitCode} before it was ready`);
       try {
         const response = await fetch(`http://127.0.0.1:${port}${path}`);
         if (response.status === 200) {
@@ -33,9 +36,26 @@ async function coldStart(command: string, args: string[], env: Record<string, st
     const rssKb = Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0);
     return { readyMs, rssMb: rssKb / 1024 };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    // A child that has already exited (it could not listen, say) never emits `exit` again.
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
   }
+}
+
+/** A port free right now (after a run with 40,000 sockets, a fixed one may well be taken). */
+function freePort(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(String(port)));
+    });
+  });
 }
 
 /** Cold start to /readyz and idle memory, against a bare Node HTTP server started the same way. */
@@ -47,7 +67,7 @@ export async function coldStartAndMemory(ctx: BenchContext): Promise<{ start: Be
   const bareScript =
     "require('node:http').createServer((q,s)=>s.end('ok')).listen(Number(process.env.PORT),'127.0.0.1')";
   for (let i = 0; i < runs; i++) {
-    const port = String(43000 + i);
+    const port = await freePort();
     ours.push(
       // What `npm start` runs once built.
       await coldStart(
@@ -57,7 +77,7 @@ export async function coldStartAndMemory(ctx: BenchContext): Promise<{ start: Be
         '/readyz',
       ),
     );
-    bare.push(await coldStart(process.execPath, ['-e', bareScript], { PORT: String(43100 + i) }, '/'));
+    bare.push(await coldStart(process.execPath, ['-e', bareScript], { PORT: await freePort() }, '/'));
   }
   // The median of several starts: what a restart costs, without one noisy run deciding.
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;

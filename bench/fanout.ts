@@ -1,94 +1,175 @@
 import { join } from 'node:path';
-import { type BenchContext, type BenchResult, percentile, ratioResult, round, startChild, tempDir } from './lib.js';
+import {
+  type BenchContext,
+  type BenchResult,
+  type ChildServer,
+  percentile,
+  ratioResult,
+  round,
+  startChild,
+  tempDir,
+} from './lib.js';
 
 const ROOMS = 100;
+/**
+ * Sockets per client process: one process holds all 19,000 (the machine allows 20,000 open files
+ * per process), as issue 6 asks; more processes only if a run asks for more sockets than that.
+ */
+const SOCKETS_PER_CLIENT = 19_500;
 
-async function post(port: number, query: string, variables?: unknown) {
+export async function post(port: number, query: string, variables?: unknown) {
   const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ query, variables }),
   });
-  return (await response.json()) as { data: any };
+  return (await response.json()) as { data: any; errors?: unknown };
 }
 
-/** Which subscription socket `j` opens: every tenth watches the hot stream by id, the rest a room. */
-function subscriptionsFor(count: number, hotId: string) {
-  const list: { query: string; variables?: Record<string, unknown> }[] = [];
-  for (let j = 0; j < count; j++) {
-    if (j % 10 === 0) {
-      list.push({
-        query: 'subscription($id: ID!) { livestreamChanged(id: $id) { id status vendorStatus version } }',
-        variables: { id: hotId },
-      });
-    } else {
-      list.push({
-        query: 'subscription($room: String!) { livestreamChanged(roomId: $room) { id status vendorStatus version } }',
-        variables: { room: `fan-${Math.floor(j / 10) % ROOMS}` },
-      });
-    }
-  }
-  return list;
+interface Subscription {
+  query: string;
+  variables: Record<string, unknown>;
+  /** True when a change of the hot stream concerns it. */
+  concerned: boolean;
 }
+
+/** Socket `j`: every tenth watches the hot stream by id, the rest one room of 100 (room fan-0 holds it). */
+function subscriptionFor(j: number, hotId: string): Subscription {
+  if (j % 10 === 0) {
+    return {
+      query: 'subscription($id: ID!) { livestreamChanged(id: $id) { id status vendorStatus version } }',
+      variables: { id: hotId },
+      concerned: isConcerned(j),
+    };
+  }
+  const room = Math.floor(j / 10) % ROOMS;
+  return {
+    query: 'subscription($room: String!) { livestreamChanged(roomId: $room) { id status vendorStatus version } }',
+    variables: { room: `fan-${room}` },
+    concerned: room === 0,
+  };
+}
+
+/** Whether socket `j` is told of a change of the hot stream (see `subscriptionFor`). */
+const isConcerned = (j: number) => j % 10 === 0 || Math.floor(j / 10) % ROOMS === 0;
+
+/** One active livestream per room; the one in room fan-0 is the hot stream. Answers its id. */
+export async function seedRooms(port: number): Promise<string> {
+  let hotId = '';
+  for (let room = 0; room < ROOMS; room++) {
+    const started = await post(
+      port,
+      'mutation($room: String!) { startLivestream(input: { roomId: $room }) { ... on StartLivestreamSuccess { livestream { id } } } }',
+      { room: `fan-${room}` },
+    );
+    if (room === 0) hotId = started.data.startLivestream.livestream.id;
+  }
+  return hotId;
+}
+
+/** A set of client processes, each holding a share of the sockets. */
+export interface FanOutClients {
+  processes: ChildServer[];
+  /** Concerned sockets per process. */
+  concerned: number[];
+  total: number;
+  stop(): Promise<void>;
+}
+
+/** Opens `count` sockets over client processes; `plan(j)` is socket j's subscription (null: bare). */
+export async function openClients(url: string, count: number, plan: (j: number) => Subscription | null) {
+  const processes: ChildServer[] = [];
+  const concerned: number[] = [];
+  for (let from = 0; from < count; from += SOCKETS_PER_CLIENT) {
+    const share = Array.from({ length: Math.min(SOCKETS_PER_CLIENT, count - from) }, (_, i) => from + i);
+    processes.push(await startChild('clients/fanout-client.ts'));
+    concerned.push(share.filter(isConcerned).length);
+  }
+  // Open the shares one process after the other (the server accepts them on one core anyway).
+  for (let k = 0; k < processes.length; k++) {
+    const from = k * SOCKETS_PER_CLIENT;
+    const share = Array.from({ length: Math.min(SOCKETS_PER_CLIENT, count - from) }, (_, i) => from + i);
+    await processes[k]?.call('open', {
+      url,
+      first: from,
+      subscriptions: share.map((j) => {
+        const s = plan(j);
+        return s ? { query: s.query, variables: s.variables } : null;
+      }),
+    });
+  }
+  return {
+    processes,
+    concerned,
+    total: concerned.reduce((a, b) => a + b, 0),
+    async stop() {
+      await Promise.all(processes.map((p) => p.call('close').then(() => p.stop())));
+    },
+  } satisfies FanOutClients;
+}
+
+/** Opens `count` graphql-ws subscribers on the service and waits until each is registered. */
+export async function openFanOut(service: ChildServer, count: number, hotId: string): Promise<FanOutClients> {
+  // The service's own listeners (poller, webhook intake) count too.
+  const own = await service.call<number>('subscribers');
+  const clients = await openClients(`ws://127.0.0.1:${service.port}/graphql`, count, (j) => subscriptionFor(j, hotId));
+  for (let i = 0; i < 300 && (await service.call<number>('subscribers')) - own < count; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const registered = (await service.call<number>('subscribers')) - own;
+  if (registered < count) throw new Error(`only ${registered} of ${count} subscriptions registered`);
+  return clients;
+}
+
+/** Arms every client process for `marker` and answers when the last concerned socket got it. */
+async function expectEverywhere(clients: FanOutClients, marker: string, fire: () => Promise<number>) {
+  const received = Promise.all(
+    clients.processes.map((p, k) => p.call<number>('expect', { marker, count: clients.concerned[k] })),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const startedAt = await fire();
+  const lasts = await received;
+  if (lasts.some((last) => last < 0)) throw new Error(`not every concerned subscriber got ${marker}`);
+  return Math.max(...lasts) - startedAt;
+}
+
+const heapAndExternal = (m: NodeJS.MemoryUsage) => m.heapUsed + m.external;
 
 /**
  * N graphql-ws subscribers, one socket each: 90% filtered by room over 100 rooms, 10% on one hot
  * stream by id. Time from one status change on the hot stream (in room fan-0) until every
  * concerned subscriber has it, against a bare `ws` server broadcasting the same bytes to as many
- * sockets out of N. Also server memory per idle subscriber after a forced GC.
+ * sockets out of N, from the same client processes. Also server memory per idle subscriber after
+ * a forced GC.
  */
 export async function fanOut(ctx: BenchContext): Promise<Record<string, BenchResult>> {
-  const count = ctx.quick ? 2000 : 19_000;
-  const rounds = ctx.quick ? 3 : 5;
-  const concerned =
-    Math.ceil(count / 10) +
-    Array.from({ length: count }, (_, j) => j).filter((j) => j % 10 !== 0 && Math.floor(j / 10) % ROOMS === 0).length;
+  const count = ctx.quick ? 3000 : 19_000;
+  const rounds = ctx.quick ? 3 : 7;
 
   // ── the service ──
   const service = await startChild('service.ts', {
     DATABASE_URL: join(tempDir(), 'fanout.sqlite'),
     SANDBOX_STEP_MS: '3600000',
     POLL_INTERVAL_MS: '3600000',
-    MAX_SUBSCRIPTIONS_PER_CONNECTION: '10',
   });
   const ours: number[] = [];
   let ourMemory = 0;
+  let concerned = 0;
   let sampleMessage = '';
   try {
-    let hotId = '';
-    for (let room = 0; room < ROOMS; room++) {
-      const started = await post(
-        service.port,
-        'mutation($room: String!) { startLivestream(input: { roomId: $room }) { ... on StartLivestreamSuccess { livestream { id } } } }',
-        { room: `fan-${room}` },
-      );
-      if (room === 0) hotId = started.data.startLivestream.livestream.id;
-    }
+    const hotId = await seedRooms(service.port);
     const before = await service.memory();
-    const clients = await startChild('clients/fanout-client.ts');
+    const began = Date.now();
+    const clients = await openFanOut(service, count, hotId);
+    concerned = clients.total;
     try {
-      const began = Date.now();
-      await clients.call('open', {
-        url: `ws://127.0.0.1:${service.port}/graphql`,
-        subscriptions: subscriptionsFor(count, hotId),
-        count,
-      });
-      // Let every subscription register (id subscribers receive their snapshot first).
-      for (let i = 0; i < 100 && (await service.call<number>('subscribers')) < count; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
       ctx.log(`fan-out: ${count} subscribers open in ${((Date.now() - began) / 1000).toFixed(1)} s`);
       await new Promise((resolve) => setTimeout(resolve, 500));
       const after = await service.memory();
-      ourMemory = (after.heapUsed + after.external - (before.heapUsed + before.external)) / count;
+      ourMemory = (heapAndExternal(after) - heapAndExternal(before)) / count;
       for (let r = 0; r < rounds; r++) {
         const marker = `bench-${r}-${Date.now()}`;
-        const received = clients.call<number>('expect', { marker, count: concerned });
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        const startedAt = await service.call<number>('touch', { id: hotId, marker });
-        const last = await received;
-        if (last < 0) throw new Error(`not every concerned subscriber got ${marker}`);
-        ours.push(last - startedAt);
+        ours.push(await expectEverywhere(clients, marker, () => service.call<number>('touch', { id: hotId, marker })));
         sampleMessage ||= JSON.stringify({
           id: '1',
           type: 'next',
@@ -97,7 +178,6 @@ export async function fanOut(ctx: BenchContext): Promise<Record<string, BenchRes
           },
         });
       }
-      await clients.call('close');
     } finally {
       await clients.stop();
     }
@@ -105,31 +185,28 @@ export async function fanOut(ctx: BenchContext): Promise<Record<string, BenchRes
     await service.stop();
   }
 
-  // ── the bare baseline ──
+  // ── the bare baseline: the same sockets from the same clients, the same bytes to the same ones ──
   const bare = await startChild('bare-ws.ts');
   const bareTimes: number[] = [];
   let bareMemory = 0;
   try {
     const before = await bare.memory();
-    const clients = await startChild('clients/fanout-client.ts');
+    const clients = await openClients(`ws://127.0.0.1:${bare.port}`, count, () => null);
     try {
-      await clients.call('open', { url: `ws://127.0.0.1:${bare.port}`, subscriptions: null, count });
       await new Promise((resolve) => setTimeout(resolve, 500));
       const after = await bare.memory();
-      bareMemory = (after.heapUsed + after.external - (before.heapUsed + before.external)) / count;
+      bareMemory = (heapAndExternal(after) - heapAndExternal(before)) / count;
       for (let r = 0; r < rounds; r++) {
         const marker = `bench-${r}-${Date.now()}`;
-        const received = clients.call<number>('expect', { marker, count: concerned });
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        const startedAt = await bare.call<number>('broadcast', {
-          bytes: sampleMessage.replace(/bench-[^"]+/, marker),
-          count: concerned,
-        });
-        const last = await received;
-        if (last < 0) throw new Error('bare broadcast did not reach every socket');
-        bareTimes.push(last - startedAt);
+        bareTimes.push(
+          await expectEverywhere(clients, marker, () =>
+            bare.call<number>('broadcast', {
+              bytes: sampleMessage.replace(/bench-[^"]+/, marker),
+              sockets: Array.from({ length: count }, (_, j) => j).filter(isConcerned),
+            }),
+          ),
+        );
       }
-      await clients.call('close');
     } finally {
       await clients.stop();
     }
@@ -150,7 +227,7 @@ export async function fanOut(ctx: BenchContext): Promise<Record<string, BenchRes
       { atMost: 2 },
       {
         unit: 'ms',
-        note: `${concerned} concerned of ${count} subscribers; median of ${rounds}`,
+        note: `${concerned} concerned of ${count} subscribers; median of ${rounds}; ours: ${ours.map((t) => t.toFixed(1)).join(', ')}; bare: ${bareTimes.map((t) => t.toFixed(1)).join(', ')}`,
       },
     ),
     fanout_memory_per_subscriber_kb: {
@@ -160,6 +237,7 @@ export async function fanOut(ctx: BenchContext): Promise<Record<string, BenchRes
       target: '<= 10 KB',
       pass: ourMemory / 1024 <= 10,
       unit: 'KB (heap + external, after GC)',
+      note: `${count} idle subscribers`,
     },
   };
 }

@@ -40,10 +40,14 @@ export interface ChildServer {
  * Starts a server script (`bench/servers/<name>.ts`) in its own process, so the load generator
  * and the server under test never share an event loop. The script answers IPC commands.
  */
-export async function startChild(script: string, env: Record<string, string> = {}): Promise<ChildServer> {
+export async function startChild(
+  script: string,
+  env: Record<string, string> = {},
+  execArgv: string[] = [],
+): Promise<ChildServer> {
   const path = script.includes('/') ? script : `servers/${script}`;
   const child = fork(join(ROOT, 'bench', path), [], {
-    execArgv: ['--import', 'tsx', '--expose-gc', '--max-old-space-size=4096'],
+    execArgv: ['--import', 'tsx', '--expose-gc', '--max-old-space-size=4096', ...execArgv],
     env: { ...process.env, LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -74,7 +78,7 @@ export async function startChild(script: string, env: Record<string, string> = {
     memory: () => call<NodeJS.MemoryUsage>('memory'),
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 10_000).unref();

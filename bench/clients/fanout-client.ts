@@ -1,41 +1,53 @@
 // Opens many WebSocket clients in one process (raw `ws`, the same for the service and the bare
-// baseline) and reports when each of them received a marked message.
+// baseline) and reports when the last of them received a marked message.
 import WebSocket from 'ws';
 
 interface Plan {
   url: string;
-  /** graphql-transport-ws subscriptions to open, or none for the bare baseline. */
-  subscriptions: { query: string; variables?: Record<string, unknown> }[] | null;
-  count: number;
+  /** Index of the first socket of this process's share. */
+  first: number;
+  /** One graphql-transport-ws subscription per socket, or null for a bare socket. */
+  subscriptions: ({ query: string; variables?: Record<string, unknown> } | null)[];
 }
 
 const sockets: WebSocket[] = [];
 let expecting: { marker: string; remaining: number; last: number; resolve: (last: number) => void } | null = null;
 
+/** First arrival time of each `streamId:status` (webhook benchmark). */
+let collecting: Map<string, number> | null = null;
+
 function onMessage(data: WebSocket.RawData) {
+  if (collecting) {
+    const now = performance.timeOrigin + performance.now();
+    const message = JSON.parse(data.toString()) as {
+      payload?: { data?: { livestreamChanged?: { id: string; status: string } } };
+    };
+    const stream = message.payload?.data?.livestreamChanged;
+    const key = stream && `${stream.id}:${stream.status}`;
+    if (key && !collecting.has(key)) collecting.set(key, now);
+  }
   if (!expecting) return;
-  const text = data.toString();
-  if (!text.includes(expecting.marker)) return;
+  if (!data.toString().includes(expecting.marker)) return;
   expecting.last = performance.timeOrigin + performance.now();
   expecting.remaining--;
   if (expecting.remaining === 0) expecting.resolve(expecting.last);
 }
 
-function open(url: string, subscription: Plan['subscriptions'] extends (infer T)[] | null ? T | null : never) {
+function open(url: string, index: number, subscription: Plan['subscriptions'][number]) {
   return new Promise<void>((resolve, reject) => {
     const socket = new WebSocket(url, subscription ? 'graphql-transport-ws' : undefined);
     socket.once('error', reject);
     socket.once('open', () => {
       sockets.push(socket);
       if (!subscription) {
+        socket.send(String(index));
         socket.on('message', onMessage);
         resolve();
         return;
       }
       socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
       socket.once('message', () => {
-        // connection_ack: subscribe; the first message back (a snapshot, for id subscriptions) or a
-        // short pause tells the server has registered it.
+        // connection_ack: subscribe; the server counts registered subscriptions.
         socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: subscription }));
         socket.on('message', onMessage);
         resolve();
@@ -44,18 +56,16 @@ function open(url: string, subscription: Plan['subscriptions'] extends (infer T)
   });
 }
 
-process.on('message', async (message: { type: string; id: number; command: string; args?: any }) => {
+process.on('message', async (message: { type: string; id: number; command: string; args?: unknown }) => {
   if (message.type !== 'call') return;
   let result: unknown = null;
   if (message.command === 'open') {
     const plan = message.args as Plan;
     const batch = 250;
-    for (let i = 0; i < plan.count; i += batch) {
+    for (let i = 0; i < plan.subscriptions.length; i += batch) {
       const opening: Promise<void>[] = [];
-      for (let j = i; j < Math.min(plan.count, i + batch); j++) {
-        opening.push(
-          open(plan.url, plan.subscriptions ? (plan.subscriptions[j % plan.subscriptions.length] ?? null) : null),
-        );
+      for (let j = i; j < Math.min(plan.subscriptions.length, i + batch); j++) {
+        opening.push(open(plan.url, plan.first + j, plan.subscriptions[j] ?? null));
       }
       await Promise.all(opening);
     }
@@ -63,10 +73,16 @@ process.on('message', async (message: { type: string; id: number; command: strin
   } else if (message.command === 'expect') {
     const { marker, count } = message.args as { marker: string; count: number };
     result = await new Promise<number>((resolve) => {
+      if (count === 0) return resolve(0);
       expecting = { marker, remaining: count, last: 0, resolve };
       setTimeout(() => resolve(-1), 30_000).unref();
     });
     expecting = null;
+  } else if (message.command === 'collect') {
+    collecting = new Map();
+  } else if (message.command === 'collected') {
+    result = Object.fromEntries(collecting ?? []);
+    collecting = null;
   } else if (message.command === 'close') {
     for (const socket of sockets) socket.terminate();
     sockets.length = 0;

@@ -1,4 +1,7 @@
 // The service under test, in its own process. Answers IPC commands from the benchmark.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { writeHeapSnapshot } from 'node:v8';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -7,12 +10,58 @@ const config = loadConfig({ ...process.env, PORT: '0' });
 const app = buildApp(config, createLogger(config.logLevel));
 const port = await app.start();
 
+let profiler: Session | undefined;
+
 process.on('message', async (message: { type: string; id: number; command: string; args?: unknown }) => {
   if (message.type !== 'call') return;
   let result: unknown = null;
   if (message.command === 'memory') {
     for (let i = 0; i < 3; i++) globalThis.gc?.();
     result = process.memoryUsage();
+  } else if (message.command === 'snapshot') {
+    // A heap snapshot for bench/profile.ts (after a forced GC).
+    for (let i = 0; i < 3; i++) globalThis.gc?.();
+    result = writeHeapSnapshot(message.args as string);
+  } else if (message.command === 'cpu-start') {
+    // A CPU profile of a chosen window, for bench/profile.ts.
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  } else if (message.command === 'cpu-stop' && profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(message.args as string, JSON.stringify(profile));
+    profiler.disconnect();
+    result = message.args;
+  } else if (message.command === 'seed') {
+    // Setup for the webhook benchmark: HMS livestreams in STARTING with known vendor ids, in one
+    // transaction (the measured path is the webhook's, not this).
+    const { count } = message.args as { count: number };
+    const now = new Date();
+    const far = new Date(Date.now() + 24 * 60 * 60 * 1000);
+    app.services.store.transaction(() => {
+      for (let i = 0; i < count; i++) {
+        app.services.store.insertStream('livestream', {
+          id: `wh-stream-${i}`,
+          provider: 'HMS',
+          roomId: `wh-room-${i}`,
+          externalId: `wh-ext-${i}`,
+          sessionId: null,
+          status: 'STARTING',
+          vendorStatus: null,
+          version: 1,
+          failureReason: null,
+          idempotencyKey: null,
+          options: '{}',
+          startedAt: null,
+          stoppedAt: null,
+          createdAt: now,
+          updatedAt: now,
+          nextPollAt: far,
+        });
+      }
+    });
+    result = count;
   } else if (message.command === 'subscribers') {
     result = app.services.events.subscriberCount;
   } else if (message.command === 'touch') {

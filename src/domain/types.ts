@@ -98,6 +98,11 @@ export interface VendorObservation extends StreamDetails {
   status: StreamStatus;
   vendorStatus: string;
   assets?: AssetInput[];
+  /**
+   * The vendor's answer this observation was read from, kept in history as the update's payload
+   * (credentials redacted there). Left unset by webhook parsing, whose delivery body is the payload.
+   */
+  raw?: unknown;
 }
 
 /** The single input of `apply`: an observed status (or detail) change for one stream. */

@@ -14,7 +14,17 @@ import type { WebSocket, WebSocketServer } from 'ws';
 
 export interface Extra {
   readonly socket: WebSocket;
+  /**
+   * The upgrade request as far as it matters after the upgrade: `headers`, `url`, `method` and
+   * `httpVersion` (typed as graphql-ws types it). The request stream itself, its raw headers and
+   * buffers are let go: kept for each socket's whole life they cost more than a bare socket.
+   */
   readonly request: IncomingMessage;
+}
+
+function upgradeRequest(request: IncomingMessage): IncomingMessage {
+  const { headers, url, method, httpVersion } = request;
+  return { headers, url, method, httpVersion } as IncomingMessage;
 }
 
 const REASON_LIMIT = 123; // bytes a close reason may hold
@@ -70,7 +80,8 @@ export function useServer<
   });
 
   ws.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    socket.once('error', (error) => {
+    // `on` rather than `once`: a socket closes once anyway, and `once` adds a wrapper per socket.
+    socket.on('error', (error) => {
       console.error('Internal error emitted on a WebSocket socket. Please check your implementation.', error);
       socket.close(CloseCode.InternalServerError, closeReason(error, isProd));
     });
@@ -97,9 +108,9 @@ export function useServer<
             });
           }),
       },
-      { socket, request } as Extra & Partial<E>,
+      { socket, request: upgradeRequest(request) } as Extra & Partial<E>,
     );
-    socket.once('close', (code, reason) => {
+    socket.on('close', (code, reason) => {
       awaitingPong.delete(socket);
       if (
         !isProd &&

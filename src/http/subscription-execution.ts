@@ -93,23 +93,32 @@ class SharedEventResults implements AsyncIterableIterator<ExecutionResult> {
     );
   }
 
-  private async resultFor(event: IteratorResult<unknown>): Promise<IteratorResult<ExecutionResult>> {
+  /** The result for an event: executed by the first subscriber of the group to pull it, shared by the rest. */
+  private resultFor(
+    event: IteratorResult<unknown>,
+  ): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> {
     if (event.done) return DONE;
     const payload = event.value;
+    let result: Result;
     if (typeof payload !== 'object' || payload === null) {
-      return { value: await execute({ ...this.args, rootValue: payload }), done: false };
-    }
-    let results = resultsByEvent.get(payload);
-    if (!results) {
-      results = new Map();
-      resultsByEvent.set(payload, results);
-    }
-    let result = results.get(this.key);
-    if (!result) {
       result = execute({ ...this.args, rootValue: payload });
-      results.set(this.key, result);
+    } else {
+      let results = resultsByEvent.get(payload);
+      if (!results) {
+        results = new Map();
+        resultsByEvent.set(payload, results);
+      }
+      const shared = results.get(this.key);
+      if (shared) result = shared;
+      else {
+        result = execute({ ...this.args, rootValue: payload });
+        results.set(this.key, result);
+      }
     }
-    return { value: await result, done: false };
+    // Most results are ready at once (the fields resolve synchronously): no extra tick for them.
+    return result instanceof Promise
+      ? result.then((value) => ({ value, done: false }))
+      : { value: result, done: false };
   }
 
   return(): Promise<IteratorResult<ExecutionResult>> {

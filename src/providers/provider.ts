@@ -1,3 +1,4 @@
+import type { ZodType } from 'zod';
 import { ProviderError } from '../domain/errors.js';
 import type { ProviderId, StreamKind } from '../domain/status.js';
 import type { VendorObservation } from '../domain/types.js';
@@ -91,6 +92,20 @@ export class MalformedWebhookError extends Error {
     super(message);
     this.name = 'MalformedWebhookError';
   }
+}
+
+/**
+ * Reads a verified webhook body with the vendor's schema; a body of another shape is refused as
+ * malformed (answered 400), naming where it differs but never echoing its values.
+ */
+export function readWebhookBody<T>(provider: ProviderId, schema: ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+    throw new MalformedWebhookError(`${provider} webhook is not the vendor's shape${where}`);
+  }
+  return parsed.data;
 }
 
 /**

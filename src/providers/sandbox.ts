@@ -188,6 +188,26 @@ export class SandboxProvider implements Provider {
           }
         : {}),
       ...(job.asset ? { assets: [job.asset] } : {}),
+      raw: snapshot(job),
     };
   }
+}
+
+/** The job as the sandbox's API would answer it: what history keeps of a start, stop or poll. */
+function snapshot(job: SandboxJob): Record<string, unknown> {
+  return {
+    id: job.id,
+    kind: job.kind,
+    room_id: job.roomId,
+    session_id: job.sessionId,
+    status: job.status,
+    started_at: new Date(job.startedAt).toISOString(),
+    ...(job.kind === 'livestream'
+      ? {
+          playback_url: `https://sandbox.invalid/live/${job.id}/index.m3u8`,
+          rtmp: { url: 'rtmp://sandbox.invalid/live', stream_key: `sk_${job.id}` },
+        }
+      : {}),
+    ...(job.asset ? { asset: { ...job.asset } } : {}),
+  };
 }

@@ -203,14 +203,15 @@ export class StreamService {
       });
       throw failure;
     }
-    const { status, vendorStatus, assets, ...details } = observation;
+    // History keeps the vendor's own answer; `raw` is never a field of the update itself.
+    const { status, vendorStatus, assets, raw, ...details } = observation;
     return this.apply({
       kind,
       streamId: reserved.stream.id,
       status,
       vendorStatus,
       source: 'API',
-      payload: observation,
+      payload: raw ?? observation,
       assets,
       ...details,
     }).stream;
@@ -317,14 +318,14 @@ export class StreamService {
       // A failed stop changes nothing here: the vendor may still be live, and polling will tell.
       throw toProviderError(stream.provider, error, this.logger);
     }
-    const { status, vendorStatus, assets, ...details } = observation;
+    const { status, vendorStatus, assets, raw, ...details } = observation;
     return this.apply({
       kind,
       streamId: stream.id,
       status,
       vendorStatus,
       source: 'API',
-      payload: observation,
+      payload: raw ?? observation,
       assets,
       ...details,
     }).stream;
@@ -343,13 +344,27 @@ function conflictPayload(kind: StreamKind, stream: StreamRecord): [LivestreamRec
   return kind === 'livestream' ? [stream as LivestreamRecord, null] : [null, stream as RecordingRecord];
 }
 
-/** Keys whose values are credentials; kept out of the history a vendor payload is stored in. */
+/**
+ * Keys whose values are credentials, kept out of the history a vendor payload is stored in, in
+ * either spelling (`stream_key` / `streamKey`, `livekit_token` / `livekitToken`, `x-api-key`).
+ */
 const SECRET_KEY =
-  /^(stream_?key|ingest_?stream_?key|(livekit_)?token|access_?token|api_?key|.*secret.*|authorization|password)$/i;
+  /^(.*stream_?key|.*token|api_?key|x-api-key|.*secret.*|authorization|password|passphrase|credentials?)$/i;
 
-function serializePayload(payload: unknown): string | null {
+/**
+ * A push URL (`rtmp://host/app/<stream key>`, `srt://host?streamid=<key>`): scheme, host and first
+ * path segment (the application) are harmless, whatever follows them may be the stream key.
+ */
+const STREAM_URL = /^((?:rtmps?|rtsp|srt):\/\/[^/?#\s]+(?:\/[^/?#\s]*)?)([\s\S]*)$/i;
+
+/** A payload as history stores it: JSON, with credentials and stream keys redacted. */
+export function serializePayload(payload: unknown): string | null {
   if (payload === undefined) return null;
-  return JSON.stringify(payload, (key, value) => (key && SECRET_KEY.test(key) && value ? '[redacted]' : value));
+  return JSON.stringify(payload, (key, value) => {
+    if (key && SECRET_KEY.test(key) && value) return '[redacted]';
+    const url = typeof value === 'string' ? STREAM_URL.exec(value) : null;
+    return url?.[2] && url[2] !== '/' ? `${url[1]}/[redacted]` : value;
+  });
 }
 
 /** Recording stops capturing at UPLOADING; every final state ends a stream. */

@@ -14,6 +14,7 @@ import {
   notInArray,
   or,
   type SQL,
+  sql,
 } from 'drizzle-orm';
 import { activeStatuses, type ProviderId, type StreamKind } from '../domain/status.js';
 import type {
@@ -86,6 +87,24 @@ export class Store {
   private readonly opened: OpenedDatabase;
   /** What waits for the current outermost transaction to commit. */
   private readonly committed: (() => void)[] = [];
+  /** Writes waiting for the next group commit. */
+  private readonly group: { fn: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }[] =
+    [];
+  /**
+   * The hot paths' statements (webhook intake, apply, subscriptions), prepared once: building
+   * and preparing SQL on each call costs more than running it.
+   */
+  private readonly statements = new Map<StreamKind, ReturnType<Store['prepare']>>();
+  private insertDeliveryStatement?: ReturnType<Store['prepareInsertDelivery']>;
+  private markDeliveryStatement?: ReturnType<Store['prepareMarkDelivery']>;
+  private insertEventStatement?: ReturnType<Store['prepareInsertEvent']>;
+  private readonly updateStatements = new Map<string, { run(params: Record<string, unknown>): unknown }>();
+  private readonly pendingStatements = new Map<
+    string,
+    { all(params: Record<string, unknown>): (typeof webhookDeliveries.$inferSelect)[] }
+  >();
+  private readonly listActiveStatements = new Map<string, ReturnType<Store['prepare']>['byId']>();
+  private hasEventStatement?: ReturnType<Store['prepareHasEvent']>;
 
   constructor(url: string) {
     this.opened = openDatabase(url);
@@ -103,7 +122,16 @@ export class Store {
    */
   transaction<T>(fn: () => T): T {
     const sqlite = this.opened.sqlite;
-    if (sqlite.inTransaction) return sqlite.transaction(fn)();
+    if (sqlite.inTransaction) {
+      // A savepoint: if it rolls back, so does what it left waiting for the commit.
+      const mark = this.committed.length;
+      try {
+        return sqlite.transaction(fn)();
+      } catch (error) {
+        this.committed.length = mark;
+        throw error;
+      }
+    }
     let result: T;
     try {
       result = sqlite.transaction(fn).immediate();
@@ -111,14 +139,156 @@ export class Store {
       this.committed.length = 0;
       throw error;
     }
-    for (const run of this.committed.splice(0)) run();
+    // Committed: every waiting callback runs, even if one of them throws (the first error is rethrown).
+    let failure: { error: unknown } | undefined;
+    for (const run of this.committed.splice(0)) {
+      try {
+        run();
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure) throw failure.error;
     return result;
+  }
+
+  /**
+   * Group commit: `fn` runs in a transaction shared with every other `groupTransaction` asked for
+   * in the same turn of the event loop, each in its own savepoint (one failing rolls back only
+   * itself), and the promise settles only once that shared transaction has committed. Many
+   * concurrent writers then pay for one durable commit (one fsync) instead of one each, and
+   * still hear "done" only when their write is durable.
+   */
+  groupTransaction<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.group.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (this.group.length === 1) setImmediate(() => this.commitGroup());
+    });
+  }
+
+  private commitGroup(): void {
+    const batch = this.group.splice(0);
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.transaction(() => {
+        for (const item of batch) {
+          try {
+            outcomes.push({ ok: true, value: this.transaction(item.fn) });
+          } catch (error) {
+            outcomes.push({ ok: false, value: error });
+          }
+        }
+      });
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i];
+      if (outcome?.ok) item.resolve(outcome.value);
+      else item.reject(outcome?.value);
+    });
   }
 
   /** Runs `fn` once the current transaction has committed (at once outside one); dropped on rollback. */
   afterCommit(fn: () => void): void {
     if (this.opened.sqlite.inTransaction) this.committed.push(fn);
     else fn();
+  }
+
+  private prepare(kind: StreamKind) {
+    const t = TABLES[kind];
+    const provider = sql.placeholder('provider');
+    return {
+      byId: this.db
+        .select()
+        .from(t)
+        .where(eq(t.id, sql.placeholder('id')))
+        .prepare(),
+      byExternalId: this.db
+        .select()
+        .from(t)
+        .where(and(eq(t.provider, provider), eq(t.externalId, sql.placeholder('externalId'))))
+        .orderBy(desc(t.createdAt))
+        .prepare(),
+      active: this.db
+        .select()
+        .from(t)
+        .where(
+          and(
+            eq(t.provider, provider),
+            eq(t.roomId, sql.placeholder('roomId')),
+            inArray(t.status, [...activeStatuses(kind)]),
+          ),
+        )
+        .prepare(),
+    };
+  }
+
+  private prepareInsertDelivery() {
+    return this.db
+      .insert(webhookDeliveries)
+      .values({
+        provider: sql.placeholder('provider'),
+        deliveryId: sql.placeholder('deliveryId'),
+        eventType: sql.placeholder('eventType'),
+        payload: sql.placeholder('payload'),
+        // Raw placeholders reach the driver as they are: epoch milliseconds (timestamp_ms), or null.
+        receivedAt: sql`${sql.placeholder('receivedAt')}`,
+        processedAt: sql`${sql.placeholder('processedAt')}`,
+      })
+      .onConflictDoNothing({ target: [webhookDeliveries.provider, webhookDeliveries.deliveryId] })
+      .returning({ id: webhookDeliveries.id })
+      .prepare();
+  }
+
+  private prepareMarkDelivery() {
+    return this.db
+      .update(webhookDeliveries)
+      .set({ processedAt: sql`${sql.placeholder('at')}` })
+      .where(eq(webhookDeliveries.id, sql.placeholder('id')))
+      .prepare();
+  }
+
+  private prepareInsertEvent() {
+    return this.db
+      .insert(statusEvents)
+      .values({
+        streamKind: sql.placeholder('streamKind'),
+        streamId: sql.placeholder('streamId'),
+        status: sql.placeholder('status'),
+        vendorStatus: sql.placeholder('vendorStatus'),
+        source: sql.placeholder('source'),
+        version: sql.placeholder('version'),
+        applied: sql.placeholder('applied'),
+        eventId: sql.placeholder('eventId'),
+        payload: sql.placeholder('payload'),
+        at: sql.placeholder('at'),
+      })
+      .prepare();
+  }
+
+  private prepareHasEvent() {
+    return this.db
+      .select({ id: statusEvents.id })
+      .from(statusEvents)
+      .where(
+        and(
+          eq(statusEvents.streamKind, sql.placeholder('kind')),
+          eq(statusEvents.streamId, sql.placeholder('streamId')),
+          eq(statusEvents.eventId, sql.placeholder('eventId')),
+        ),
+      )
+      .prepare();
+  }
+
+  private prepared(kind: StreamKind) {
+    let statements = this.statements.get(kind);
+    if (!statements) {
+      statements = this.prepare(kind);
+      this.statements.set(kind, statements);
+    }
+    return statements;
   }
 
   isReady(): boolean {
@@ -136,8 +306,7 @@ export class Store {
   // ── streams ────────────────────────────────────────────────────────────────
 
   getStream<K extends StreamKind>(kind: K, id: string): RecordOf<K> | undefined {
-    const t = TABLES[kind];
-    const row = this.db.select().from(t).where(eq(t.id, id)).get();
+    const row = this.prepared(kind).byId.get({ id });
     return row ? toRecord(kind, row) : undefined;
   }
 
@@ -153,23 +322,12 @@ export class Store {
   }
 
   findByExternalId<K extends StreamKind>(kind: K, provider: ProviderId, externalId: string): RecordOf<K> | undefined {
-    const t = TABLES[kind];
-    const row = this.db
-      .select()
-      .from(t)
-      .where(and(eq(t.provider, provider), eq(t.externalId, externalId)))
-      .orderBy(desc(t.createdAt))
-      .get();
+    const row = this.prepared(kind).byExternalId.get({ provider, externalId });
     return row ? toRecord(kind, row) : undefined;
   }
 
   findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): RecordOf<K> | undefined {
-    const t = TABLES[kind];
-    const row = this.db
-      .select()
-      .from(t)
-      .where(and(eq(t.provider, provider), eq(t.roomId, roomId), inArray(t.status, [...activeStatuses(kind)])))
-      .get();
+    const row = this.prepared(kind).active.get({ provider, roomId });
     return row ? toRecord(kind, row) : undefined;
   }
 
@@ -180,26 +338,41 @@ export class Store {
   }
 
   listActive<K extends StreamKind>(kind: K, filter: StreamFilter): RecordOf<K>[] {
-    const t = TABLES[kind];
-    return this.db
-      .select()
-      .from(t)
-      .where(and(inArray(t.status, [...activeStatuses(kind)]), ...filterConditions(t, filter)))
-      .orderBy(desc(t.createdAt), desc(t.id))
-      .all()
+    // One prepared statement per kind and set of filters given.
+    const shape = `${kind}:${filter.provider ? 'p' : ''}${filter.roomId ? 'r' : ''}${filter.status ? 's' : ''}`;
+    let statement = this.listActiveStatements.get(shape);
+    if (!statement) {
+      const t = TABLES[kind];
+      const conditions: SQL[] = [];
+      if (filter.provider) conditions.push(eq(t.provider, sql.placeholder('provider')));
+      if (filter.roomId) conditions.push(eq(t.roomId, sql.placeholder('roomId')));
+      if (filter.status) conditions.push(eq(t.status, sql.placeholder('status')));
+      statement = this.db
+        .select()
+        .from(t)
+        .where(and(inArray(t.status, [...activeStatuses(kind)]), ...conditions))
+        .orderBy(desc(t.createdAt), desc(t.id))
+        .prepare();
+      this.listActiveStatements.set(shape, statement);
+    }
+    return statement
+      .all({ provider: filter.provider ?? null, roomId: filter.roomId ?? null, status: filter.status ?? null })
       .map((row) => toRecord(kind, row));
   }
 
-  /** Streams whose status is not final, oldest first: what the poller watches. */
-  listNotFinal<K extends StreamKind>(kind: K): RecordOf<K>[] {
+  /**
+   * The newest stream of a room that is not final (an UPLOADING recording included): where a
+   * vendor event that names only its room and session belongs.
+   */
+  findOpenInRoom<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): RecordOf<K> | undefined {
     const t = TABLES[kind];
-    return this.db
+    const row = this.db
       .select()
       .from(t)
-      .where(inArray(t.status, [...activeStatuses(kind), ...(kind === 'recording' ? ['UPLOADING'] : [])]))
-      .orderBy(asc(t.createdAt))
-      .all()
-      .map((row) => toRecord(kind, row));
+      .where(and(eq(t.provider, provider), eq(t.roomId, roomId), inArray(t.status, polledStatuses(kind))))
+      .orderBy(desc(t.createdAt), desc(t.id))
+      .get();
+    return row ? toRecord(kind, row) : undefined;
   }
 
   /** Newest first, keyset-paginated on (createdAt, id). Returns one extra row to tell if more follow. */
@@ -240,12 +413,37 @@ export class Store {
   }
 
   updateStream(kind: StreamKind, id: string, patch: StreamPatch): void {
-    if (kind === 'livestream') {
-      this.db.update(livestreams).set(patch).where(eq(livestreams.id, id)).run();
-    } else {
+    const table = kind === 'livestream' ? livestreams : recordings;
+    const values: Record<string, unknown> = {};
+    if (kind === 'livestream') Object.assign(values, patch);
+    else {
       const { playbackUrl, ingestRtmpUrl, ingestStreamKey, ingestWhipUrl, ...rest } = patch;
-      this.db.update(recordings).set(rest).where(eq(recordings.id, id)).run();
+      Object.assign(values, rest);
     }
+    const columns = Object.keys(values)
+      .filter((column) => values[column] !== undefined && column in table)
+      .sort();
+    if (columns.length === 0) return;
+    // One prepared statement per kind and set of columns changed (apply changes few shapes).
+    const shape = `${kind}:${columns.join(',')}`;
+    let statement = this.updateStatements.get(shape);
+    if (!statement) {
+      const set: Record<string, SQL> = {};
+      for (const column of columns) set[column] = sql`${sql.placeholder(column)}`;
+      statement = this.db
+        .update(table)
+        .set(set as Parameters<ReturnType<Db['update']>['set']>[0])
+        .where(eq(table.id, sql.placeholder('id')))
+        .prepare();
+      if (this.updateStatements.size < 256) this.updateStatements.set(shape, statement);
+    }
+    // Raw placeholders reach the driver as they are: timestamps as epoch milliseconds (timestamp_ms).
+    const params: Record<string, unknown> = { id };
+    for (const column of columns) {
+      const value = values[column];
+      params[column] = value instanceof Date ? value.getTime() : value;
+    }
+    statement.run(params);
   }
 
   streamOptions(kind: StreamKind, id: string): string | null {
@@ -256,18 +454,13 @@ export class Store {
   // ── history ────────────────────────────────────────────────────────────────
 
   insertEvent(event: NewStatusEvent): void {
-    this.db.insert(statusEvents).values(event).run();
+    this.insertEventStatement ??= this.prepareInsertEvent();
+    this.insertEventStatement.run({ ...event });
   }
 
   hasEvent(kind: StreamKind, streamId: string, eventId: string): boolean {
-    const row = this.db
-      .select({ id: statusEvents.id })
-      .from(statusEvents)
-      .where(
-        and(eq(statusEvents.streamKind, kind), eq(statusEvents.streamId, streamId), eq(statusEvents.eventId, eventId)),
-      )
-      .get();
-    return row !== undefined;
+    this.hasEventStatement ??= this.prepareHasEvent();
+    return this.hasEventStatement.get({ kind, streamId, eventId }) !== undefined;
   }
 
   /** History of several streams in one query, oldest first per stream. */
@@ -374,34 +567,47 @@ export class Store {
     /** Set when there is nothing to apply (room news only): recorded as done at once. */
     processedAt?: Date | null;
   }): { inserted: boolean; id: number } {
-    const row = this.db
-      .insert(webhookDeliveries)
-      .values(delivery)
-      .onConflictDoNothing({ target: [webhookDeliveries.provider, webhookDeliveries.deliveryId] })
-      .returning({ id: webhookDeliveries.id })
-      .get();
+    this.insertDeliveryStatement ??= this.prepareInsertDelivery();
+    const row = this.insertDeliveryStatement.get({
+      provider: delivery.provider,
+      deliveryId: delivery.deliveryId,
+      eventType: delivery.eventType,
+      payload: delivery.payload,
+      receivedAt: delivery.receivedAt.getTime(),
+      processedAt: delivery.processedAt?.getTime() ?? null,
+    });
     return row ? { inserted: true, id: row.id } : { inserted: false, id: 0 };
   }
 
   markDeliveryProcessed(id: number, at: Date): void {
-    this.db.update(webhookDeliveries).set({ processedAt: at }).where(eq(webhookDeliveries.id, id)).run();
+    this.markDeliveryStatement ??= this.prepareMarkDelivery();
+    // A placeholder inside raw SQL reaches the driver as it is: epoch milliseconds (timestamp_ms).
+    this.markDeliveryStatement.run({ id, at: at.getTime() });
   }
 
   /** Deliveries some of whose events have not found their stream yet, oldest first. */
   pendingDeliveries(provider: ProviderId | null, receivedAfter: Date, limit: number) {
-    return this.db
-      .select()
-      .from(webhookDeliveries)
-      .where(
-        and(
-          isNull(webhookDeliveries.processedAt),
-          gt(webhookDeliveries.receivedAt, receivedAfter),
-          provider ? eq(webhookDeliveries.provider, provider) : undefined,
-        ),
-      )
-      .orderBy(asc(webhookDeliveries.id))
-      .limit(limit)
-      .all();
+    // Asked after every change that gives a stream its vendor id: prepared once per shape.
+    const key = provider ? 'provider' : 'any';
+    let statement = this.pendingStatements.get(key);
+    if (!statement) {
+      statement = this.db
+        .select()
+        .from(webhookDeliveries)
+        .where(
+          and(
+            isNull(webhookDeliveries.processedAt),
+            // Raw placeholder: compared as epoch milliseconds (timestamp_ms).
+            gt(webhookDeliveries.receivedAt, sql`${sql.placeholder('receivedAfter')}`),
+            provider ? eq(webhookDeliveries.provider, sql.placeholder('provider')) : undefined,
+          ),
+        )
+        .orderBy(asc(webhookDeliveries.id))
+        .limit(sql.placeholder('limit'))
+        .prepare();
+      this.pendingStatements.set(key, statement);
+    }
+    return statement.all({ provider, receivedAfter: receivedAfter.getTime(), limit });
   }
 
   countDeliveries(provider: ProviderId): number {

@@ -41,9 +41,14 @@ export class Intake {
     return { streamId: stream.id, changed: result.changed };
   }
 
-  /** A poll answer for a stream we already know (source POLL). */
+  /**
+   * A poll answer for a stream we already know (source POLL). History keeps `payload` when given,
+   * else the vendor's own answer (`observation.raw`), else the observation itself.
+   */
   observed(kind: StreamKind, streamId: string, observation: VendorObservation, payload?: unknown): IntakeResult {
-    const result = this.applyObservation(kind, streamId, observation, 'POLL', { payload: payload ?? observation });
+    const result = this.applyObservation(kind, streamId, observation, 'POLL', {
+      payload: payload ?? observation.raw ?? observation,
+    });
     return { streamId, changed: result.changed };
   }
 
@@ -54,7 +59,8 @@ export class Intake {
     source: StatusSource,
     extra: { eventId?: string | null; payload?: unknown; externalId?: string | null; sessionId?: string | null },
   ): ApplyResult {
-    const { status, vendorStatus, assets, ...details } = observation;
+    // `raw` is history's payload (already chosen in `extra`), never a field of the update.
+    const { status, vendorStatus, assets, raw: _raw, ...details } = observation;
     return this.service.apply({
       kind,
       streamId,
@@ -76,12 +82,16 @@ export class Intake {
       if (byId) return byId;
     }
     if (event.roomId) {
-      // A webhook may beat the start call's answer: the active stream has no vendor id yet.
-      const active = this.store.findActive(event.kind, event.provider, event.roomId);
-      const sameJob = !active?.externalId || !event.externalId || active.externalId === event.externalId;
-      // Another session of the room (an event from its previous meeting) is not this stream's news.
-      const sameSession = !active?.sessionId || !event.sessionId || active.sessionId === event.sessionId;
-      if (active && sameJob && sameSession) return active;
+      // A webhook may beat the start call's answer (the stream has no vendor id yet), and a vendor
+      // may name its job differently in webhooks than in its REST answers (100ms beam_id / job_id):
+      // the room's open stream is this event's stream when nothing says otherwise.
+      const open = this.store.findOpenInRoom(event.kind, event.provider, event.roomId);
+      if (!open) return undefined;
+      const bothSessions = Boolean(open.sessionId && event.sessionId);
+      const sameSession = !bothSessions || open.sessionId === event.sessionId;
+      const sameJob =
+        !open.externalId || !event.externalId || open.externalId === event.externalId || (bothSessions && sameSession);
+      if (sameJob && sameSession) return open;
     }
     return undefined;
   }

@@ -77,10 +77,11 @@ export class WebhookIntake {
     }
 
     const now = new Date();
-    // Recorded and applied in one transaction, so one durable commit (one fsync) per delivery:
-    // the 2xx follows that commit, subscribers hear of it after it, and a crash before it leaves
-    // nothing behind and no 2xx, so the vendor delivers again.
-    const { recorded, allMatched } = this.store.transaction(() => {
+    // Recorded and applied in one transaction, committed together with the deliveries that arrive
+    // alongside (group commit: one fsync for them all): the 2xx follows that commit, subscribers
+    // hear of it after it, and a crash before it leaves nothing behind and no 2xx, so the vendor
+    // delivers again.
+    const { recorded, allMatched } = await this.store.groupTransaction(() => {
       const recorded = this.store.insertDelivery({
         provider,
         deliveryId,

@@ -189,7 +189,10 @@ describe('100ms provider against the fake API', () => {
     expect(decodeJwt(token)).toMatchObject({ access_key: ACCESS_KEY, type: 'management', version: 2 });
 
     const job = fake.jobsInRoom('live-streams', 'room-1')[0];
-    expect(observation).toEqual({
+    const { raw, ...mapped } = observation;
+    // The job as 100ms answered it, kept in history.
+    expect(raw).toMatchObject({ id: job?.id, room_id: 'room-1', status: 'starting', destination: 'youtube-main' });
+    expect(mapped).toEqual({
       status: 'STARTING',
       vendorStatus: 'starting',
       externalId: job?.id,
@@ -282,7 +285,9 @@ describe('100ms provider against the fake API', () => {
       },
     });
     const id = started.externalId as string;
-    expect(started).toEqual({
+    const { raw, ...mapped } = started;
+    expect(raw).toMatchObject({ id, room_id: 'room-2', status: 'starting' });
+    expect(mapped).toEqual({
       status: 'STARTING',
       vendorStatus: 'starting',
       externalId: id,

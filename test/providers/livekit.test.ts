@@ -224,12 +224,15 @@ describe('LiveKit provider against the fake', () => {
     const { payload } = await jwtVerify(token, new TextEncoder().encode(fake.apiSecret), { issuer: fake.apiKey });
     expect(payload.video).toEqual({ roomRecord: true });
     expect(payload.exp! - payload.nbf!).toBeLessThanOrEqual(610);
-    expect(observation).toEqual({
+    const { raw, ...mapped } = observation;
+    expect(mapped).toEqual({
       status: 'STARTING',
       vendorStatus: 'EGRESS_STARTING',
       externalId: fake.egressesInRoom('studio')[0]!.egressId,
       sessionId: fake.roomId('studio'),
     });
+    // The EgressInfo as LiveKit sent it, kept in history.
+    expect(raw).toMatchObject({ egress_id: mapped.externalId, room_name: 'studio' });
     // The destination is the caller's; it is not shown back as an ingest.
     expect(JSON.stringify(observation)).not.toContain('sk_live_SECRET_KEY_123');
   });

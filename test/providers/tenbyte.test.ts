@@ -5,6 +5,7 @@ import { ProviderError } from '../../src/domain/errors.js';
 import type { Provider, StreamRef } from '../../src/providers/provider.js';
 import { mapSessionStatus, TENBYTE_SESSION_STATUS, vendorErrorMessage } from '../../src/providers/tenbyte/contract.js';
 import { createTenbyteProvider, END_REQUESTED } from '../../src/providers/tenbyte/index.js';
+import { serializePayload } from '../../src/service/streams.js';
 import {
   FAKE_TENBYTE_HOST_TOKEN,
   FAKE_TENBYTE_VIEWER_TOKEN,
@@ -121,7 +122,8 @@ describe('Tenbyte provider over HTTP', () => {
     expect(request?.headers.authorization).toBe(`Bearer ${FAKE_TENBYTE_HOST_TOKEN}`);
     expect(request?.body).toBeUndefined();
 
-    expect(observation).toEqual({
+    const { raw, ...mapped } = observation;
+    expect(mapped).toEqual({
       status: 'STARTING',
       vendorStatus: 'scheduled',
       externalId: session.id,
@@ -133,7 +135,12 @@ describe('Tenbyte provider over HTTP', () => {
         whipUrl: expect.stringMatching(/^https:\/\/whip\.tenbyte\.test\/w\//),
       },
     });
-    expect(JSON.stringify(observation)).not.toMatch(/lk_secret_|livekit/);
+    expect(JSON.stringify(mapped)).not.toMatch(/lk_secret_|livekit/);
+    // The answer as sent is kept for history, which stores it with its token and stream keys redacted.
+    expect(raw).toMatchObject({ success: true, data: { session: { id: session.id, status: 'scheduled' } } });
+    const stored = serializePayload(raw) ?? '';
+    expect(stored).toContain('"livekit_token":"[redacted]"');
+    expect(stored).not.toMatch(/lk_secret_|sk_live_/);
   });
 
   it('reads the session on the status path and maps it; an unknown session is null', async () => {
@@ -183,6 +190,7 @@ describe('Tenbyte provider over HTTP', () => {
     expect(await provider().stopLivestream(ref(session.id))).toEqual({
       status: 'STOPPING',
       vendorStatus: END_REQUESTED,
+      raw: { success: true, data: { message: 'ok' }, timestamp: expect.any(Number) },
     });
     expect(await provider().fetchLivestream(ref(session.id))).toMatchObject({
       status: 'STOPPED',

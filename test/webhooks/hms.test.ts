@@ -178,6 +178,33 @@ describe('100ms webhooks', () => {
     expect(read).toMatchObject({ status: 'FAILED', failureReason: 'meeting_url could not be opened' });
   });
 
+  it('find the recording by room and session when the webhook names the job by another id', async () => {
+    // Whether 100ms's beam_id equals the REST object id is unconfirmed: room + session decide then.
+    const recording = await startRecording(nextRoom());
+    const data = fake.webhookData(recording.externalId);
+    const otherSession = await fake.sendWebhook('beam.started.success', {
+      ...data,
+      beam_id: 'beam-of-another-session',
+      session_id: 'another-session',
+    });
+    expect(otherSession.status).toBe(200);
+    expect(await readRecording(recording.id)).toMatchObject({ status: 'STARTING', version: recording.version });
+
+    await fake.sendWebhook('beam.started.success', { ...data, beam_id: 'beam-named-otherwise' });
+    await fake.sendWebhook('beam.stopped.success', { ...data, beam_id: 'beam-named-otherwise' });
+    // UPLOADING is no longer "active", yet still the room's open recording.
+    await fake.sendWebhook('beam.recording.success', {
+      ...data,
+      beam_id: 'beam-named-otherwise',
+      recording_path: 's3://bucket/beam/other.mp4',
+    });
+    expect(await readRecording(recording.id)).toMatchObject({
+      status: 'COMPLETED',
+      externalId: recording.externalId,
+      assets: [{ path: 's3://bucket/beam/other.mp4' }],
+    });
+  });
+
   it('refuse a wrong or missing secret with 401 and store nothing', async () => {
     const recording = await startRecording(nextRoom());
     const before = storedTrace(server.dbPath);

@@ -237,6 +237,7 @@ export class HmsProvider implements Provider {
       vendorStatus: job.status,
       externalId: job.id,
       sessionId: job.session_id ?? null,
+      raw: job,
     };
     if (status === 'FAILED') observation.failureReason = `100ms reported the ${kind} as failed`;
     if (kind === 'livestream') {

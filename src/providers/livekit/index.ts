@@ -58,6 +58,12 @@ export interface LivekitProviderOptions {
   maxRetries: number;
 }
 
+/** One EgressInfo of a ListEgress answer, parsed and as sent. */
+interface ListedEgress {
+  info: EgressInfo;
+  raw: unknown;
+}
+
 /** What the start request told LiveKit to write, to recognise our egress among the room's. */
 interface OwnOutputs {
   kind: 'stream' | 'segments' | 'file';
@@ -170,7 +176,7 @@ export class LivekitProvider implements Provider {
       const failure = new ProviderError('PROVIDER_UNAVAILABLE', PROVIDER, 'LIVEKIT answered an unreadable egress', 502);
       return this.adoptAfterAmbiguousStart(kind, roomId, own, failure, secrets);
     }
-    return this.observe(kind, info, secrets);
+    return this.observe(kind, info, secrets, answer);
   }
 
   private async adoptAfterAmbiguousStart(
@@ -180,31 +186,32 @@ export class LivekitProvider implements Provider {
     failure: ProviderError,
     secrets: string[],
   ): Promise<VendorObservation> {
-    let items: EgressInfo[];
+    let items: ListedEgress[];
     try {
       items = await this.listEgress({ room_name: roomId, active: true });
     } catch {
       throw failure;
     }
     const candidates = items
-      .filter((info) => info.egressId && egressStatus(info.status) !== null)
-      .map((info) => ({ info, match: ownership(info, own) }))
+      .filter(({ info }) => info.egressId && egressStatus(info.status) !== null)
+      .map(({ info, raw }) => ({ info, raw, match: ownership(info, own) }))
       .filter((candidate) => candidate.match !== 'other');
     // Ours for sure first; else the newest of the same kind (one not started yet has no time).
     const newest = (info: EgressInfo) => info.startedAt ?? Number.POSITIVE_INFINITY;
     candidates.sort(
       (a, b) => Number(b.match === 'ours') - Number(a.match === 'ours') || newest(b.info) - newest(a.info),
     );
-    const adopted = candidates[0]?.info;
+    const adopted = candidates[0];
     if (!adopted) throw failure;
-    return this.observe(kind, adopted, secrets);
+    return this.observe(kind, adopted.info, secrets, adopted.raw);
   }
 
   private async stop(kind: StreamKind, stream: StreamRef): Promise<VendorObservation> {
     const egressId = requireEgressId(stream);
     try {
-      const info = parseEgressInfo(await this.call('StopEgress', { egress_id: egressId }, true));
-      if (info?.egressId) return this.observe(kind, info, []);
+      const answer = await this.call('StopEgress', { egress_id: egressId }, true);
+      const info = parseEgressInfo(answer);
+      if (info?.egressId) return this.observe(kind, info, [], answer);
     } catch (error) {
       // Refused because it is already ending or ended (also when a retried stop had landed
       // the first time): the egress's current state is the answer.
@@ -225,7 +232,7 @@ export class LivekitProvider implements Provider {
 
   private async fetch(kind: StreamKind, stream: StreamRef): Promise<VendorObservation | null> {
     if (!stream.externalId) return null;
-    let items: EgressInfo[];
+    let items: ListedEgress[];
     try {
       items = await this.listEgress({ egress_id: stream.externalId });
     } catch (error) {
@@ -233,15 +240,18 @@ export class LivekitProvider implements Provider {
       if (error instanceof VendorHttpError && error.status === 404) return null;
       throw this.toProviderError(error, []);
     }
-    const info = items.find((item) => item.egressId === stream.externalId);
-    return info ? this.observe(kind, info, []) : null;
+    const found = items.find((item) => item.info.egressId === stream.externalId);
+    return found ? this.observe(kind, found.info, [], found.raw) : null;
   }
 
   /** ListEgress, retried like any read; raw errors are left to the caller. */
-  private async listEgress(body: Record<string, unknown>): Promise<EgressInfo[]> {
-    const items = parseEgressList(await this.call('ListEgress', body, true));
+  private async listEgress(body: Record<string, unknown>): Promise<ListedEgress[]> {
+    const answer = await this.call('ListEgress', body, true);
+    const items = parseEgressList(answer);
     if (!items) throw new ProviderError('PROVIDER_UNAVAILABLE', PROVIDER, 'LIVEKIT answered an unreadable egress list');
-    return items;
+    // Parsing keeps the list's order: item i is the vendor's items[i].
+    const rawItems = answer && typeof answer === 'object' && 'items' in answer ? answer.items : null;
+    return items.map((info, index) => ({ info, raw: Array.isArray(rawItems) ? rawItems[index] : undefined }));
   }
 
   private async call(method: string, body: Record<string, unknown>, idempotent: boolean): Promise<unknown> {
@@ -254,12 +264,14 @@ export class LivekitProvider implements Provider {
     return response.body;
   }
 
-  private observe(kind: StreamKind, info: EgressInfo, secrets: string[]): VendorObservation {
+  /** `raw` is the EgressInfo as LiveKit sent it, kept in history. */
+  private observe(kind: StreamKind, info: EgressInfo, secrets: string[], raw: unknown): VendorObservation {
     try {
       const observation = egressObservation(kind, info);
       if (observation.failureReason) {
         observation.failureReason = this.redact(observation.failureReason, secrets);
       }
+      if (raw !== undefined) observation.raw = raw;
       return observation;
     } catch (error) {
       throw this.toProviderError(error, secrets);

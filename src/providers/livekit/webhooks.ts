@@ -5,6 +5,7 @@ import {
   MalformedWebhookError,
   type ParsedWebhook,
   type RoomEvent,
+  readWebhookBody,
   type VendorEvent,
   type WebhookHandler,
 } from '../provider.js';
@@ -84,14 +85,14 @@ export class LivekitWebhookHandler implements WebhookHandler {
 
   parse(body: unknown, deliveryId: string): ParsedWebhook {
     const camel = camelizeKeys(body);
-    const envelope = read(envelopeSchema, camel);
+    const envelope = readWebhookBody(PROVIDER, envelopeSchema, camel);
     const eventType = envelope.event;
     const at = toDate(envelope.createdAt);
     if (EGRESS_EVENTS.has(eventType)) {
       return { eventType, events: this.egressEvents(camel, deliveryId, body), roomEvents: [] };
     }
     if (eventType === 'room_started' || eventType === 'room_finished') {
-      const { room } = read(roomEventSchema, camel);
+      const { room } = readWebhookBody(PROVIDER, roomEventSchema, camel);
       return {
         eventType,
         events: [],
@@ -107,7 +108,7 @@ export class LivekitWebhookHandler implements WebhookHandler {
       };
     }
     if (eventType === 'participant_joined' || eventType === 'participant_left') {
-      const { room, participant } = read(participantEventSchema, camel);
+      const { room, participant } = readWebhookBody(PROVIDER, participantEventSchema, camel);
       const peerId = participant.identity || participant.sid;
       if (!peerId) throw new MalformedWebhookError(`LIVEKIT ${eventType} without a participant identity`);
       const roomEvent: RoomEvent = {
@@ -126,7 +127,7 @@ export class LivekitWebhookHandler implements WebhookHandler {
   }
 
   private egressEvents(camel: unknown, deliveryId: string, payload: unknown): VendorEvent[] {
-    const { egressInfo } = read(egressEventSchema, camel);
+    const { egressInfo } = readWebhookBody(PROVIDER, egressEventSchema, camel);
     if (!egressInfo.egressId) throw new MalformedWebhookError('LIVEKIT egress event without egressInfo.egressId');
     // Neither a stream nor a file egress (a track egress, say): never one of ours.
     const kind = egressKind(egressInfo);
@@ -154,16 +155,6 @@ export class LivekitWebhookHandler implements WebhookHandler {
       },
     ];
   }
-}
-
-function read<T>(schema: z.ZodType<T>, body: unknown): T {
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-    throw new MalformedWebhookError(`LIVEKIT webhook is not LiveKit's shape${where}`);
-  }
-  return parsed.data;
 }
 
 function participantKind(raw: string | number | null | undefined): string {

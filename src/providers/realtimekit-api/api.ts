@@ -72,6 +72,17 @@ export interface StartRecordingBody {
   video_config?: { width: number; height: number };
 }
 
+/**
+ * The vendor's own object (the envelope's `data`, unknown fields and all) each parsed answer was
+ * read from: parsing drops what we do not use, history keeps the answer as it came.
+ */
+const answers = new WeakMap<object, unknown>();
+
+/** The vendor's answer a livestream or recording of this API was parsed from; undefined for one built otherwise (a webhook's). */
+export function vendorAnswer(parsed: VendorLivestream | VendorRecording): unknown {
+  return answers.get(parsed);
+}
+
 /** What `send` answers for a 404 the caller reads as "none". */
 const NOT_FOUND = Symbol('not found');
 
@@ -157,14 +168,14 @@ export class RealtimeKitApi {
       { notFoundAsNull: true },
     );
     const livestream = isRecord(data) && isRecord(data.livestream) ? data.livestream : data;
-    return this.parseOptional(vendorLivestreamSchema, livestream, 'livestream');
+    return this.parseOptional(vendorLivestreamSchema, livestream, 'livestream', data);
   }
 
   /**
    * Stops whatever livestream is active in the meeting. Safe to repeat: a repeat finds nothing
-   * active. Answers false when the vendor says there is nothing to stop (404).
+   * active. Answers null when the vendor says there is nothing to stop (404), else its answer's `data`.
    */
-  async stopActiveLivestream(meetingId: string): Promise<boolean> {
+  async stopActiveLivestream(meetingId: string): Promise<{ answer: unknown } | null> {
     const data = await this.send(
       {
         method: 'POST',
@@ -173,7 +184,7 @@ export class RealtimeKitApi {
       },
       { notFoundAsNull: true },
     );
-    return data !== NOT_FOUND;
+    return data === NOT_FOUND ? null : { answer: data };
   }
 
   async startRecording(body: StartRecordingBody): Promise<VendorRecording> {
@@ -190,7 +201,9 @@ export class RealtimeKitApi {
       idempotent: true,
     });
     const parsed = vendorRecordingSchema.safeParse(data);
-    return parsed.success ? parsed.data : null;
+    if (!parsed.success) return null;
+    answers.set(parsed.data, data);
+    return parsed.data;
   }
 
   async getRecording(recordingId: string): Promise<VendorRecording | null> {
@@ -239,17 +252,24 @@ export class RealtimeKitApi {
     return body.data !== undefined ? body.data : body.result;
   }
 
-  private parse<T>(schema: z.ZodType<T>, data: unknown, what: string): T {
+  /** `data` parsed; `answer` (by default `data` itself) is remembered as the vendor's answer. */
+  private parse<T extends object>(schema: z.ZodType<T>, data: unknown, what: string, answer: unknown = data): T {
     const parsed = schema.safeParse(data);
     if (!parsed.success) throw this.malformed(what);
+    answers.set(parsed.data, answer);
     return parsed.data;
   }
 
   /** Null for "none" (404, `data: null`, `data: {}`); a present but unreadable object is malformed. */
-  private parseOptional<T>(schema: z.ZodType<T>, data: unknown, what: string): T | null {
+  private parseOptional<T extends object>(
+    schema: z.ZodType<T>,
+    data: unknown,
+    what: string,
+    answer: unknown = data,
+  ): T | null {
     if (data === NOT_FOUND || data === null || data === undefined) return null;
     if (isRecord(data) && Object.keys(data).length === 0) return null;
-    return this.parse(schema, data, what);
+    return this.parse(schema, data, what, answer);
   }
 
   /** Like a malformed body: the vendor may have acted, so callers treat it as unclear. */

@@ -9,12 +9,13 @@ import type {
   StreamRef,
   WebhookHandler,
 } from '../provider.js';
-import type {
-  RealtimeKitApi,
-  StartLivestreamBody,
-  StartRecordingBody,
-  VendorLivestream,
-  VendorRecording,
+import {
+  type RealtimeKitApi,
+  type StartLivestreamBody,
+  type StartRecordingBody,
+  type VendorLivestream,
+  type VendorRecording,
+  vendorAnswer,
 } from './api.js';
 import { type LivestreamHistory, mapLivestreamStatus, mapRecordingStatus, SYNTHETIC_VENDOR_STATUS } from './status.js';
 import { RealtimeKitWebhookHandler } from './webhooks.js';
@@ -83,7 +84,12 @@ export class RealtimeKitFamilyProvider implements Provider {
     if (!stopped) return this.notActive(stream);
     const externalId = stream.externalId ?? active?.id ?? null;
     if (externalId) this.historyOf(externalId).stopRequested = true;
-    return { status: 'STOPPING', vendorStatus: SYNTHETIC_VENDOR_STATUS.stopRequested, externalId };
+    return {
+      status: 'STOPPING',
+      vendorStatus: SYNTHETIC_VENDOR_STATUS.stopRequested,
+      externalId,
+      ...(stopped.answer !== undefined ? { raw: stopped.answer } : {}),
+    };
   }
 
   async fetchLivestream(stream: StreamRef): Promise<VendorObservation | null> {
@@ -135,6 +141,7 @@ export class RealtimeKitFamilyProvider implements Provider {
         vendorStatus: SYNTHETIC_VENDOR_STATUS.stopRequested,
         externalId: recordingId,
         sessionId: answered?.session_id ?? null,
+        ...(answered ? withRaw(answered) : {}),
       };
     } catch (error) {
       // A refused stop may only mean it had stopped already (by itself, or a repeat after a lost
@@ -193,6 +200,7 @@ export class RealtimeKitFamilyProvider implements Provider {
       playbackUrl: livestream.playback_url ?? null,
       ingest: { rtmpUrl: livestream.ingest_server ?? null, streamKey: livestream.stream_key ?? null },
       ...(status === 'FAILED' ? { failureReason: `${this.id} reported the livestream ${livestream.status}` } : {}),
+      ...withRaw(livestream),
     };
   }
 
@@ -229,6 +237,7 @@ export class RealtimeKitFamilyProvider implements Provider {
             failureReason: `${this.id} reported the recording ${recording.status}${recording.stop_reason ? `: ${recording.stop_reason}` : ''}`,
           }
         : {}),
+      ...withRaw(recording),
     };
   }
 
@@ -238,6 +247,12 @@ export class RealtimeKitFamilyProvider implements Provider {
     }
     return stream.externalId;
   }
+}
+
+/** `raw` for an object read from the vendor's API; none for one a webhook delivered (its body is the payload). */
+function withRaw(parsed: VendorLivestream | VendorRecording): { raw?: unknown } {
+  const raw = vendorAnswer(parsed);
+  return raw === undefined ? {} : { raw };
 }
 
 /** The files of an uploaded recording: the composite video, and the audio file when one was asked for. */

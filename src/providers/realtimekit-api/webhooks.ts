@@ -6,6 +6,7 @@ import {
   MalformedWebhookError,
   type ParsedWebhook,
   type RoomEvent,
+  readWebhookBody,
   type VendorEvent,
   type WebhookHandler,
 } from '../provider.js';
@@ -152,7 +153,7 @@ export class RealtimeKitWebhookHandler implements WebhookHandler {
   }
 
   private livestreamUpdate(body: unknown, deliveryId: string): ParsedWebhook {
-    const update = this.read(livestreamUpdateSchema, body);
+    const update = readWebhookBody(this.options.provider, livestreamUpdateSchema, body);
     const observation = this.observer.observeLivestreamUpdate({
       id: update.streamId,
       status: update.status,
@@ -169,7 +170,7 @@ export class RealtimeKitWebhookHandler implements WebhookHandler {
   }
 
   private recordingUpdate(body: unknown, deliveryId: string): ParsedWebhook {
-    const { recording, meeting, event } = this.read(recordingUpdateSchema, body);
+    const { recording, meeting, event } = readWebhookBody(this.options.provider, recordingUpdateSchema, body);
     const observation = this.observer.observeRecording({
       id: recording.id,
       status: recording.status,
@@ -194,7 +195,7 @@ export class RealtimeKitWebhookHandler implements WebhookHandler {
   }
 
   private meetingEvent(body: unknown): ParsedWebhook {
-    const { event, meeting } = this.read(meetingEventSchema, body);
+    const { event, meeting } = readWebhookBody(this.options.provider, meetingEventSchema, body);
     const started = event === 'meeting.started';
     return {
       eventType: event,
@@ -212,7 +213,7 @@ export class RealtimeKitWebhookHandler implements WebhookHandler {
   }
 
   private participantEvent(body: unknown): ParsedWebhook {
-    const { event, meeting, participant } = this.read(participantEventSchema, body);
+    const { event, meeting, participant } = readWebhookBody(this.options.provider, participantEventSchema, body);
     const peerId = participant.peerId ?? participant.id ?? participant.customParticipantId;
     if (!peerId) throw new MalformedWebhookError(`${this.options.provider} ${event} without a participant id`);
     const joined = event === 'meeting.participantJoined';
@@ -245,16 +246,6 @@ export class RealtimeKitWebhookHandler implements WebhookHandler {
       observation,
       payload,
     };
-  }
-
-  private read<T>(schema: z.ZodType<T>, body: unknown): T {
-    const parsed = schema.safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-      throw new MalformedWebhookError(`${this.options.provider} webhook is not the vendor's shape${where}`);
-    }
-    return parsed.data;
   }
 }
 

@@ -66,7 +66,8 @@ export const sessionAnswerSchema = z.object({
 
 /**
  * `data` of a go_live answer. `livekit_token` is deliberately not listed: it is a secret we do not
- * need, and zod drops unlisted keys so it never reaches a stream row or its history.
+ * need, and zod drops unlisted keys so it never reaches a stream row (history keeps the answer as
+ * sent, with every token and stream key redacted: see `serializePayload` in service/streams.ts).
  */
 export const goLiveAnswerSchema = z.object({
   success: z.boolean().optional(),

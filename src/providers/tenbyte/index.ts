@@ -80,7 +80,7 @@ export class TenbyteProvider implements Provider {
         path: sessionPath(GO_LIVE_PATH, sessionId),
         idempotent: false,
       });
-      return goLiveObservation(this.readAnswer(goLiveAnswerSchema, response));
+      return goLiveObservation(this.readAnswer(goLiveAnswerSchema, response), response.body);
     } catch (error) {
       const failure = this.http.toProviderError(error);
       if (!isAmbiguous(error)) throw failure;
@@ -110,15 +110,16 @@ export class TenbyteProvider implements Provider {
     }
     if (isFailureEnvelope(response.body)) throw this.refusal(response);
     const answer = sessionAnswerSchema.safeParse(response.body);
-    if (!answer.success) return { status: 'STOPPING', vendorStatus: END_REQUESTED };
+    if (!answer.success) return { status: 'STOPPING', vendorStatus: END_REQUESTED, raw: response.body };
     const { session } = answer.data.data;
     // The end was accepted: a status we do not know still means the session is on its way out.
-    return observeSession(session, mapSessionStatus(session.status) ?? 'STOPPING');
+    return observeSession(session, mapSessionStatus(session.status) ?? 'STOPPING', response.body);
   }
 
   async fetchLivestream(stream: StreamRef): Promise<VendorObservation | null> {
-    const session = await this.readSession(sessionIdOf(stream));
-    if (!session) return null;
+    const read = await this.readSession(sessionIdOf(stream));
+    if (!read) return null;
+    const { session, answer } = read;
     const status = mapSessionStatus(session.status);
     if (!status) {
       // Throwing (the poller logs it) keeps the stream's status instead of guessing a new one.
@@ -128,7 +129,7 @@ export class TenbyteProvider implements Provider {
         `${this.id} reported an unknown session status "${session.status.slice(0, 64)}"; the stream keeps its status`,
       );
     }
-    return observeSession(session, status);
+    return observeSession(session, status, answer);
   }
 
   startRecording(): Promise<VendorObservation> {
@@ -143,8 +144,8 @@ export class TenbyteProvider implements Provider {
     return Promise.reject(new ProviderError('PROVIDER_REJECTED', this.id, NO_RECORDINGS));
   }
 
-  /** The session, or null when Tenbyte does not know it (404). */
-  private async readSession(sessionId: string): Promise<TenbyteSession | null> {
+  /** The session and the answer it was read from, or null when Tenbyte does not know it (404). */
+  private async readSession(sessionId: string): Promise<{ session: TenbyteSession; answer: unknown } | null> {
     let response: VendorResponse;
     try {
       response = await this.http.requestRaw({
@@ -156,22 +157,22 @@ export class TenbyteProvider implements Provider {
       if (error instanceof VendorHttpError && error.status === 404) return null;
       throw this.http.toProviderError(error);
     }
-    return this.readAnswer(sessionAnswerSchema, response).data.session;
+    return { session: this.readAnswer(sessionAnswerSchema, response).data.session, answer: response.body };
   }
 
   /** The session mapped, when it is live; null when it is not or can not be read. */
   private async readLiveSession(sessionId: string): Promise<VendorObservation | null> {
-    const session = await this.readSession(sessionId).catch(() => null);
-    if (!session || mapSessionStatus(session.status) !== 'LIVE') return null;
-    return observeSession(session, 'LIVE');
+    const read = await this.readSession(sessionId).catch(() => null);
+    if (!read || mapSessionStatus(read.session.status) !== 'LIVE') return null;
+    return observeSession(read.session, 'LIVE', read.answer);
   }
 
   /** The session mapped, when it has ended or failed; null otherwise. */
   private async readEndedSession(sessionId: string): Promise<VendorObservation | null> {
-    const session = await this.readSession(sessionId).catch(() => null);
-    const status = session ? mapSessionStatus(session.status) : null;
-    if (!session || (status !== 'STOPPED' && status !== 'FAILED')) return null;
-    return observeSession(session, status);
+    const read = await this.readSession(sessionId).catch(() => null);
+    const status = read ? mapSessionStatus(read.session.status) : null;
+    if (!read || (status !== 'STOPPED' && status !== 'FAILED')) return null;
+    return observeSession(read.session, status, read.answer);
   }
 
   /**
@@ -220,7 +221,8 @@ function isRefusalOfState(status: number): boolean {
   return status === 400 || status === 409 || status === 422;
 }
 
-function observeSession(session: TenbyteSession, status: LivestreamStatus): VendorObservation {
+/** `answer` is the vendor's whole answer the session was read from, kept in history. */
+function observeSession(session: TenbyteSession, status: LivestreamStatus, answer: unknown): VendorObservation {
   return {
     status,
     vendorStatus: session.status,
@@ -228,13 +230,15 @@ function observeSession(session: TenbyteSession, status: LivestreamStatus): Vend
     sessionId: session.id,
     playbackUrl: session.hls_url || null,
     ...(status === 'FAILED' ? { failureReason: `Tenbyte reported the session as ${session.status}` } : {}),
+    raw: answer,
   };
 }
 
-function goLiveObservation(answer: GoLiveAnswer): VendorObservation {
+/** `body` is go_live's answer as sent (its `livekit_token` and stream keys are redacted in history). */
+function goLiveObservation(answer: GoLiveAnswer, body: unknown): VendorObservation {
   const { session, rtmp, whip_url } = answer.data;
   // go_live was accepted: a status we do not know yet still means the session is starting.
-  const observation = observeSession(session, mapSessionStatus(session.status) ?? 'STARTING');
+  const observation = observeSession(session, mapSessionStatus(session.status) ?? 'STARTING', body);
   const ingest = { rtmpUrl: rtmp?.url || null, streamKey: rtmp?.stream_key || null, whipUrl: whip_url || null };
   if (ingest.rtmpUrl || ingest.streamKey || ingest.whipUrl) observation.ingest = ingest;
   return observation;

@@ -1,0 +1,48 @@
+// `npx tsx bench/profile-webhooks.ts`: a CPU profile of the service taking 100ms webhooks for 5 s
+// (what bench/webhooks.ts measures), written to a temp folder whose path is printed.
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { startChild, tempDir } from './lib.js';
+
+const dir = tempDir('livestream-profile-');
+const service = await startChild('service.ts', {
+  DATABASE_URL: join(dir, 'profile.sqlite'),
+  SANDBOX_STEP_MS: '3600000',
+  POLL_INTERVAL_MS: '3600000',
+  HMS_ACCESS_KEY: 'k',
+  HMS_APP_SECRET: 's',
+  HMS_WEBHOOK_SECRET: 'secret',
+});
+try {
+  await service.call('seed', { count: 20_000 });
+  await service.call('cpu-start');
+  let n = 0;
+  const result = await autocannon({
+    url: `http://127.0.0.1:${service.port}/webhooks/hms`,
+    connections: 10,
+    duration: 5,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hms-webhook-secret': 'secret' },
+        setupRequest: (request) => {
+          const i = n++;
+          const body = JSON.stringify({
+            version: '2.0',
+            id: `p-${i}`,
+            app_id: 'a',
+            account_id: 'b',
+            timestamp: new Date().toISOString(),
+            type: 'hls.started.success',
+            data: { room_id: `wh-room-${i}`, stream_id: `wh-ext-${i}`, session_id: 's' },
+          });
+          return { ...request, body };
+        },
+      },
+    ],
+  });
+  const file = await service.call<string>('cpu-stop', join(dir, 'webhooks.cpuprofile'));
+  console.log(`${result.requests.average} req/s, non-2xx ${result.non2xx}; profile: ${file}`);
+} finally {
+  await service.stop();
+}
