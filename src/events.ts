@@ -119,6 +119,16 @@ export class StreamEvents {
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
 /**
+ * A consumer that maps each result it pulls from a `ChangeQueue` (see `ChangeQueue.mapWith`).
+ */
+export interface QueueMapper<T> {
+  /** What a pull answers for this result (a value or a promise of one). */
+  mapResult(result: IteratorResult<T>): unknown;
+  /** What a pull rejects with when the queue failed with `error`. */
+  mapError(error: unknown): unknown;
+}
+
+/**
  * One subscription to one topic as an async iterator: changes queue until the consumer pulls them.
  * `accept` decides what a change becomes for the consumer (`undefined` skips it); subclasses
  * narrow or map it (see schema/watch.ts). One object per subscription, no closures.
@@ -126,8 +136,9 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, 
 export class ChangeQueue<T> implements AsyncIterableIterator<T>, TopicListener {
   private readonly topic: Topic;
   private queue: T[] | null = null;
-  private wake: ((result: IteratorResult<T>) => void) | null = null;
+  private wake: ((result: IteratorResult<T> | Promise<IteratorResult<T>>) => void) | null = null;
   private failure: unknown;
+  private mapper: QueueMapper<T> | null = null;
   protected done = false;
 
   constructor(
@@ -140,6 +151,26 @@ export class ChangeQueue<T> implements AsyncIterableIterator<T>, TopicListener {
     else if (signal) {
       if (signal.aborted) this.finish();
       else signal.addEventListener('abort', this, { once: true });
+    }
+  }
+
+  /**
+   * Makes each pull answer `mapper`'s mapping of its result: a consumer that maps what it pulls
+   * (subscription-execution.ts) then needs no promise and no callbacks of its own per pull, which
+   * an idle subscription would hold for its whole life.
+   */
+  mapWith(mapper: QueueMapper<T>): void {
+    this.mapper = mapper;
+  }
+
+  /** A result as the consumer receives it: mapped, if a mapper is set (a mapper's throw rejects). */
+  private out(result: IteratorResult<T>): IteratorResult<T> | Promise<IteratorResult<T>> {
+    const mapper = this.mapper;
+    if (!mapper) return result;
+    try {
+      return mapper.mapResult(result) as IteratorResult<T> | Promise<IteratorResult<T>>;
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
@@ -160,7 +191,7 @@ export class ChangeQueue<T> implements AsyncIterableIterator<T>, TopicListener {
     const wake = this.wake;
     if (wake) {
       this.wake = null;
-      wake({ value, done: false });
+      wake(this.out({ value, done: false }));
     } else {
       this.queue ??= [];
       this.queue.push(value);
@@ -179,13 +210,13 @@ export class ChangeQueue<T> implements AsyncIterableIterator<T>, TopicListener {
 
   next(): Promise<IteratorResult<T>> {
     const queued = this.queue?.shift();
-    if (queued !== undefined) return Promise.resolve({ value: queued, done: false });
+    if (queued !== undefined) return Promise.resolve(this.out({ value: queued, done: false }));
     if (this.failure !== undefined) {
       const failure = this.failure;
       this.failure = undefined;
-      return Promise.reject(failure);
+      return Promise.reject(this.mapper ? this.mapper.mapError(failure) : failure);
     }
-    if (this.done) return Promise.resolve(DONE);
+    if (this.done) return Promise.resolve(this.out(DONE));
     return new Promise((resolve) => {
       this.wake = resolve;
     });
@@ -222,7 +253,7 @@ export class ChangeQueue<T> implements AsyncIterableIterator<T>, TopicListener {
     const wake = this.wake;
     if (wake && !this.queue?.length) {
       this.wake = null;
-      wake(DONE);
+      wake(this.out(DONE));
     }
   }
 

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { useApolloInlineTrace } from '@graphql-yoga/plugin-apollo-inline-trace';
-import { type DocumentNode, type ExecutionArgs, GraphQLError } from 'graphql';
+import { type DocumentNode, type ExecutionArgs, GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
@@ -17,7 +17,7 @@ import {
 import type { Config } from '../config.js';
 import type { ProviderId } from '../domain/status.js';
 import { type AppServices, createContext, type GraphQLContext } from '../schema/context.js';
-import { getSchema } from '../schema/index.js';
+import { buildSchema, getSchema } from '../schema/index.js';
 import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
 import { useServer } from './graphql-ws.js';
 import { callerOf, MAX_GRAPHQL_BODY_BYTES, readLimitedBody, securityPlugins, writeError } from './security.js';
@@ -37,6 +37,8 @@ const MAX_WEBSOCKET_PAYLOAD = MAX_GRAPHQL_BODY_BYTES;
 /** WebSocket close codes: bad or missing token (graphql-ws closes 4403 itself on a refused secret). */
 const CLOSE_UNAUTHENTICATED = 4401;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Apollo Router's request for a federated trace of the operation (value `ftv1`). */
+const TRACE_HEADER = 'apollo-federation-include-trace';
 
 interface ServerContext {
   req: IncomingMessage;
@@ -63,28 +65,46 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         'Set AUTH_JWT_SECRET or AUTH_JWKS_URL before exposing this service (production refuses to start without).',
     );
   }
-  const yoga = createYoga<ServerContext, GraphQLContext>({
-    schema: getSchema(),
-    graphqlEndpoint: '/graphql',
-    graphiql: config.graphql.introspection && { subscriptionsProtocol: 'WS' },
-    landingPage: false,
-    // useApolloInlineTrace: federated tracing; adds `extensions.ftv1` only when the router sends
-    // `apollo-federation-include-trace: ftv1`, so direct clients never pay for it.
-    plugins: [...securityPlugins(config, authenticator), useApolloInlineTrace(), useSharedSubscriptionExecution()],
-    // Unexpected errors reach clients as "Unexpected error." (never their details); yoga logs them.
-    maskedErrors: { maskError: (error, message) => maskError(error, message, false) },
-    context: ({ request, caller }) => createContext(services, caller ?? callerOf(request)),
-    logging: {
-      debug: (...args) => logger.debug(args.map(String).join(' ')),
-      info: (...args) => logger.info(args.map(String).join(' ')),
-      warn: (...args) => logger.warn(args.map(String).join(' ')),
-      error: (...args) => {
-        const error = args.find((arg): arg is Error => arg instanceof Error);
-        const cause = error instanceof GraphQLError && error.originalError ? error.originalError : error;
-        logger.error({ err: cause, detail: args.filter((arg) => arg !== error).map(String) }, 'graphql error');
+  const makeYoga = (schema: GraphQLSchema, tracing: boolean) =>
+    createYoga<ServerContext, GraphQLContext>({
+      schema,
+      graphqlEndpoint: '/graphql',
+      graphiql: config.graphql.introspection && { subscriptionsProtocol: 'WS' },
+      landingPage: false,
+      // The body is already read and limited (MAX_GRAPHQL_BODY_BYTES, `readLimitedBody` below):
+      // yoga's own limit would only pipe the same bytes through another stream.
+      maxRequestBodySize: false,
+      plugins: [
+        ...securityPlugins(config, authenticator),
+        ...(tracing ? [useApolloInlineTrace()] : []),
+        useSharedSubscriptionExecution(),
+      ],
+      // Unexpected errors reach clients as "Unexpected error." (never their details); yoga logs them.
+      maskedErrors: { maskError: (error, message) => maskError(error, message, false) },
+      context: ({ request, caller }) => createContext(services, caller ?? callerOf(request)),
+      logging: {
+        debug: (...args) => logger.debug(args.map(String).join(' ')),
+        info: (...args) => logger.info(args.map(String).join(' ')),
+        warn: (...args) => logger.warn(args.map(String).join(' ')),
+        error: (...args) => {
+          const error = args.find((arg): arg is Error => arg instanceof Error);
+          const cause = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+          logger.error({ err: cause, detail: args.filter((arg) => arg !== error).map(String) }, 'graphql error');
+        },
       },
-    },
-  });
+    });
+  const yoga = makeYoga(getSchema(), false);
+  // Federated tracing (`extensions.ftv1`) for the requests where the router asks for it
+  // (`apollo-federation-include-trace: ftv1`), and only those: `useApolloInlineTrace` wraps every
+  // resolver of its schema (`@envelop/on-resolve`), which costs every request even when it records
+  // nothing. So it gets its own copy of the schema (built on the first such request) and its own
+  // yoga, with the same plugins otherwise; every other request runs unwrapped resolvers.
+  let tracedYoga: ReturnType<typeof makeYoga> | undefined;
+  const yogaFor = (req: IncomingMessage) => {
+    if (req.headers[TRACE_HEADER] !== 'ftv1') return yoga;
+    tracedYoga ??= makeYoga(buildSchema(), true);
+    return tracedYoga;
+  };
 
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -107,12 +127,13 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         'UNAUTHENTICATED',
       );
     }
-    if (req.method === 'GET' || req.method === 'HEAD') return yoga(req, res);
+    const handler = yogaFor(req);
+    if (req.method === 'GET' || req.method === 'HEAD') return handler(req, res);
     readLimitedBody(req, res, MAX_GRAPHQL_BODY_BYTES).then((body) => {
       if (!body) return;
       // yoga (whatwg-node) reads an already-read body from `req.body`.
       (req as IncomingMessage & { body?: Buffer }).body = body;
-      return yoga(req, res);
+      return handler(req, res);
     });
   });
 
@@ -153,7 +174,13 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         }
       },
       execute: (args) => (args.rootValue as Enveloped).execute(args),
-      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+      subscribe: (args) => {
+        // The pipeline rides in `rootValue` only to get here: a subscription keeps its args for
+        // its whole life, so it lets go of the pipeline's functions (events bring their own root).
+        const enveloped = args.rootValue as Enveloped;
+        args.rootValue = undefined;
+        return enveloped.subscribe(args);
+      },
       onSubscribe: async (ctx, _id, payload) => {
         // graphql-ws has already counted this one among the connection's operations.
         if (Object.keys(ctx.subscriptions).length > config.maxSubscriptionsPerConnection) {
@@ -166,8 +193,9 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         }
         // Run every operation through yoga's envelop, so HTTP and WebSocket share one pipeline
         // (armor's limits and the introspection rule included).
+        // Only what the pipeline reads (graphql-ws' own connection state stays out of the
+        // context, which a subscription keeps for its life).
         const enveloped = yoga.getEnveloped({
-          ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
@@ -239,7 +267,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
       await closed;
       clearTimeout(deadline);
       await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await yoga.dispose();
+      await Promise.all([yoga.dispose(), tracedYoga?.dispose()]);
     },
   };
 }

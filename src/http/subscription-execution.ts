@@ -1,3 +1,4 @@
+import { RequestCache } from '@pothos/plugin-scope-auth';
 import {
   createSourceEventStream,
   type DocumentNode,
@@ -9,6 +10,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { ChangeQueue, type QueueMapper } from '../events.js';
 import type { GraphQLContext } from '../schema/context.js';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
@@ -30,13 +32,31 @@ type Result = ExecutionResult | Promise<ExecutionResult>;
 export function useSharedSubscriptionExecution(): Plugin<GraphQLContext> {
   return {
     onSubscribe({ subscribeFn, setSubscribeFn }) {
-      setSubscribeFn(async (args) => {
-        const source = await createSourceEventStream(args);
-        if (!isAsyncIterator(source)) return subscribeFn(args);
-        const operation = getOperationAST(args.document, args.operationName);
-        return new SharedEventResults(source, args, groupKey(args), operation);
-      });
+      // One wrapper per default subscribe function (the same for every operation), not one per
+      // subscription: a subscription keeps the function it was subscribed with for its life.
+      let shared = sharedSubscribeFns.get(subscribeFn);
+      if (!shared) {
+        shared = sharedSubscribe(subscribeFn);
+        sharedSubscribeFns.set(subscribeFn, shared);
+      }
+      setSubscribeFn(shared);
     },
+  };
+}
+
+type SubscribeFn = (args: ExecutionArgs) => unknown;
+const sharedSubscribeFns = new WeakMap<SubscribeFn, SubscribeFn>();
+
+function sharedSubscribe(subscribeFn: SubscribeFn): SubscribeFn {
+  return async (args: ExecutionArgs) => {
+    const source = await createSourceEventStream(args);
+    if (!isAsyncIterator(source)) return subscribeFn(args);
+    // The root field's `authScopes` are checked: its per-context cache (Pothos scope-auth,
+    // several Maps) would otherwise live as long as the subscription. Each event's execution
+    // makes its own and lets it go (see `resultFor`).
+    releaseScopeCache(args.contextValue);
+    const operation = getOperationAST(args.document, args.operationName);
+    return new SharedEventResults(source, args, groupKey(args), operation);
   };
 }
 
@@ -64,6 +84,14 @@ function groupKey(args: ExecutionArgs): string {
   return key;
 }
 
+/**
+ * Drops Pothos scope-auth's cache of a context (granted scopes, evaluated `authScopes`): built
+ * again on demand, from the caller's roles alone, by the next execution that needs it.
+ */
+function releaseScopeCache(context: unknown): void {
+  if (typeof context === 'object' && context !== null) RequestCache.clearForContext(context as object);
+}
+
 function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> & AsyncIterable<unknown> {
   return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
@@ -71,26 +99,41 @@ function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> & Asyn
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
 
 /** The event stream mapped to execution results (MapSourceToResponseEvent), one object per subscription. */
-class SharedEventResults implements AsyncIterableIterator<ExecutionResult> {
+class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, QueueMapper<unknown> {
+  /** True when the source (one of ours) maps what it hands out itself (`ChangeQueue.mapWith`). */
+  private readonly mapped: boolean;
+
   constructor(
     private readonly source: AsyncIterator<unknown>,
     private readonly args: ExecutionArgs,
     private readonly key: string,
     private readonly operation: OperationDefinitionNode | null | undefined,
-  ) {}
+  ) {
+    this.mapped = source instanceof ChangeQueue;
+    if (source instanceof ChangeQueue) source.mapWith(this);
+  }
 
   next(): Promise<IteratorResult<ExecutionResult>> {
+    if (this.mapped) return this.source.next() as Promise<IteratorResult<ExecutionResult>>;
     return this.source.next().then(
       (event) => this.resultFor(event),
       (error: unknown) => {
-        // As graphql-tools' executor does: an error of the source stream becomes a GraphQL error.
-        const original = error instanceof Error ? error : new Error(String(error));
-        throw new GraphQLError(original.message, {
-          originalError: original,
-          nodes: this.operation ? [this.operation] : undefined,
-        });
+        throw this.mapError(error);
       },
     );
+  }
+
+  mapResult(event: IteratorResult<unknown>): unknown {
+    return this.resultFor(event);
+  }
+
+  /** As graphql-tools' executor does: an error of the source stream becomes a GraphQL error. */
+  mapError(error: unknown): GraphQLError {
+    const original = error instanceof Error ? error : new Error(String(error));
+    return new GraphQLError(original.message, {
+      originalError: original,
+      nodes: this.operation ? [this.operation] : undefined,
+    });
   }
 
   /** The result for an event: executed by the first subscriber of the group to pull it, shared by the rest. */
@@ -116,9 +159,21 @@ class SharedEventResults implements AsyncIterableIterator<ExecutionResult> {
       }
     }
     // Most results are ready at once (the fields resolve synchronously): no extra tick for them.
-    return result instanceof Promise
-      ? result.then((value) => ({ value, done: false }))
-      : { value: result, done: false };
+    const context = this.args.contextValue;
+    if (!(result instanceof Promise)) {
+      releaseScopeCache(context);
+      return { value: result, done: false };
+    }
+    return result.then(
+      (value) => {
+        releaseScopeCache(context);
+        return { value, done: false };
+      },
+      (error: unknown) => {
+        releaseScopeCache(context);
+        throw error;
+      },
+    );
   }
 
   return(): Promise<IteratorResult<ExecutionResult>> {

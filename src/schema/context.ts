@@ -75,60 +75,76 @@ const streamIdOf = (event: StatusEventRecord) => event.streamId;
  * would run a lazy getter on the context itself, so the laziness lives in this object instead.
  */
 export class Loaders {
-  #livestream?: DataLoader<string, LivestreamRecord | null>;
-  #recording?: DataLoader<string, RecordingRecord | null>;
-  #livestreamHistory?: DataLoader<string, StatusEventRecord[]>;
-  #recordingHistory?: DataLoader<string, StatusEventRecord[]>;
-  #assets?: DataLoader<string, RecordingAssetRecord[]>;
-  #roomLivestreams?: DataLoader<string, LivestreamRecord[]>;
-  #roomRecordings?: DataLoader<string, RecordingRecord[]>;
-  #roomAutomation?: DataLoader<string, RoomAutomationRecord[]>;
+  /** The loaders made so far (one small object until the first is needed). */
+  private lazy: {
+    livestream?: DataLoader<string, LivestreamRecord | null>;
+    recording?: DataLoader<string, RecordingRecord | null>;
+    livestreamHistory?: DataLoader<string, StatusEventRecord[]>;
+    recordingHistory?: DataLoader<string, StatusEventRecord[]>;
+    assets?: DataLoader<string, RecordingAssetRecord[]>;
+    roomLivestreams?: DataLoader<string, LivestreamRecord[]>;
+    roomRecordings?: DataLoader<string, RecordingRecord[]>;
+    roomAutomation?: DataLoader<string, RoomAutomationRecord[]>;
+  } | null = null;
 
   constructor(private readonly store: Store) {}
 
+  private get made() {
+    this.lazy ??= {};
+    return this.lazy;
+  }
+
   get livestream() {
-    this.#livestream ??= byId((ids) => this.store.getStreams('livestream', ids));
-    return this.#livestream;
+    const made = this.made;
+    made.livestream ??= byId((ids) => this.store.getStreams('livestream', ids));
+    return made.livestream;
   }
   get recording() {
-    this.#recording ??= byId((ids) => this.store.getStreams('recording', ids));
-    return this.#recording;
+    const made = this.made;
+    made.recording ??= byId((ids) => this.store.getStreams('recording', ids));
+    return made.recording;
   }
   get livestreamHistory() {
-    this.#livestreamHistory ??= this.history('livestream');
-    return this.#livestreamHistory;
+    const made = this.made;
+    made.livestreamHistory ??= this.history('livestream');
+    return made.livestreamHistory;
   }
   get recordingHistory() {
-    this.#recordingHistory ??= this.history('recording');
-    return this.#recordingHistory;
+    const made = this.made;
+    made.recordingHistory ??= this.history('recording');
+    return made.recordingHistory;
   }
   get assets() {
-    this.#assets ??= grouped(
+    const made = this.made;
+    made.assets ??= grouped(
       (ids) => this.store.assetsFor(ids),
       (asset) => asset.recordingId,
     );
-    return this.#assets;
+    return made.assets;
   }
   get roomLivestreams() {
-    this.#roomLivestreams ??= grouped(
+    const made = this.made;
+    made.roomLivestreams ??= grouped(
       (rooms) => this.store.listByRooms('livestream', rooms),
       (row) => row.roomId,
     );
-    return this.#roomLivestreams;
+    return made.roomLivestreams;
   }
   get roomRecordings() {
-    this.#roomRecordings ??= grouped(
+    const made = this.made;
+    made.roomRecordings ??= grouped(
       (rooms) => this.store.listByRooms('recording', rooms),
       (row) => row.roomId,
     );
-    return this.#roomRecordings;
+    return made.roomRecordings;
   }
   get roomAutomation() {
-    this.#roomAutomation ??= grouped(
+    const made = this.made;
+    made.roomAutomation ??= grouped(
       (rooms) => this.store.automationsFor(rooms),
       (rule) => rule.roomId,
     );
-    return this.#roomAutomation;
+    return made.roomAutomation;
   }
 
   private history(kind: StreamKind) {

@@ -31,13 +31,21 @@ export class WebhookIntake {
   /** Streams already seen with their vendor id (bounded): only a new one can unblock deliveries. */
   private readonly withVendorId = new Set<string>();
   private readonly retryScheduled = new Set<ProviderId>();
+  /**
+   * Deliveries waiting for their stream, per provider: primed from the database at construction and
+   * kept exact after each commit that records or completes one, so the retry that follows every
+   * new vendor id costs nothing when none waits (the usual case).
+   */
+  private readonly pendingCounts: Map<ProviderId, number>;
 
   constructor(
     private readonly store: Store,
     private readonly providers: ProviderRegistry,
     private readonly intake: Intake,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.pendingCounts = store.pendingDeliveryCounts(new Date(Date.now() - PENDING_WINDOW_MS));
+  }
 
   onRoomEvent(handler: RoomEventHandler): void {
     this.roomEventHandler = handler;
@@ -60,9 +68,10 @@ export class WebhookIntake {
     }
     if (!verified) return { status: 401, body: { error: 'invalid signature' } };
 
+    const text = rawBody.toString('utf8');
     let body: unknown;
     try {
-      body = JSON.parse(rawBody.toString('utf8'));
+      body = JSON.parse(text);
     } catch {
       return { status: 400, body: { error: 'body is not JSON' } };
     }
@@ -86,14 +95,20 @@ export class WebhookIntake {
         provider,
         deliveryId,
         eventType: parsed.eventType,
-        payload: rawBody.toString('utf8'),
+        payload: text,
         receivedAt: now,
-        // Nothing to apply: done once recorded (one write instead of two).
-        processedAt: parsed.events.length === 0 ? now : null,
+        // Recorded as done, as nearly every delivery will be once applied (one write instead of
+        // two); one whose events do not all find their stream is marked pending below, in the
+        // same transaction, so nobody ever sees it done before it is.
+        processedAt: now,
       });
       if (!recorded.inserted) return { recorded, allMatched: true };
       const allMatched = parsed.events.length === 0 || this.applyEvents(parsed);
-      if (allMatched && parsed.events.length > 0) this.store.markDeliveryProcessed(recorded.id, now);
+      if (!allMatched) {
+        this.store.markDeliveryPending(recorded.id);
+        // Counted once durable (dropped with its savepoint if this delivery rolls back).
+        this.store.afterCommit(() => this.addPending(provider, 1));
+      }
       return { recorded, allMatched };
     });
     if (!recorded.inserted) return { status: 200, body: { ok: true, duplicate: true } };
@@ -127,7 +142,7 @@ export class WebhookIntake {
 
   /** One retry per provider per turn of the event loop, after the change that asked for it. */
   private scheduleRetry(provider: ProviderId): void {
-    if (this.retryScheduled.has(provider)) return;
+    if (this.pendingCount(provider) === 0 || this.retryScheduled.has(provider)) return;
     this.retryScheduled.add(provider);
     setImmediate(() => {
       this.retryScheduled.delete(provider);
@@ -144,22 +159,43 @@ export class WebhookIntake {
    * vendor id, and by the poller). Answers how many were completed.
    */
   retryPending(provider: ProviderId | null = null): number {
+    if (provider && this.pendingCount(provider) === 0) return 0;
     let completed = 0;
     const since = new Date(Date.now() - PENDING_WINDOW_MS);
-    for (const delivery of this.store.pendingDeliveries(provider, since, 500)) {
-      const handler = this.providers.get(delivery.provider as ProviderId).webhooks;
-      if (!handler) continue;
-      try {
-        const parsed = handler.parse(JSON.parse(delivery.payload), delivery.deliveryId);
-        if (this.applyEvents(parsed)) {
-          this.store.markDeliveryProcessed(delivery.id, new Date());
-          completed++;
+    const limit = 500;
+    const deliveries = this.store.pendingDeliveries(provider, since, limit);
+    const left = new Map<ProviderId, number>();
+    for (const delivery of deliveries) {
+      const deliveryProvider = delivery.provider as ProviderId;
+      let done = false;
+      const handler = this.providers.get(deliveryProvider).webhooks;
+      if (handler) {
+        try {
+          const parsed = handler.parse(JSON.parse(delivery.payload), delivery.deliveryId);
+          if (this.applyEvents(parsed)) {
+            this.store.markDeliveryProcessed(delivery.id, new Date());
+            completed++;
+            done = true;
+          }
+        } catch (error) {
+          this.logger.warn({ err: error, deliveryId: delivery.deliveryId }, 'pending delivery could not be applied');
         }
-      } catch (error) {
-        this.logger.warn({ err: error, deliveryId: delivery.deliveryId }, 'pending delivery could not be applied');
       }
+      if (done) this.addPending(deliveryProvider, -1);
+      else left.set(deliveryProvider, (left.get(deliveryProvider) ?? 0) + 1);
     }
+    // A complete answer is the truth (deliveries older than the window have left it): resync.
+    if (provider && deliveries.length < limit) this.pendingCounts.set(provider, left.get(provider) ?? 0);
     return completed;
+  }
+
+  /** Deliveries of `provider` waiting for their stream. */
+  private pendingCount(provider: ProviderId): number {
+    return this.pendingCounts.get(provider) ?? 0;
+  }
+
+  private addPending(provider: ProviderId, delta: number): void {
+    this.pendingCounts.set(provider, Math.max(this.pendingCount(provider) + delta, 0));
   }
 
   /** Applies every observation; true when each found its stream. */

@@ -1,0 +1,74 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { StreamKind } from '../src/domain/status.js';
+import { type NewStream, Store } from '../src/store/store.js';
+
+/**
+ * `listActive` reads its rows as JSON and maps them by hand (the query path of
+ * `activeLivestreams`): it must give exactly the records drizzle's mapping gives (`getStream`),
+ * nulls, times and non-ASCII text included, in the same order, with the same filters.
+ */
+
+let store: Store | undefined;
+afterEach(() => store?.close());
+
+function stream(kind: StreamKind, i: number, status: string, extra: Partial<NewStream> = {}): NewStream {
+  const at = new Date(Date.UTC(2026, 0, 1, 12, 0, 0, i));
+  return {
+    id: `${kind}-${i}`,
+    provider: i % 2 ? 'HMS' : 'SANDBOX',
+    roomId: `room-${i}`,
+    externalId: i % 4 ? `ext-${i}` : null,
+    sessionId: null,
+    status,
+    vendorStatus: i % 2 ? 'héllo "quoted" \\ ✓ 🎥' : null,
+    version: i + 1,
+    failureReason: null,
+    idempotencyKey: `key-${kind}-${i}`,
+    options: '{"a":1}',
+    startedAt: i % 2 ? at : null,
+    stoppedAt: null,
+    createdAt: at,
+    updatedAt: new Date(at.getTime() + 1500),
+    nextPollAt: at,
+    ...extra,
+  };
+}
+
+describe('Store.listActive', () => {
+  it('gives the records getStream gives, newest first, filtered', () => {
+    store = new Store(':memory:');
+    const s = store;
+    s.transaction(() => {
+      for (let i = 0; i < 12; i++) {
+        s.insertStream('livestream', {
+          ...stream('livestream', i, i === 5 ? 'STOPPED' : i % 3 ? 'LIVE' : 'STARTING'),
+          playbackUrl: i % 2 ? `https://cdn.example/${i}.m3u8` : null,
+          ingestRtmpUrl: 'rtmp://ingest.example/live',
+          ingestStreamKey: i % 2 ? `sk-${i}` : null,
+          ingestWhipUrl: null,
+        } as NewStream);
+        s.insertStream('recording', stream('recording', i, i === 7 ? 'COMPLETED' : 'RECORDING'));
+      }
+    });
+    for (const kind of ['livestream', 'recording'] as const) {
+      for (const filter of [
+        {},
+        { provider: 'HMS' as const },
+        { roomId: 'room-1' },
+        { provider: 'SANDBOX' as const, roomId: 'room-0' },
+      ]) {
+        const listed = s.listActive(kind, filter);
+        expect(listed.length).toBeGreaterThan(0);
+        expect(listed).toEqual(listed.map((record) => s.getStream(kind, record.id)));
+        const expectedIds = Array.from({ length: 12 }, (_, i) => s.getStream(kind, `${kind}-${i}`))
+          .filter((r) => r && !['STOPPED', 'COMPLETED'].includes(r.status))
+          .filter((r) => !('provider' in filter) || r?.provider === filter.provider)
+          .filter((r) => !('roomId' in filter) || r?.roomId === filter.roomId)
+          .map((r) => r?.id)
+          .reverse();
+        expect(listed.map((r) => r.id)).toEqual(expectedIds);
+      }
+    }
+    expect(s.listActive('livestream', { roomId: 'nowhere' })).toEqual([]);
+  });
+});
