@@ -926,29 +926,6 @@ type RawStreamRow = [
 function fromRawRow<K extends StreamKind>(kind: K, row: RawStreamRow): RecordOf<K> {
   const startedAt = row[10];
   const stoppedAt = row[11];
-  if (kind === 'livestream') {
-    const livestream: LivestreamRecord = {
-      id: row[0],
-      provider: row[1] as ProviderId,
-      roomId: row[2],
-      externalId: row[3],
-      sessionId: row[4],
-      status: row[5] as LivestreamRecord['status'],
-      vendorStatus: row[6],
-      version: row[7],
-      failureReason: row[8],
-      idempotencyKey: row[9],
-      startedAt: startedAt === null ? null : new Date(startedAt),
-      stoppedAt: stoppedAt === null ? null : new Date(stoppedAt),
-      createdAt: new Date(row[12]),
-      updatedAt: new Date(row[13]),
-      playbackUrl: row[14] ?? null,
-      ingestRtmpUrl: row[15] ?? null,
-      ingestStreamKey: row[16] ?? null,
-      ingestWhipUrl: row[17] ?? null,
-    };
-    return livestream as RecordOf<K>;
-  }
   const recording: RecordingRecord = {
     id: row[0],
     provider: row[1] as ProviderId,
@@ -965,7 +942,16 @@ function fromRawRow<K extends StreamKind>(kind: K, row: RawStreamRow): RecordOf<
     createdAt: new Date(row[12]),
     updatedAt: new Date(row[13]),
   };
-  return recording as RecordOf<K>;
+  if (kind === 'recording') return recording as RecordOf<K>;
+  const livestream: LivestreamRecord = {
+    ...recording,
+    status: row[5] as LivestreamRecord['status'],
+    playbackUrl: row[14] ?? null,
+    ingestRtmpUrl: row[15] ?? null,
+    ingestStreamKey: row[16] ?? null,
+    ingestWhipUrl: row[17] ?? null,
+  };
+  return livestream as RecordOf<K>;
 }
 
 function toRecord<K extends StreamKind>(kind: K, row: StreamRow): RecordOf<K> {
