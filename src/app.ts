@@ -10,6 +10,7 @@ import { StreamService } from './service/streams.js';
 import { Store } from './store/store.js';
 import { Intake } from './sync/intake.js';
 import { Poller } from './sync/poller.js';
+import { PollSchedule } from './sync/schedule.js';
 import { WebhookIntake } from './sync/webhooks.js';
 
 export interface App {
@@ -39,14 +40,15 @@ export function buildApp(config: Config, logger: Logger): App {
       }
     },
   });
-  const streams = new StreamService(store, events, providers, config.defaultProvider, logger);
+  const schedule = new PollSchedule(config.polling);
+  const streams = new StreamService(store, events, providers, config.defaultProvider, schedule, logger);
   const automation = new AutomationService(store, config.defaultProvider, streams, logger);
   intake = new Intake(store, streams, logger);
   const poller = new Poller(
     store,
     providers,
     intake,
-    events,
+    schedule,
     { ...config.polling, stopTimeoutMs: config.shutdownTimeoutMs },
     logger,
   );

@@ -18,7 +18,8 @@ import {
 
 /**
  * Polling over real HTTP: the service against the Cloudflare RealtimeKit and Tenbyte fakes, on
- * real SQLite files. No webhook is ever sent here, so every change after a start is the poller's.
+ * real SQLite files. Only one test sends a webhook (its change must restart the schedule); in the
+ * others every change after a start is the poller's.
  */
 
 let cf: CloudflareFake;
@@ -175,6 +176,34 @@ describe('the poll schedule', () => {
     expect(gaps(after)[0]).toBeLessThan(450);
     const history = (await readLivestream(server, livestream.id))?.history;
     expect(history.at(-1)).toEqual({ status: 'LIVE', source: 'POLL', applied: true });
+  });
+
+  it('starts over after a change a webhook brought, not only one a poll found', async () => {
+    const server = await boot({
+      ...cf.webhookEnv,
+      POLL_INTERVAL_MS: '60',
+      POLL_MAX_INTERVAL_MS: '4000',
+      POLL_JITTER_PERCENT: '0',
+    });
+    const livestream = await startLivestream(server, { roomId: 'webhook-restart-room' });
+    // Unchanged, the reads come 120, 240, 480, 960 ms apart: the next one is due 1,920 ms on.
+    await waitFor(() => readsOf([livestream.externalId]).length >= 5, 10_000);
+    const sentAt = Date.now();
+    cf.setLivestreamStatus(livestream.externalId, 'LIVE');
+    const answer = await cf.sendWebhook(
+      `http://127.0.0.1:${server.port}/webhooks/cloudflare`,
+      cf.livestreamWebhook(livestream.externalId),
+    );
+    expect(answer.status).toBe(200);
+    expect((await readLivestream(server, livestream.id))?.history.at(-1)).toEqual({
+      status: 'LIVE',
+      source: 'WEBHOOK',
+      applied: true,
+    });
+    await waitFor(() => readsOf([livestream.externalId]).some((at) => at >= sentAt), 10_000);
+    const next = readsOf([livestream.externalId]).find((at) => at >= sentAt) ?? Number.POSITIVE_INFINITY;
+    // Restarted at the base interval (60 ms); backed off, it could not have come before 1,920 ms.
+    expect(next - sentAt).toBeLessThan(1500);
   });
 
   it('two services on one database file never read a stream at once, and read each once per due time', async () => {

@@ -59,6 +59,16 @@ export function isActive(kind: StreamKind, status: string): boolean {
   return ACTIVE[kind].includes(status);
 }
 
+const POLLED: Record<StreamKind, readonly string[]> = {
+  livestream: ACTIVE.livestream,
+  recording: [...ACTIVE.recording, 'UPLOADING'],
+};
+
+/** Statuses the poller watches: every one that is not final. */
+export function polledStatuses(kind: StreamKind): readonly string[] {
+  return POLLED[kind];
+}
+
 export function isValidStatus(kind: StreamKind, status: string): boolean {
   return status === 'FAILED' || status in RANK[kind];
 }

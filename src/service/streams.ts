@@ -16,6 +16,7 @@ import type { StreamEvents } from '../events.js';
 import type { ProviderRegistry } from '../providers/index.js';
 import type { Provider, StartLivestreamRequest, StartRecordingRequest, StreamRef } from '../providers/provider.js';
 import type { Store, StreamPatch } from '../store/store.js';
+import type { PollSchedule } from '../sync/schedule.js';
 
 const text = (max: number) => z.string().trim().min(1, { error: 'must not be empty' }).max(max);
 const videoSize = z.object({
@@ -66,17 +67,22 @@ export class StreamService {
     private readonly events: StreamEvents,
     private readonly providers: ProviderRegistry,
     private readonly defaultProvider: ProviderId,
+    private readonly schedule: PollSchedule,
     private readonly logger: Logger,
   ) {}
 
   /**
    * Checks the transition, writes the row and a history event in one transaction, bumps
    * `version`, and publishes after commit. A refused update is kept in history as not applied.
+   * `known` is the stream as the caller read it inside the transaction this one is part of (the
+   * intake's correlation), which saves reading it again.
    */
-  apply<K extends StreamKind>(update: StatusUpdate & { kind: K }): ApplyResult<K> {
+  apply<K extends StreamKind>(update: StatusUpdate & { kind: K }, known?: StreamRecord): ApplyResult<K> {
     const now = update.at ?? new Date();
+    // Trusted only when read inside the transaction this apply joins (no writer came between).
+    const read = known?.id === update.streamId && this.store.inTransaction ? (known as RecordOf<K>) : undefined;
     const result = this.store.transaction((): ApplyResult<K> => {
-      const current = this.store.getStream(update.kind, update.streamId);
+      const current = read ?? this.store.getStream(update.kind, update.streamId);
       if (!current) throw new NotFoundError(update.kind, update.streamId);
       if (update.eventId && this.store.hasEvent(update.kind, current.id, update.eventId)) {
         return { stream: current, changed: false, refused: false };
@@ -116,7 +122,9 @@ export class StreamService {
       }
 
       const version = current.version + 1;
-      this.store.updateStream(update.kind, current.id, { ...patch, version, updatedAt: now });
+      // Any change starts the stream's poll schedule over (or ends it): in the same statement.
+      const slot = this.schedule.afterChange(update.kind, patch.status ?? current.status, now);
+      this.store.updateStream(update.kind, current.id, { ...patch, ...slot, version, updatedAt: now });
       if (assetsChanged && update.assets) this.store.upsertAssets(current.id, update.assets, now);
       this.store.insertEvent({
         streamKind: update.kind,
@@ -131,8 +139,8 @@ export class StreamService {
         payload,
         at: now,
       });
-      const stream = this.store.getStream(update.kind, current.id);
-      if (!stream) throw new NotFoundError(update.kind, current.id);
+      // The row as just written (read in this transaction, so nothing else changed it since).
+      const stream = { ...current, ...patch, version, updatedAt: now } as RecordOf<K>;
       return { stream, changed: true, refused };
     });
     // After the commit: the outermost one, when apply runs inside a caller's transaction.
@@ -252,6 +260,7 @@ export class StreamService {
         const now = new Date();
         const id = crypto.randomUUID();
         this.store.insertStream(kind, {
+          ...this.schedule.afterChange(kind, 'STARTING', now),
           id,
           provider,
           roomId,

@@ -1,9 +1,11 @@
+import type { Statement as SqliteStatement } from 'better-sqlite3';
 import {
   and,
   asc,
   count,
   desc,
   eq,
+  getTableColumns,
   gt,
   inArray,
   isNotNull,
@@ -11,12 +13,11 @@ import {
   lt,
   lte,
   min,
-  notInArray,
   or,
   type SQL,
   sql,
 } from 'drizzle-orm';
-import { activeStatuses, type ProviderId, type StreamKind } from '../domain/status.js';
+import { activeStatuses, type ProviderId, polledStatuses as polled, type StreamKind } from '../domain/status.js';
 import type {
   AssetInput,
   LivestreamRecord,
@@ -27,7 +28,7 @@ import type {
   StatusEventRecord,
   StreamRecord,
 } from '../domain/types.js';
-import { type Db, migrationsApplied, type OpenedDatabase, openDatabase } from './database.js';
+import { type Db, migrationsApplied, type OpenedDatabase, openDatabase, type Statement } from './database.js';
 import {
   livestreams,
   recordingAssets,
@@ -60,6 +61,7 @@ export type NewStream = Omit<StreamRecord, 'status'> & {
   status: string;
   options: string | null;
   nextPollAt?: Date | null;
+  pollIntervalMs?: number | null;
 };
 
 export type StreamPatch = Partial<
@@ -67,6 +69,9 @@ export type StreamPatch = Partial<
     status: string;
   }
 >;
+
+/** A patch plus the stream's poll slot, written in the same statement (see PollSchedule). */
+export type StreamWrite = StreamPatch & { nextPollAt?: Date | null; pollIntervalMs?: number | null };
 
 export interface NewStatusEvent {
   streamKind: StreamKind;
@@ -92,23 +97,41 @@ export class Store {
     [];
   /**
    * The hot paths' statements (webhook intake, apply, subscriptions), prepared once: building
-   * and preparing SQL on each call costs more than running it.
+   * and preparing SQL on each call costs more than running it. The ones every webhook delivery
+   * runs are plain SQL with rows mapped by hand: drizzle's generic mapping cost more than
+   * SQLite's own work on them.
    */
   private readonly statements = new Map<StreamKind, ReturnType<Store['prepare']>>();
-  private insertDeliveryStatement?: ReturnType<Store['prepareInsertDelivery']>;
+  private insertDeliveryStatement?: Statement<number>;
   private markDeliveryStatement?: ReturnType<Store['prepareMarkDelivery']>;
-  private insertEventStatement?: ReturnType<Store['prepareInsertEvent']>;
-  private readonly updateStatements = new Map<string, { run(params: Record<string, unknown>): unknown }>();
+  private insertEventStatement?: Statement<never>;
+  private readonly updateStatements = new Map<string, Statement<never>>();
   private readonly pendingStatements = new Map<
     string,
     { all(params: Record<string, unknown>): (typeof webhookDeliveries.$inferSelect)[] }
   >();
   private readonly listActiveStatements = new Map<string, (params: Record<string, unknown>) => RawStreamRow[]>();
-  private hasEventStatement?: ReturnType<Store['prepareHasEvent']>;
+  private hasEventStatement?: Statement<number>;
+
+  /** Transaction control (not reported to `onStatement` listeners). */
+  private readonly control: Record<
+    'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo',
+    SqliteStatement
+  >;
 
   constructor(url: string) {
     this.opened = openDatabase(url);
     this.db = this.opened.db;
+    const sqlite = this.opened.sqlite;
+    this.control = {
+      begin: sqlite.prepare('BEGIN IMMEDIATE'),
+      commit: sqlite.prepare('COMMIT'),
+      rollback: sqlite.prepare('ROLLBACK'),
+      // Nested savepoints may share a name: RELEASE and ROLLBACK TO act on the innermost.
+      savepoint: sqlite.prepare('SAVEPOINT apply'),
+      release: sqlite.prepare('RELEASE apply'),
+      rollbackTo: sqlite.prepare('ROLLBACK TO apply'),
+    };
   }
 
   onStatement(listener: (sql: string) => void): () => void {
@@ -119,24 +142,40 @@ export class Store {
    * Runs `fn` in one write transaction (BEGIN IMMEDIATE), committing only if it returns. Called
    * inside another transaction, it is a savepoint of that one: nothing is durable until the
    * outermost commits, so what waits for durability waits for that (see `afterCommit`).
+   *
+   * Transaction control runs through statements prepared once: better-sqlite3's
+   * `transaction(fn)` builds a new wrapper on every call, which cost more than the writes of a
+   * webhook delivery (two or three of them per delivery).
    */
   transaction<T>(fn: () => T): T {
     const sqlite = this.opened.sqlite;
+    const control = this.control;
     if (sqlite.inTransaction) {
       // A savepoint: if it rolls back, so does what it left waiting for the commit.
       const mark = this.committed.length;
+      control.savepoint.run();
       try {
-        return sqlite.transaction(fn)();
+        const result = fn();
+        control.release.run();
+        return result;
       } catch (error) {
         this.committed.length = mark;
+        // SQLite may already have rolled the whole transaction back (a full disk, say).
+        if (sqlite.inTransaction) {
+          control.rollbackTo.run();
+          control.release.run();
+        }
         throw error;
       }
     }
     let result: T;
+    control.begin.run();
     try {
-      result = sqlite.transaction(fn).immediate();
+      result = fn();
+      control.commit.run();
     } catch (error) {
       this.committed.length = 0;
+      if (sqlite.inTransaction) control.rollback.run();
       throw error;
     }
     // Committed: every waiting callback runs, even if one of them throws (the first error is rethrown).
@@ -190,6 +229,11 @@ export class Store {
     });
   }
 
+  /** True inside `transaction` (or a group commit). */
+  get inTransaction(): boolean {
+    return this.opened.sqlite.inTransaction;
+  }
+
   /** Runs `fn` once the current transaction has committed (at once outside one); dropped on rollback. */
   afterCommit(fn: () => void): void {
     if (this.opened.sqlite.inTransaction) this.committed.push(fn);
@@ -199,18 +243,13 @@ export class Store {
   private prepare(kind: StreamKind) {
     const t = TABLES[kind];
     const provider = sql.placeholder('provider');
+    const select = `select ${RAW_COLUMNS[kind]} from "${TABLE_NAMES[kind]}"`;
     return {
-      byId: this.db
-        .select()
-        .from(t)
-        .where(eq(t.id, sql.placeholder('id')))
-        .prepare(),
-      byExternalId: this.db
-        .select()
-        .from(t)
-        .where(and(eq(t.provider, provider), eq(t.externalId, sql.placeholder('externalId'))))
-        .orderBy(desc(t.createdAt))
-        .prepare(),
+      byId: this.opened.prepare<RawStreamRow>(`${select} where id = @id`, 'arrays'),
+      byExternalId: this.opened.prepare<RawStreamRow>(
+        `${select} where provider = @provider and external_id = @externalId order by created_at desc limit 1`,
+        'arrays',
+      ),
       active: this.db
         .select()
         .from(t)
@@ -225,60 +264,11 @@ export class Store {
     };
   }
 
-  private prepareInsertDelivery() {
-    return this.db
-      .insert(webhookDeliveries)
-      .values({
-        provider: sql.placeholder('provider'),
-        deliveryId: sql.placeholder('deliveryId'),
-        eventType: sql.placeholder('eventType'),
-        payload: sql.placeholder('payload'),
-        // Raw placeholders reach the driver as they are: epoch milliseconds (timestamp_ms), or null.
-        receivedAt: sql`${sql.placeholder('receivedAt')}`,
-        processedAt: sql`${sql.placeholder('processedAt')}`,
-      })
-      .onConflictDoNothing({ target: [webhookDeliveries.provider, webhookDeliveries.deliveryId] })
-      .returning({ id: webhookDeliveries.id })
-      .prepare();
-  }
-
   private prepareMarkDelivery() {
     return this.db
       .update(webhookDeliveries)
       .set({ processedAt: sql`${sql.placeholder('at')}` })
       .where(eq(webhookDeliveries.id, sql.placeholder('id')))
-      .prepare();
-  }
-
-  private prepareInsertEvent() {
-    return this.db
-      .insert(statusEvents)
-      .values({
-        streamKind: sql.placeholder('streamKind'),
-        streamId: sql.placeholder('streamId'),
-        status: sql.placeholder('status'),
-        vendorStatus: sql.placeholder('vendorStatus'),
-        source: sql.placeholder('source'),
-        version: sql.placeholder('version'),
-        applied: sql.placeholder('applied'),
-        eventId: sql.placeholder('eventId'),
-        payload: sql.placeholder('payload'),
-        at: sql.placeholder('at'),
-      })
-      .prepare();
-  }
-
-  private prepareHasEvent() {
-    return this.db
-      .select({ id: statusEvents.id })
-      .from(statusEvents)
-      .where(
-        and(
-          eq(statusEvents.streamKind, sql.placeholder('kind')),
-          eq(statusEvents.streamId, sql.placeholder('streamId')),
-          eq(statusEvents.eventId, sql.placeholder('eventId')),
-        ),
-      )
       .prepare();
   }
 
@@ -307,7 +297,7 @@ export class Store {
 
   getStream<K extends StreamKind>(kind: K, id: string): RecordOf<K> | undefined {
     const row = this.prepared(kind).byId.get({ id });
-    return row ? toRecord(kind, row) : undefined;
+    return row ? fromRawRow(kind, row) : undefined;
   }
 
   getStreams<K extends StreamKind>(kind: K, ids: readonly string[]): RecordOf<K>[] {
@@ -323,7 +313,7 @@ export class Store {
 
   findByExternalId<K extends StreamKind>(kind: K, provider: ProviderId, externalId: string): RecordOf<K> | undefined {
     const row = this.prepared(kind).byExternalId.get({ provider, externalId });
-    return row ? toRecord(kind, row) : undefined;
+    return row ? fromRawRow(kind, row) : undefined;
   }
 
   findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): RecordOf<K> | undefined {
@@ -351,12 +341,11 @@ export class Store {
       if (filter.provider) conditions.push('provider = @provider');
       if (filter.roomId) conditions.push('room_id = @roomId');
       if (filter.status) conditions.push('status = @status');
-      const prepared = this.opened.sqlite
-        .prepare<[Record<string, unknown>], string>(
-          `select json_group_array(json_array(${RAW_COLUMNS[kind]}) order by created_at desc, id desc) ` +
-            `from ${TABLE_NAMES[kind]} where ${conditions.join(' and ')}`,
-        )
-        .pluck();
+      const prepared = this.opened.prepare<string>(
+        `select json_group_array(json_array(${RAW_COLUMNS[kind]}) order by created_at desc, id desc) ` +
+          `from "${TABLE_NAMES[kind]}" where ${conditions.join(' and ')}`,
+        'first',
+      );
       const active = Object.fromEntries(statuses.map((status, i) => [`active${i}`, status]));
       statement = (params) => JSON.parse(prepared.get({ ...active, ...params }) ?? '[]') as RawStreamRow[];
       this.listActiveStatements.set(shape, statement);
@@ -423,37 +412,23 @@ export class Store {
     this.db.insert(t).values(row).run();
   }
 
-  updateStream(kind: StreamKind, id: string, patch: StreamPatch): void {
-    const table = kind === 'livestream' ? livestreams : recordings;
-    const values: Record<string, unknown> = {};
-    if (kind === 'livestream') Object.assign(values, patch);
-    else {
-      const { playbackUrl, ingestRtmpUrl, ingestStreamKey, ingestWhipUrl, ...rest } = patch;
-      Object.assign(values, rest);
-    }
-    const columns = Object.keys(values)
-      .filter((column) => values[column] !== undefined && column in table)
+  /** Writes the fields `patch` gives (undefined ones are left alone); a livestream's own fields are skipped for a recording. */
+  updateStream(kind: StreamKind, id: string, patch: StreamWrite): void {
+    const columns = STREAM_COLUMNS[kind];
+    const fields = (Object.keys(patch) as (keyof StreamWrite)[])
+      .filter((field) => patch[field] !== undefined && columns.has(field))
       .sort();
-    if (columns.length === 0) return;
-    // One prepared statement per kind and set of columns changed (apply changes few shapes).
-    const shape = `${kind}:${columns.join(',')}`;
+    if (fields.length === 0) return;
+    // One prepared statement per kind and set of fields changed (apply changes few shapes).
+    const shape = `${kind}:${fields.join(',')}`;
     let statement = this.updateStatements.get(shape);
     if (!statement) {
-      const set: Record<string, SQL> = {};
-      for (const column of columns) set[column] = sql`${sql.placeholder(column)}`;
-      statement = this.db
-        .update(table)
-        .set(set as Parameters<ReturnType<Db['update']>['set']>[0])
-        .where(eq(table.id, sql.placeholder('id')))
-        .prepare();
+      const set = fields.map((field) => `"${columns.get(field)}" = @${field}`).join(', ');
+      statement = this.opened.prepare<never>(`update "${TABLE_NAMES[kind]}" set ${set} where id = @id`);
       if (this.updateStatements.size < 256) this.updateStatements.set(shape, statement);
     }
-    // Raw placeholders reach the driver as they are: timestamps as epoch milliseconds (timestamp_ms).
     const params: Record<string, unknown> = { id };
-    for (const column of columns) {
-      const value = values[column];
-      params[column] = value instanceof Date ? value.getTime() : value;
-    }
+    for (const field of fields) params[field] = toSqlite(patch[field]);
     statement.run(params);
   }
 
@@ -465,12 +440,18 @@ export class Store {
   // ── history ────────────────────────────────────────────────────────────────
 
   insertEvent(event: NewStatusEvent): void {
-    this.insertEventStatement ??= this.prepareInsertEvent();
-    this.insertEventStatement.run({ ...event });
+    this.insertEventStatement ??= this.opened.prepare<never>(
+      'insert into "status_events" (stream_kind, stream_id, status, vendor_status, source, version, applied, event_id, payload, at) ' +
+        'values (@streamKind, @streamId, @status, @vendorStatus, @source, @version, @applied, @eventId, @payload, @at)',
+    );
+    this.insertEventStatement.run({ ...event, applied: event.applied ? 1 : 0, at: event.at.getTime() });
   }
 
   hasEvent(kind: StreamKind, streamId: string, eventId: string): boolean {
-    this.hasEventStatement ??= this.prepareHasEvent();
+    this.hasEventStatement ??= this.opened.prepare<number>(
+      'select 1 from "status_events" where stream_kind = @kind and stream_id = @streamId and event_id = @eventId',
+      'first',
+    );
     return this.hasEventStatement.get({ kind, streamId, eventId }) !== undefined;
   }
 
@@ -578,8 +559,13 @@ export class Store {
     /** Set when there is nothing to apply (room news only): recorded as done at once. */
     processedAt?: Date | null;
   }): { inserted: boolean; id: number } {
-    this.insertDeliveryStatement ??= this.prepareInsertDelivery();
-    const row = this.insertDeliveryStatement.get({
+    this.insertDeliveryStatement ??= this.opened.prepare<number>(
+      'insert into "webhook_deliveries" (provider, delivery_id, event_type, payload, received_at, processed_at) ' +
+        'values (@provider, @deliveryId, @eventType, @payload, @receivedAt, @processedAt) ' +
+        'on conflict (provider, delivery_id) do nothing returning id',
+      'first',
+    );
+    const id = this.insertDeliveryStatement.get({
       provider: delivery.provider,
       deliveryId: delivery.deliveryId,
       eventType: delivery.eventType,
@@ -587,7 +573,7 @@ export class Store {
       receivedAt: delivery.receivedAt.getTime(),
       processedAt: delivery.processedAt?.getTime() ?? null,
     });
-    return row ? { inserted: true, id: row.id } : { inserted: false, id: 0 };
+    return id === undefined ? { inserted: false, id: 0 } : { inserted: true, id };
   }
 
   markDeliveryProcessed(id: number, at: Date): void {
@@ -781,28 +767,6 @@ export class Store {
   }
 
   /**
-   * Starts the schedule over for streams that just changed (or were created): due at `at` with the
-   * base interval. Streams that reached a final state leave the schedule. Leases are left alone.
-   */
-  resetPollSchedule(kind: StreamKind, ids: readonly string[], at: Date, intervalMs: number): void {
-    if (ids.length === 0) return;
-    const t = TABLES[kind];
-    const statuses = polledStatuses(kind);
-    this.transaction(() => {
-      this.db
-        .update(t)
-        .set({ nextPollAt: at, pollIntervalMs: intervalMs })
-        .where(and(inArray(t.id, [...ids]), inArray(t.status, statuses)))
-        .run();
-      this.db
-        .update(t)
-        .set({ nextPollAt: null, pollIntervalMs: null })
-        .where(and(inArray(t.id, [...ids]), notInArray(t.status, statuses), isNotNull(t.nextPollAt)))
-        .run();
-    });
-  }
-
-  /**
    * At boot: every stream that is not final is due now with the base interval (a stream created
    * before the restart must not wait out a long backed-off interval). Answers how many.
    */
@@ -877,7 +841,7 @@ export interface PollClaim {
 
 /** Statuses the poller watches: every one that is not final. */
 function polledStatuses(kind: StreamKind): string[] {
-  return [...activeStatuses(kind), ...(kind === 'recording' ? ['UPLOADING'] : [])];
+  return [...polled(kind)];
 }
 
 function filterConditions(t: StreamTable, filter: StreamFilter): SQL[] {
@@ -891,6 +855,22 @@ function filterConditions(t: StreamTable, filter: StreamFilter): SQL[] {
 type StreamRow = typeof recordings.$inferSelect & Partial<typeof livestreams.$inferSelect>;
 
 const TABLE_NAMES: Record<StreamKind, string> = { livestream: 'livestreams', recording: 'recordings' };
+/** Field → SQLite column of each stream table, as tables.ts names them. */
+const STREAM_COLUMNS: Record<StreamKind, ReadonlyMap<string, string>> = {
+  livestream: columnNames(livestreams),
+  recording: columnNames(recordings),
+};
+
+function columnNames(table: typeof livestreams | typeof recordings): ReadonlyMap<string, string> {
+  return new Map(Object.entries(getTableColumns(table)).map(([field, column]) => [field, column.name]));
+}
+
+/** A value as the store's own SQL binds it: times as epoch milliseconds (timestamp_ms), booleans as 0/1. */
+function toSqlite(value: unknown): unknown {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value;
+}
 const COMMON_COLUMNS =
   'id, provider, room_id, external_id, session_id, status, vendor_status, version, failure_reason, ' +
   'idempotency_key, started_at, stopped_at, created_at, updated_at';

@@ -24,21 +24,33 @@ export class Intake {
 
   /** A pushed vendor event (source WEBHOOK), correlated by the vendor's id, else by room. */
   receive(event: VendorEvent): IntakeResult {
-    const stream = this.correlate(event);
-    if (!stream) {
+    // Correlated and applied in one transaction (a savepoint inside a webhook's), so the row
+    // correlation read is the one `apply` starts from: it need not be read twice.
+    const outcome = this.store.transaction(() => {
+      const stream = this.correlate(event);
+      if (!stream) return { streamId: null, changed: false };
+      const result = this.applyObservation(
+        event.kind,
+        stream.id,
+        event.observation,
+        'WEBHOOK',
+        {
+          eventId: event.eventId ?? null,
+          payload: event.payload,
+          externalId: event.externalId ?? null,
+          sessionId: event.sessionId ?? null,
+        },
+        stream,
+      );
+      return { streamId: stream.id, changed: result.changed };
+    });
+    if (!outcome.streamId) {
       this.logger.warn(
         { provider: event.provider, kind: event.kind, externalId: event.externalId, roomId: event.roomId },
         'vendor event for an unknown stream',
       );
-      return { streamId: null, changed: false };
     }
-    const result = this.applyObservation(event.kind, stream.id, event.observation, 'WEBHOOK', {
-      eventId: event.eventId ?? null,
-      payload: event.payload,
-      externalId: event.externalId ?? null,
-      sessionId: event.sessionId ?? null,
-    });
-    return { streamId: stream.id, changed: result.changed };
+    return outcome;
   }
 
   /**
@@ -58,22 +70,26 @@ export class Intake {
     observation: VendorObservation,
     source: StatusSource,
     extra: { eventId?: string | null; payload?: unknown; externalId?: string | null; sessionId?: string | null },
+    current?: StreamRecord,
   ): ApplyResult {
     // `raw` is history's payload (already chosen in `extra`), never a field of the update.
     const { status, vendorStatus, assets, raw: _raw, ...details } = observation;
-    return this.service.apply({
-      kind,
-      streamId,
-      status,
-      vendorStatus,
-      source,
-      assets,
-      ...details,
-      externalId: details.externalId ?? extra.externalId ?? null,
-      sessionId: details.sessionId ?? extra.sessionId ?? null,
-      eventId: extra.eventId ?? null,
-      payload: extra.payload,
-    });
+    return this.service.apply(
+      {
+        kind,
+        streamId,
+        status,
+        vendorStatus,
+        source,
+        assets,
+        ...details,
+        externalId: details.externalId ?? extra.externalId ?? null,
+        sessionId: details.sessionId ?? extra.sessionId ?? null,
+        eventId: extra.eventId ?? null,
+        payload: extra.payload,
+      },
+      current,
+    );
   }
 
   private correlate(event: VendorEvent): StreamRecord | undefined {

@@ -5,11 +5,11 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { PROVIDERS, type ProviderId, type StreamKind } from '../domain/status.js';
 import type { VendorObservation } from '../domain/types.js';
-import { type StreamEvents, topicFor } from '../events.js';
 import type { ProviderRegistry } from '../providers/index.js';
 import type { StreamRef } from '../providers/provider.js';
 import type { PollClaim, Store } from '../store/store.js';
 import type { Intake } from './intake.js';
+import type { PollSchedule } from './schedule.js';
 
 /**
  * Reads every stream that is not final from its vendor, so that a lost webhook is healed and a
@@ -18,7 +18,7 @@ import type { Intake } from './intake.js';
  * The schedule lives in the database, per stream: due at `next_poll_at`, with an interval that
  * starts at POLL_INTERVAL_MS, doubles (jittered) while a poll changes nothing, up to
  * POLL_MAX_INTERVAL_MS, and starts over after any change, whatever its source (a poll, a webhook
- * or the API: changes are heard on the event bus). A poller claims due streams under a lease
+ * or the API: `apply` writes the new slot with the change, see PollSchedule). A poller claims due streams under a lease
  * held in the database, so several replicas can share the work and never read one stream at once.
  * Each vendor's reads go through a request budget below its rate limit.
  *
@@ -69,15 +69,13 @@ export class Poller {
   private readonly inFlight = new Set<Promise<void>>();
   private budgets = new Map<ProviderId, Budget>();
   private abort: AbortController | null = null;
-  /** Streams that changed since the last tick, whose schedule starts over. */
-  private readonly changed: Record<StreamKind, Set<string>> = { livestream: new Set(), recording: new Set() };
   private readonly maxTickMs: number;
 
   constructor(
     private readonly store: Store,
     private readonly providers: ProviderRegistry,
     private readonly intake: Intake,
-    private readonly events: StreamEvents,
+    private readonly schedule: PollSchedule,
     private readonly options: PollingOptions,
     private readonly logger: Logger,
   ) {
@@ -101,7 +99,6 @@ export class Poller {
         return [id, throttle(async () => {})];
       }),
     );
-    for (const kind of KINDS) this.listen(kind, signal);
     try {
       const now = new Date();
       let resumed = 0;
@@ -131,7 +128,6 @@ export class Poller {
     ]);
     clearTimeout(timeout);
     try {
-      this.flushChanges(new Date());
       const released = this.store.releasePollLeases(this.owner);
       if (released > 0) this.logger.info({ released }, 'poll leases released');
     } catch (error) {
@@ -144,13 +140,6 @@ export class Poller {
     return this.inFlight.size;
   }
 
-  private listen(kind: StreamKind, signal: AbortSignal): void {
-    const changes = this.events.subscribe(topicFor(kind, {}), signal);
-    void (async () => {
-      for await (const change of changes) this.changed[change.kind].add(change.stream.id);
-    })().catch((error: unknown) => this.logger.error({ err: error }, 'poller stopped hearing changes'));
-  }
-
   private scheduleTick(delayMs: number): void {
     if (!this.running) return;
     const at = Date.now() + delayMs;
@@ -161,7 +150,7 @@ export class Poller {
     this.timer.unref();
   }
 
-  /** Restarts the schedule of what changed, claims what is due, and sleeps until the next due time. */
+  /** Claims what is due, and sleeps until the next due time. */
   private tick(): void {
     this.timer = null;
     this.timerAt = Number.POSITIVE_INFINITY;
@@ -169,7 +158,6 @@ export class Poller {
     let delay = this.maxTickMs;
     try {
       const now = new Date();
-      this.flushChanges(now);
       let free = this.options.concurrency - this.inFlight.size;
       if (free > 0) {
         const providers = this.providersWithBudget();
@@ -205,16 +193,6 @@ export class Poller {
       if (at) next = Math.min(next, at.getTime());
     }
     return Math.min(this.maxTickMs, Math.max(MIN_TICK_MS, next - now.getTime()));
-  }
-
-  private flushChanges(now: Date): void {
-    for (const kind of KINDS) {
-      const ids = [...this.changed[kind]];
-      if (ids.length === 0) continue;
-      this.changed[kind].clear();
-      const intervalMs = this.options.intervalMs;
-      this.store.resetPollSchedule(kind, ids, new Date(now.getTime() + this.jittered(intervalMs)), intervalMs);
-    }
   }
 
   private launch(claim: PollClaim): void {
@@ -302,16 +280,10 @@ export class Poller {
     const changed = !current || current.version !== claim.version;
     const previous = claim.pollIntervalMs ?? base;
     const intervalMs = changed ? base : Math.min(this.options.maxIntervalMs, Math.max(base, previous * 2));
-    const at = new Date(Date.now() + this.jittered(intervalMs));
+    const at = new Date(Date.now() + this.schedule.jittered(intervalMs));
     if (!this.store.finishPoll(claim.kind, claim.id, this.owner, { at, intervalMs })) {
       this.logger.warn({ kind: claim.kind, streamId: claim.id }, 'poll lease was lost before the poll finished');
     }
-  }
-
-  /** `ms` spread by ± the configured jitter, so streams started together drift apart. */
-  private jittered(ms: number): number {
-    const spread = this.options.jitter * (2 * Math.random() - 1);
-    return Math.max(0, Math.round(ms * (1 + spread)));
   }
 }
 
