@@ -3,8 +3,8 @@ import type { StreamKind } from '../src/domain/status.js';
 import { type NewStream, Store } from '../src/store/store.js';
 
 /**
- * `listActive` reads its rows as JSON and maps them by hand (the query path of
- * `activeLivestreams`): it must give exactly the records drizzle's mapping gives (`getStream`),
+ * `listActive` reads its rows as JSON and `getStream` as arrays, both mapped by hand (the query
+ * and webhook paths): they must give exactly the records drizzle's mapping gives (`getStreams`),
  * nulls, times and non-ASCII text included, in the same order, with the same filters.
  */
 
@@ -59,6 +59,15 @@ describe('Store.listActive', () => {
       ]) {
         const listed = s.listActive(kind, filter);
         expect(listed.length).toBeGreaterThan(0);
+        const byDrizzle = new Map(
+          s
+            .getStreams(
+              kind,
+              listed.map((record) => record.id),
+            )
+            .map((r) => [r.id, r]),
+        );
+        expect(listed).toEqual(listed.map((record) => byDrizzle.get(record.id)));
         expect(listed).toEqual(listed.map((record) => s.getStream(kind, record.id)));
         const expectedIds = Array.from({ length: 12 }, (_, i) => s.getStream(kind, `${kind}-${i}`))
           .filter((r) => r && !['STOPPED', 'COMPLETED'].includes(r.status))

@@ -12,7 +12,6 @@ import {
   isNull,
   lt,
   lte,
-  min,
   or,
   type SQL,
   sql,
@@ -710,7 +709,7 @@ export class Store {
     if (claim.limit <= 0 || claim.providers?.length === 0) return [];
     const t = TABLES[kind];
     const due = and(
-      inArray(t.status, polledStatuses(kind)),
+      isPolled(t, kind),
       lte(t.nextPollAt, claim.now),
       or(isNull(t.pollLeaseUntil), lte(t.pollLeaseUntil, claim.now)),
       claim.providers ? inArray(t.provider, [...claim.providers]) : undefined,
@@ -785,16 +784,13 @@ export class Store {
   /** When the earliest stream not leased by anyone becomes due; null when none is scheduled. */
   nextPollDue(kind: StreamKind, now: Date): Date | null {
     const t = TABLES[kind];
+    // The first in due order: read along the next_poll_at index, it stops at the first free one.
     const row = this.db
-      .select({ at: min(t.nextPollAt) })
+      .select({ at: t.nextPollAt })
       .from(t)
-      .where(
-        and(
-          inArray(t.status, polledStatuses(kind)),
-          isNotNull(t.nextPollAt),
-          or(isNull(t.pollLeaseUntil), lte(t.pollLeaseUntil, now)),
-        ),
-      )
+      .where(and(isNotNull(t.nextPollAt), isPolled(t, kind), or(isNull(t.pollLeaseUntil), lte(t.pollLeaseUntil, now))))
+      .orderBy(asc(t.nextPollAt))
+      .limit(1)
       .get();
     return row?.at ?? null;
   }
@@ -842,6 +838,15 @@ export interface PollClaim {
 /** Statuses the poller watches: every one that is not final. */
 function polledStatuses(kind: StreamKind): string[] {
   return [...polled(kind)];
+}
+
+/**
+ * The stream is one the poller watches, as a condition the schedule's queries check row by row
+ * (`+status`: unary plus keeps SQLite from reading them along the status index, which holds every
+ * active stream, instead of the next_poll_at one, which finds what is due at once).
+ */
+function isPolled(t: StreamTable, kind: StreamKind): SQL {
+  return inArray(sql`+${t.status}`, polledStatuses(kind));
 }
 
 function filterConditions(t: StreamTable, filter: StreamFilter): SQL[] {
