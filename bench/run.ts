@@ -1,8 +1,10 @@
 // `npm run bench [-- --quick] [-- --only=name,name]`: every benchmark against a baseline measured in
 // the same run, written to bench/results.json and bench/RESULTS.md.
 
+import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { coldStartAndMemory } from './coldstart.js';
 import { fanOut } from './fanout.js';
 import type { BenchContext, BenchResult } from './lib.js';
@@ -18,52 +20,94 @@ const only = args
 const ctx: BenchContext = { quick, log: (message) => console.log(`  ${message}`) };
 
 type Bench = (ctx: BenchContext) => Promise<Record<string, BenchResult>>;
+// The heaviest last: 19,000 sockets leave the machine busy for a while after they close.
 const BENCHES: Record<string, Bench> = {
   query: async (c) => ({ query_throughput: await queryThroughput(c) }),
-  fanout: fanOut,
   webhooks: webhookIntake,
   coldstart: async (c) => {
     const { start, memory } = await coldStartAndMemory(c);
     return { cold_start_ms: start, idle_rss_mb: memory };
   },
+  fanout: fanOut,
 };
 
-const results: Record<string, BenchResult> = {};
-process.on('exit', (code) => {
-  if (code !== 0) console.error(`bench exited with ${code}`);
-});
-for (const [name, bench] of Object.entries(BENCHES)) {
-  if (only && !only.includes(name)) continue;
-  const began = Date.now();
-  console.log(`${name}${quick ? ' (quick)' : ''}`);
-  try {
-    Object.assign(results, await bench(ctx));
-  } catch (error) {
-    // One broken benchmark must not cost the others their figures: recorded as failed.
-    console.error(`  ${name} failed:`, error);
-    results[name] = { value: 0, baseline: 0, ratio: 0, target: 'ran to the end', pass: false, note: String(error) };
-  }
-  console.log(`  done in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+/** Pause between two benchmarks, for what the last one left behind (closing sockets, freed memory). */
+const SETTLE_MS = 3000;
+
+// `--one=name`: this process runs that benchmark alone and hands its figures to the parent.
+const one = args.find((a) => a.startsWith('--one='))?.slice(6);
+if (one) {
+  const bench = BENCHES[one];
+  if (!bench) throw new Error(`no benchmark named ${one}`);
+  const figures = await bench(ctx);
+  process.send?.({ figures }, () => process.disconnect());
+} else {
+  await runAll();
 }
 
-const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 1024 ** 3).toFixed(1)} GiB, Node ${process.version}`;
-writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
-const rows = Object.entries(results).map(
-  ([name, r]) =>
-    `| ${name} | ${r.value}${r.unit ? ` ${r.unit}` : ''} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.pass ? 'pass' : 'FAIL'} | ${r.note ?? ''} |`,
-);
-writeFileSync(
-  new URL('./RESULTS.md', import.meta.url),
-  [
-    '# Benchmark results',
-    '',
-    `Machine: ${machine}. Mode: ${quick ? 'quick' : 'full'}. Run: ${new Date().toISOString()}.`,
-    'Each figure is measured against a baseline in the same run (see bench/README.md).',
-    '',
-    '| benchmark | value | baseline | ratio | target | result | note |',
-    '|---|---|---|---|---|---|---|',
-    ...rows,
-    '',
-  ].join('\n'),
-);
-console.table(results);
+/**
+ * Each benchmark runs in a fresh process of its own, so none inherits another's heap, timers or
+ * garbage (the load generators live in this parent-side process).
+ */
+function runIsolated(name: string): Promise<Record<string, BenchResult>> {
+  const child = fork(fileURLToPath(import.meta.url), [`--one=${name}`, ...(quick ? ['--quick'] : [])], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    let figures: Record<string, BenchResult> | undefined;
+    child.on('message', (message: { figures?: Record<string, BenchResult> }) => {
+      figures = message.figures;
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (figures) resolve(figures);
+      else reject(new Error(`${name} exited with ${code} before reporting`));
+    });
+  });
+}
+
+async function runAll(): Promise<void> {
+  const results: Record<string, BenchResult> = {};
+  process.on('exit', (code) => {
+    if (code !== 0) console.error(`bench exited with ${code}`);
+  });
+  let first = true;
+  for (const name of Object.keys(BENCHES)) {
+    if (only && !only.includes(name)) continue;
+    if (!first) await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    first = false;
+    const began = Date.now();
+    console.log(`${name}${quick ? ' (quick)' : ''}`);
+    try {
+      Object.assign(results, await runIsolated(name));
+    } catch (error) {
+      // One broken benchmark must not cost the others their figures: recorded as failed.
+      console.error(`  ${name} failed:`, error);
+      results[name] = { value: 0, baseline: 0, ratio: 0, target: 'ran to the end', pass: false, note: String(error) };
+    }
+    console.log(`  done in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+  }
+
+  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 1024 ** 3).toFixed(1)} GiB, Node ${process.version}`;
+  writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+  const rows = Object.entries(results).map(
+    ([name, r]) =>
+      `| ${name} | ${r.value}${r.unit ? ` ${r.unit}` : ''} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.pass ? 'pass' : 'FAIL'} | ${r.note ?? ''} |`,
+  );
+  writeFileSync(
+    new URL('./RESULTS.md', import.meta.url),
+    [
+      '# Benchmark results',
+      '',
+      `Machine: ${machine}. Mode: ${quick ? 'quick' : 'full'}. Run: ${new Date().toISOString()}.`,
+      'Each figure is measured against a baseline in the same run (see bench/README.md).',
+      '',
+      '| benchmark | value | baseline | ratio | target | result | note |',
+      '|---|---|---|---|---|---|---|',
+      ...rows,
+      '',
+    ].join('\n'),
+  );
+  console.table(results);
+}

@@ -1,6 +1,9 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StreamKind } from '../src/domain/status.js';
 import { type NewStream, Store } from '../src/store/store.js';
+import { tempDir } from './helpers.js';
 
 /**
  * `listActive` reads its rows as JSON and `getStream` as arrays, both mapped by hand (the query
@@ -79,5 +82,52 @@ describe('Store.listActive', () => {
       }
     }
     expect(s.listActive('livestream', { roomId: 'nowhere' })).toEqual([]);
+  });
+});
+
+describe('Store.listActive between changes', () => {
+  it('answers again without reading while nothing changed, and sees every change made since', () => {
+    const dir = tempDir();
+    const file = join(dir, 'active.sqlite');
+    store = new Store(file);
+    const s = store;
+    // Another connection to the same file: another process sharing the database.
+    const other = new Store(file);
+    try {
+      s.transaction(() => {
+        for (let i = 0; i < 3; i++) s.insertStream('livestream', stream('livestream', i, 'LIVE'));
+      });
+      const reads: string[] = [];
+      const stop = s.onStatement((sql) => reads.push(sql));
+      const first = s.listActive('livestream', {});
+      const again = s.listActive('livestream', {});
+      stop();
+      expect(again).toEqual(first);
+      expect(reads.filter((sql) => sql.includes('from "livestreams"'))).toHaveLength(1);
+
+      // A change through this connection.
+      s.updateStream('livestream', 'livestream-0', { status: 'STOPPED', version: 2 });
+      expect(s.listActive('livestream', {}).map((r) => r.id)).toEqual(['livestream-2', 'livestream-1']);
+      // A change committed by the other connection.
+      other.updateStream('livestream', 'livestream-1', { vendorStatus: 'changed elsewhere', version: 2 });
+      expect(s.listActive('livestream', {}).map((r) => [r.id, r.vendorStatus, r.version])).toEqual([
+        ['livestream-2', null, 3],
+        ['livestream-1', 'changed elsewhere', 2],
+      ]);
+      other.insertStream('livestream', stream('livestream', 3, 'STARTING'));
+      expect(s.listActive('livestream', {}).map((r) => r.id)).toEqual(['livestream-3', 'livestream-2', 'livestream-1']);
+      // A write rolled back leaves the list as it was.
+      expect(() =>
+        s.transaction(() => {
+          s.updateStream('livestream', 'livestream-2', { status: 'FAILED', version: 2 });
+          expect(s.listActive('livestream', {}).map((r) => r.id)).toEqual(['livestream-3', 'livestream-1']);
+          throw new Error('undo');
+        }),
+      ).toThrow('undo');
+      expect(s.listActive('livestream', {}).map((r) => r.id)).toEqual(['livestream-3', 'livestream-2', 'livestream-1']);
+    } finally {
+      other.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

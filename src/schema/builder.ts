@@ -52,6 +52,8 @@ export const builder = new SchemaBuilder<{
 // path; the same string, made here.
 builder.addScalarType('DateTime', DateTimeResolver, {
   serialize: (value) => {
+    // Our own values are valid Dates (every record's times): straight to the string.
+    if (value instanceof Date && !Number.isNaN(value.getTime())) return value.toISOString() as unknown as Date;
     const serialized: Date | string = DateTimeResolver.serialize(value);
     // Typed as the Date it stands for (Pothos types a scalar's wire value as its output type).
     return (serialized instanceof Date ? serialized.toISOString() : serialized) as unknown as Date;

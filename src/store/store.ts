@@ -110,6 +110,12 @@ export class Store {
     { all(params: Record<string, unknown>): (typeof webhookDeliveries.$inferSelect)[] }
   >();
   private readonly listActiveStatements = new Map<string, (params: Record<string, unknown>) => RawStreamRow[]>();
+  /**
+   * `listActive` answers as last read, while the database has not changed since (see
+   * `changeStamp`): dashboards ask the same list far more often than any stream changes.
+   */
+  private readonly activeCache = new Map<string, { stamp: string; records: readonly StreamRecord[] }>();
+  private changeStampStatement?: SqliteStatement<[], [number, number]>;
   private hasEventStatement?: Statement<number>;
 
   /** Transaction control (not reported to `onStatement` listeners). */
@@ -326,7 +332,38 @@ export class Store {
     return row ? toRecord(kind, row) : undefined;
   }
 
-  listActive<K extends StreamKind>(kind: K, filter: StreamFilter): RecordOf<K>[] {
+  /**
+   * Changes as soon as anything in the database may have: a row this connection wrote (SQLite's
+   * `total_changes()`, counted even before the commit) or a commit by any other connection, from
+   * this process or another (`data_version`).
+   */
+  private changeStamp(): string {
+    this.changeStampStatement ??= this.opened.sqlite
+      .prepare<[], [number, number]>('select total_changes(), data_version from pragma_data_version')
+      .raw();
+    const [changes, version] = this.changeStampStatement.get() ?? [0, 0];
+    return `${changes}:${version}`;
+  }
+
+  /**
+   * Every stream of `kind` that is not final (STARTING to STOPPING), newest first, filtered. The
+   * records are shared with other callers until something changes: they must not be modified.
+   */
+  listActive<K extends StreamKind>(kind: K, filter: StreamFilter): readonly RecordOf<K>[] {
+    // Inside a transaction a read may see what a rollback will undo: neither cached nor served.
+    if (this.opened.sqlite.inTransaction) return this.readActive(kind, filter);
+    const key = `${kind}\u0000${filter.provider ?? ''}\u0000${filter.roomId ?? ''}\u0000${filter.status ?? ''}`;
+    const stamp = this.changeStamp();
+    const cached = this.activeCache.get(key);
+    if (cached?.stamp === stamp) return cached.records as readonly RecordOf<K>[];
+    const records = this.readActive(kind, filter);
+    // Bounded: one entry per filter asked for (a room filter can name any room).
+    if (this.activeCache.size >= 256) this.activeCache.clear();
+    this.activeCache.set(key, { stamp, records });
+    return records;
+  }
+
+  private readActive<K extends StreamKind>(kind: K, filter: StreamFilter): RecordOf<K>[] {
     // One prepared statement per kind and set of filters given. The query path of
     // `activeLivestreams` (every active stream): plain SQL mapped by hand (`fromRawRow`), since
     // drizzle's generic row mapping cost more than SQLite's read of the rows. The rows come as
