@@ -115,7 +115,7 @@ export class Store {
    * `changeStamp`): dashboards ask the same list far more often than any stream changes.
    */
   private readonly activeCache = new Map<string, { stamp: string; records: readonly StreamRecord[] }>();
-  private changeStampStatement?: SqliteStatement<[], [number, number]>;
+  private changeStampStatements?: { changes: SqliteStatement<[], number>; version: SqliteStatement<[], number> };
   private hasEventStatement?: Statement<number>;
 
   /** Transaction control (not reported to `onStatement` listeners). */
@@ -338,11 +338,11 @@ export class Store {
    * this process or another (`data_version`).
    */
   private changeStamp(): string {
-    this.changeStampStatement ??= this.opened.sqlite
-      .prepare<[], [number, number]>('select total_changes(), data_version from pragma_data_version')
-      .raw();
-    const [changes, version] = this.changeStampStatement.get() ?? [0, 0];
-    return `${changes}:${version}`;
+    this.changeStampStatements ??= {
+      changes: this.opened.sqlite.prepare<[], number>('select total_changes()').pluck(),
+      version: this.opened.sqlite.prepare<[], number>('pragma data_version').pluck(),
+    };
+    return `${this.changeStampStatements.changes.get()}:${this.changeStampStatements.version.get()}`;
   }
 
   /**
