@@ -23,7 +23,7 @@ async function post(port: number, query: string, variables?: unknown) {
 
 /** `activeLivestreams` returning 50 livestreams vs a bare yoga answering the same JSON from memory. */
 export async function queryThroughput(ctx: BenchContext): Promise<BenchResult> {
-  const duration = ctx.quick ? 2 : 3;
+  const duration = ctx.quick ? 1.5 : 3;
   const rounds = ctx.quick ? 2 : 4;
   const service = await startChild('service.ts', {
     DATABASE_URL: join(tempDir(), 'bench.sqlite'),

@@ -32,7 +32,7 @@ const BENCHES: Record<string, Bench> = {
 };
 
 /** Pause between two benchmarks, for what the last one left behind (closing sockets, freed memory). */
-const SETTLE_MS = 3000;
+const SETTLE_MS = quick ? 0 : 3000;
 
 // `--one=name`: this process runs that benchmark alone and hands its figures to the parent.
 const one = args.find((a) => a.startsWith('--one='))?.slice(6);
