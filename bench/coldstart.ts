@@ -92,7 +92,10 @@ export async function coldStartAndMemory(ctx: BenchContext): Promise<{ start: Be
         '/readyz',
       ),
     );
-    bare.push(await coldStart(process.execPath, ['-e', bareScript], { PORT: await freePort() }, '/'));
+    // The bare server is only the yardstick (≈ 0.1 s, steady): quick mode starts it once.
+    if (!ctx.quick || i === 0) {
+      bare.push(await coldStart(process.execPath, ['-e', bareScript], { PORT: await freePort() }, '/'));
+    }
   }
   // The median of several starts: what a restart costs, without one noisy run deciding.
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;

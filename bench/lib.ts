@@ -37,6 +37,21 @@ export interface ChildServer {
 }
 
 /**
+ * Starts two children at once (each as `startChild`); if one fails to start, the other is stopped
+ * before the error is thrown, so none is left running.
+ */
+export async function startBoth(
+  first: Promise<ChildServer>,
+  second: Promise<ChildServer>,
+): Promise<[ChildServer, ChildServer]> {
+  const [a, b] = await Promise.allSettled([first, second]);
+  if (a.status === 'fulfilled' && b.status === 'fulfilled') return [a.value, b.value];
+  if (a.status === 'fulfilled') await a.value.stop();
+  if (b.status === 'fulfilled') await b.value.stop();
+  throw a.status === 'rejected' ? a.reason : (b as PromiseRejectedResult).reason;
+}
+
+/**
  * Starts a server script (`bench/servers/<name>.ts`) in its own process, so the load generator
  * and the server under test never share an event loop. The script answers IPC commands.
  */

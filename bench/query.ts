@@ -5,6 +5,7 @@ import {
   percentile,
   ratioResult,
   requestsPerSecond,
+  startBoth,
   startChild,
   tempDir,
 } from './lib.js';
@@ -23,14 +24,16 @@ async function post(port: number, query: string, variables?: unknown) {
 
 /** `activeLivestreams` returning 50 livestreams vs a bare yoga answering the same JSON from memory. */
 export async function queryThroughput(ctx: BenchContext): Promise<BenchResult> {
-  const duration = ctx.quick ? 1.5 : 3;
+  const duration = ctx.quick ? 1 : 3;
   const rounds = ctx.quick ? 2 : 4;
-  const service = await startChild('service.ts', {
-    DATABASE_URL: join(tempDir(), 'bench.sqlite'),
-    SANDBOX_STEP_MS: '3600000',
-    POLL_INTERVAL_MS: '3600000',
-  });
-  const baseline = await startChild('bare-yoga.ts');
+  const [service, baseline] = await startBoth(
+    startChild('service.ts', {
+      DATABASE_URL: join(tempDir(), 'bench.sqlite'),
+      SANDBOX_STEP_MS: '3600000',
+      POLL_INTERVAL_MS: '3600000',
+    }),
+    startChild('bare-yoga.ts'),
+  );
   try {
     for (let i = 0; i < 50; i++) {
       await post(
