@@ -87,14 +87,21 @@ export function securityPlugins(config: Config, authenticator: Authenticator): P
 }
 
 /**
- * Reads a request body of at most `limit` bytes. Resolves null, having answered 413, when it is
- * larger (by its Content-Length, or once that many bytes have arrived).
+ * Reads a request body of at most `limit` bytes. Resolves null, having answered 413 (by default a
+ * GraphQL-shaped error; `answerTooLarge` writes a route's own), when it is larger (by its
+ * Content-Length, or once that many bytes have arrived), and null when the request fails.
  */
-export function readLimitedBody(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer | null> {
+export function readLimitedBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+  answerTooLarge: () => void = () =>
+    writeError(res, 413, `Request body larger than ${limit} bytes`, 'PAYLOAD_TOO_LARGE'),
+): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const refuse = () => {
       res.setHeader('connection', 'close');
-      writeError(res, 413, `Request body larger than ${limit} bytes`, 'PAYLOAD_TOO_LARGE');
+      answerTooLarge();
       // Discard the rest rather than buffer it; the connection closes after the answer.
       req.removeAllListeners('data');
       req.resume();

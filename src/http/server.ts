@@ -284,43 +284,19 @@ function handleWebhook(
     json(res, 405, { error: 'method not allowed' });
     return;
   }
-  if (Number(req.headers['content-length'] ?? 0) > MAX_WEBHOOK_BYTES) {
-    res.setHeader('connection', 'close');
-    json(res, 413, { error: 'body too large' });
-    req.destroy();
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let refused = false;
-  req.on('data', (chunk: Buffer) => {
-    if (refused) return;
-    size += chunk.length;
-    if (size > MAX_WEBHOOK_BYTES) {
-      refused = true;
-      res.setHeader('connection', 'close');
-      json(res, 413, { error: 'body too large' });
-      req.destroy();
-      return;
-    }
-    chunks.push(chunk);
-  });
-  req.on('end', () => {
-    if (refused) return;
+  readLimitedBody(req, res, MAX_WEBHOOK_BYTES, () => json(res, 413, { error: 'body too large' })).then((body) => {
+    if (!body) return;
     const headers: Record<string, string | undefined> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
     webhooks
-      .handle(provider, Buffer.concat(chunks), headers)
+      .handle(provider, body, headers)
       .then((answer) => json(res, answer.status, answer.body))
       .catch((error: unknown) => {
         logger.error({ err: error, provider }, 'webhook failed');
         json(res, 500, { error: 'internal error' });
       });
-  });
-  req.on('error', () => {
-    refused = true;
   });
 }
 
