@@ -113,12 +113,17 @@ export async function openFanOut(service: ChildServer, count: number, hotId: str
   // The service's own listeners (poller, webhook intake) count too.
   const own = await service.call<number>('subscribers');
   const clients = await openClients(`ws://127.0.0.1:${service.port}/graphql`, count, (j) => subscriptionFor(j, hotId));
-  for (let i = 0; i < 300 && (await service.call<number>('subscribers')) - own < count; i++) {
+  await waitForSubscriptions(service, own + count);
+  return clients;
+}
+
+/** Waits (30 s at most) until the service counts `expected` subscribers, its own listeners included. */
+export async function waitForSubscriptions(service: ChildServer, expected: number): Promise<void> {
+  for (let i = 0; i < 300 && (await service.call<number>('subscribers')) < expected; i++) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  const registered = (await service.call<number>('subscribers')) - own;
-  if (registered < count) throw new Error(`only ${registered} of ${count} subscriptions registered`);
-  return clients;
+  const registered = await service.call<number>('subscribers');
+  if (registered < expected) throw new Error(`only ${registered} of ${expected} subscriptions registered`);
 }
 
 /** Arms every client process for `marker` and answers when the last concerned socket got it. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { openClients } from './fanout.js';
+import { openClients, waitForSubscriptions } from './fanout.js';
 import {
   type BenchContext,
   type BenchResult,
@@ -129,11 +129,7 @@ export async function webhookIntake(ctx: BenchContext): Promise<Record<string, B
     }));
     try {
       // Every subscription registered before the first delivery, or an event could go unheard.
-      for (let i = 0; i < 300 && (await service.call<number>('subscribers')) - own < SUBSCRIBERS; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      const registered = (await service.call<number>('subscribers')) - own;
-      if (registered < SUBSCRIBERS) throw new Error(`only ${registered} of ${SUBSCRIBERS} subscriptions registered`);
+      await waitForSubscriptions(service, own + SUBSCRIBERS);
       await Promise.all(clients.processes.map((p) => p.call('collect')));
       const acknowledged = new Map<string, number>();
       const sends: Promise<void>[] = [];
