@@ -1,4 +1,4 @@
-import type { ProviderId, StatusSource, StreamKind } from '../domain/status.js';
+import type { ProviderId, StreamKind } from '../domain/status.js';
 import type {
   AssetInput,
   LivestreamRecord,
@@ -41,8 +41,6 @@ export interface Store {
   groupTransaction<T>(fn: () => T): Promise<T>;
   /** Runs `fn` once the current transaction has committed (at once outside one); dropped on rollback. */
   afterCommit(fn: () => void): void;
-  /** True inside `transaction` (or a group commit). */
-  readonly inTransaction: boolean;
   /** True when `error` is the engine's unique-constraint violation (a concurrent writer won a race). */
   isUniqueViolation(error: unknown): boolean;
 
@@ -112,18 +110,8 @@ export interface StreamStore {
   update(kind: StreamKind, id: string, patch: StreamWrite): void;
 }
 
-export interface NewStatusEvent {
-  streamKind: StreamKind;
-  streamId: string;
-  status: string;
-  vendorStatus: string | null;
-  source: StatusSource;
-  version: number;
-  applied: boolean;
-  eventId: string | null;
-  payload: string | null;
-  at: Date;
-}
+/** A history event as written (its id, the log position, is the store's to give). */
+export type NewStatusEvent = Omit<StatusEventRecord, 'id'>;
 
 /** Every report about a stream, applied or refused, in the order it was written. */
 export interface HistoryStore {

@@ -47,10 +47,6 @@ export class SqliteStore implements Store {
     this.transactions.afterCommit(fn);
   }
 
-  get inTransaction(): boolean {
-    return this.transactions.inTransaction;
-  }
-
   isUniqueViolation(error: unknown): boolean {
     return typeof error === 'object' && error !== null && 'code' in error && error.code === 'SQLITE_CONSTRAINT_UNIQUE';
   }

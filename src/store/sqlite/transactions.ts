@@ -28,10 +28,6 @@ export class SqliteTransactions {
     };
   }
 
-  get inTransaction(): boolean {
-    return this.sqlite.inTransaction;
-  }
-
   /** One write transaction (BEGIN IMMEDIATE), or a savepoint of the one already open. */
   run<T>(fn: () => T): T {
     const sqlite = this.sqlite;
