@@ -45,8 +45,8 @@ export function buildApp(config: Config, logger: Logger): App {
       }
     },
   });
-  const streams = new StreamService(store, lifecycle, providers, config.defaultProvider, logger);
-  const automation = new AutomationService(store, config.defaultProvider, streams, logger);
+  const streams = new StreamService(store, lifecycle, providers, config.defaultProvider, config.urls, logger);
+  const automation = new AutomationService(store, config.defaultProvider, streams, config.urls, logger);
   const poller = new Poller(
     store,
     providers,
@@ -55,7 +55,7 @@ export function buildApp(config: Config, logger: Logger): App {
     { ...config.polling, stopTimeoutMs: config.shutdownTimeoutMs },
     logger,
   );
-  const webhooks = new WebhookIntake(store, providers, intake, logger);
+  const webhooks = new WebhookIntake(store, providers, intake, config.webhooks, logger);
   webhooks.onRoomEvent((event) => automation.onRoomEvent(event));
   const assets = new RecordingAssetService(store, providers, logger);
   const services: AppServices = { store, events, providers, streams, automation, assets };

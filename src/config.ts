@@ -109,6 +109,11 @@ const environmentSchema = z.object({
   GRAPHQL_MAX_TOKENS: integer(10, 1_000_000, 2000),
   GRAPHQL_MAX_DIRECTIVES: integer(0, 10_000, 50),
   WS_INIT_TIMEOUT_MS: integer(100, 600_000, 10_000),
+  // Caller URLs (meetingUrl, destination) may name private, loopback or link-local hosts.
+  ALLOW_PRIVATE_URLS: optionalBoolean,
+  // Webhook deliveries waiting for a stream that has not appeared (yet): how long, how many.
+  WEBHOOK_PENDING_MAX_AGE_MS: integer(1000, 604_800_000, 86_400_000),
+  WEBHOOK_PENDING_MAX: integer(1, 1_000_000, 1000),
 
   // Outbound calls to vendors.
   VENDOR_TIMEOUT_MS: integer(100, 120_000, 10_000),
@@ -188,6 +193,11 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
     },
     maxSubscriptionsPerConnection: env.MAX_SUBSCRIPTIONS_PER_CONNECTION,
     production: env.NODE_ENV === 'production',
+    urls: {
+      production: env.NODE_ENV === 'production',
+      allowPrivate: env.ALLOW_PRIVATE_URLS === 'true' || env.ALLOW_PRIVATE_URLS === '1',
+    },
+    webhooks: { pendingMaxAgeMs: env.WEBHOOK_PENDING_MAX_AGE_MS, pendingMax: env.WEBHOOK_PENDING_MAX },
     auth: {
       jwtSecret: env.AUTH_JWT_SECRET,
       jwksUrl: env.AUTH_JWKS_URL,

@@ -27,6 +27,8 @@ export interface CreateRequest {
   provider: ProviderId;
   roomId: string;
   idempotencyKey: string | null;
+  /** A hash of the start input, stored with the key: the key reused with other input is a conflict. */
+  idempotencyInput?: string | null;
 }
 
 /** A stream the caller names by id, or finds (correlation) inside the same transaction. */
@@ -41,6 +43,8 @@ interface Change {
   payload: string | null;
   at: Date;
   assets?: readonly AssetInput[];
+  /** On creation: the hash of the start input kept beside its idempotency key. */
+  idempotencyInput?: string | null;
 }
 
 /**
@@ -116,6 +120,13 @@ export class StreamLifecycle {
             ...conflictPayload(kind, previous),
           );
         }
+        const stored = this.store.streams.idempotencyInput(kind, previous.id);
+        if (stored && request.idempotencyInput && stored !== request.idempotencyInput) {
+          throw new ConflictError(
+            `idempotencyKey was already used with different input for ${kind} ${previous.id}`,
+            ...conflictPayload(kind, previous),
+          );
+        }
         return { stream: previous, created: false };
       }
     }
@@ -129,6 +140,7 @@ export class StreamLifecycle {
     const now = new Date();
     const stream = newRecord(kind, { id: crypto.randomUUID(), provider, roomId, idempotencyKey, now });
     this.write(kind, undefined, stream, {
+      idempotencyInput: idempotencyKey ? (request.idempotencyInput ?? null) : null,
       status: stream.status,
       vendorStatus: null,
       source: 'API',
@@ -215,7 +227,11 @@ export class StreamLifecycle {
       stream = { ...current, ...patch, version, updatedAt: change.at } as RecordOf<K>;
     } else {
       stream = patch as RecordOf<K>;
-      this.store.streams.insert(kind, { ...(stream as NewStream), ...slot });
+      this.store.streams.insert(kind, {
+        ...(stream as NewStream),
+        ...slot,
+        idempotencyInput: change.idempotencyInput ?? null,
+      });
     }
     if (change.assets) this.store.assets.upsert(stream.id, change.assets, change.at);
     this.store.history.append({

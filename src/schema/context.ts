@@ -79,8 +79,8 @@ export class Loaders {
   private lazy: {
     livestream?: DataLoader<string, LivestreamRecord | null>;
     recording?: DataLoader<string, RecordingRecord | null>;
-    livestreamHistory?: DataLoader<string, StatusEventRecord[]>;
-    recordingHistory?: DataLoader<string, StatusEventRecord[]>;
+    /** Per kind and `last`: one query per batch of streams asking for as many events. */
+    history?: Map<string, DataLoader<string, StatusEventRecord[]>>;
     assets?: DataLoader<string, RecordingAssetRecord[]>;
     roomLivestreams?: DataLoader<string, LivestreamRecord[]>;
     roomRecordings?: DataLoader<string, RecordingRecord[]>;
@@ -104,15 +104,17 @@ export class Loaders {
     made.recording ??= byId((ids) => this.store.streams.getMany('recording', ids));
     return made.recording;
   }
-  get livestreamHistory() {
+  /** The latest `last` events of each stream, oldest first. */
+  history(kind: StreamKind, last: number): DataLoader<string, StatusEventRecord[]> {
     const made = this.made;
-    made.livestreamHistory ??= this.history('livestream');
-    return made.livestreamHistory;
-  }
-  get recordingHistory() {
-    const made = this.made;
-    made.recordingHistory ??= this.history('recording');
-    return made.recordingHistory;
+    made.history ??= new Map();
+    const key = `${kind}:${last}`;
+    let loader = made.history.get(key);
+    if (!loader) {
+      loader = grouped((ids) => this.store.history.listFor(kind, ids, last), streamIdOf);
+      made.history.set(key, loader);
+    }
+    return loader;
   }
   get assets() {
     const made = this.made;
@@ -146,10 +148,11 @@ export class Loaders {
     );
     return made.roomAutomation;
   }
+}
 
-  private history(kind: StreamKind) {
-    return grouped((ids) => this.store.history.listFor(kind, ids), streamIdOf);
-  }
+/** Whose idempotency keys a caller shares: its own (the JWT subject) when auth is on, everyone's in open mode. */
+export function idempotencyScope(caller: Caller): string | null {
+  return caller.authenticated ? (caller.subject ?? '') : null;
 }
 
 export function createContext(services: AppServices, caller: Caller): GraphQLContext {

@@ -1,9 +1,10 @@
 import type { LivestreamRecord } from '../domain/types.js';
 import { builder } from './builder.js';
+import { idempotencyScope } from './context.js';
 import { LivestreamStatusEnum, ProviderEnum, VideoInput } from './enums.js';
 import { mutationErrors } from './errors.js';
 import { StatusEventRef } from './history.js';
-import { decodeCursor, pageSize, toConnection } from './pagination.js';
+import { DEFAULT_HISTORY_LENGTH, decodeCursor, historyLength, pageSize, toConnection } from './pagination.js';
 import { LivestreamRef } from './refs.js';
 import { watchStreams } from './watch.js';
 
@@ -48,7 +49,9 @@ LivestreamRef.implement({
     updatedAt: t.field({ type: 'DateTime', resolve: (s) => s.updatedAt }),
     history: t.field({
       type: [StatusEventRef],
-      resolve: (s, _args, ctx) => ctx.loaders.livestreamHistory.load(s.id),
+      description: 'The latest events, oldest first: `last` of them (0 to 1000).',
+      args: { last: t.arg.int({ defaultValue: DEFAULT_HISTORY_LENGTH }) },
+      resolve: (s, { last }, ctx) => ctx.loaders.history('livestream', historyLength(last)).load(s.id),
     }),
   }),
 });
@@ -128,7 +131,7 @@ builder.mutationFields((t) => ({
     type: LivestreamRef,
     args: { input: t.arg({ type: StartLivestreamInput, required: true }) },
     errors: mutationErrors('StartLivestream', 'livestream'),
-    resolve: (_root, { input }, ctx) => ctx.streams.startLivestream(input),
+    resolve: (_root, { input }, ctx) => ctx.streams.startLivestream(input, idempotencyScope(ctx.caller)),
   }),
   stopLivestream: t.field({
     type: LivestreamRef,

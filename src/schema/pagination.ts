@@ -36,6 +36,18 @@ export function pageSize(first: number | null | undefined): number {
   return first;
 }
 
+export const DEFAULT_HISTORY_LENGTH = 100;
+export const MAX_HISTORY_LENGTH = 1000;
+
+/** `history(last:)`: how many of the latest events, refused outside 0..MAX_HISTORY_LENGTH. */
+export function historyLength(last: number | null | undefined): number {
+  if (last == null) return DEFAULT_HISTORY_LENGTH;
+  if (!Number.isInteger(last) || last < 0 || last > MAX_HISTORY_LENGTH) {
+    throw badInput(`last: must be between 0 and ${MAX_HISTORY_LENGTH}`);
+  }
+  return last;
+}
+
 /** Builds a Relay connection from a page fetched with one extra row. */
 export function toConnection<T extends { createdAt: Date; id: string }>(rows: T[], first: number) {
   const nodes = rows.slice(0, first);

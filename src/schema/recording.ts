@@ -1,9 +1,10 @@
 import type { RecordingAssetRecord } from '../domain/types.js';
 import { builder } from './builder.js';
+import { idempotencyScope } from './context.js';
 import { ProviderEnum, RecordingStatusEnum, VideoInput } from './enums.js';
 import { mutationErrors } from './errors.js';
 import { StatusEventRef } from './history.js';
-import { decodeCursor, pageSize, toConnection } from './pagination.js';
+import { DEFAULT_HISTORY_LENGTH, decodeCursor, historyLength, pageSize, toConnection } from './pagination.js';
 import { RecordingRef } from './refs.js';
 import { watchStreams } from './watch.js';
 
@@ -53,7 +54,9 @@ RecordingRef.implement({
     }),
     history: t.field({
       type: [StatusEventRef],
-      resolve: (s, _args, ctx) => ctx.loaders.recordingHistory.load(s.id),
+      description: 'The latest events, oldest first: `last` of them (0 to 1000).',
+      args: { last: t.arg.int({ defaultValue: DEFAULT_HISTORY_LENGTH }) },
+      resolve: (s, { last }, ctx) => ctx.loaders.history('recording', historyLength(last)).load(s.id),
     }),
   }),
 });
@@ -121,7 +124,7 @@ builder.mutationFields((t) => ({
     type: RecordingRef,
     args: { input: t.arg({ type: StartRecordingInput, required: true }) },
     errors: mutationErrors('StartRecording', 'recording'),
-    resolve: (_root, { input }, ctx) => ctx.streams.startRecording(input),
+    resolve: (_root, { input }, ctx) => ctx.streams.startRecording(input, idempotencyScope(ctx.caller)),
   }),
   stopRecording: t.field({
     type: RecordingRef,

@@ -3,6 +3,7 @@ import { ConflictError } from '../domain/errors.js';
 import { roomAutomationInput } from '../domain/inputs.js';
 import type { ProviderId } from '../domain/status.js';
 import type { RecordingRecord, RoomAutomationRecord } from '../domain/types.js';
+import { checkPageUrl, type UrlPolicy } from '../domain/urls.js';
 import { parseInput } from '../domain/validation.js';
 import type { RoomEvent } from '../providers/provider.js';
 import type { Store } from '../store/types.js';
@@ -30,6 +31,7 @@ export class AutomationService {
     private readonly store: Store,
     private readonly defaultProvider: ProviderId,
     private readonly streams: StreamService,
+    private readonly urls: UrlPolicy,
     private readonly logger: Logger,
   ) {}
 
@@ -40,6 +42,7 @@ export class AutomationService {
       stopWhenEmpty: input.stopWhenEmpty ?? false,
       meetingUrl: input.meetingUrl ?? null,
     });
+    checkPageUrl(valid.meetingUrl, 'meetingUrl', this.urls);
     const rule: RoomAutomationRecord = { ...valid, updatedAt: new Date() };
     this.store.rooms.upsertAutomation(rule);
     return rule;
@@ -75,6 +78,18 @@ export class AutomationService {
   private async handle(event: RoomEvent): Promise<void> {
     const { provider, roomId } = event;
     const at = event.at ?? new Date();
+    if (this.ofAnotherSession(event)) {
+      // A late (or replayed) event of a session that is over: it must not stop, start or count
+      // anything in the session the room is in now.
+      this.logger.info(
+        { provider, roomId, sessionId: event.sessionId, type: event.type },
+        'automation: event of another session ignored',
+      );
+      return;
+    }
+    if (event.sessionId && (event.type === 'SESSION_STARTED' || !this.store.rooms.currentSession(provider, roomId))) {
+      this.store.rooms.trackSession(provider, roomId, event.sessionId, at);
+    }
     // Presence is kept whatever the rule, so a rule set mid-session knows who is there.
     const real = event.realPeer !== false;
     if (event.type === 'PEER_JOINED' && real && event.peerId)
@@ -100,6 +115,16 @@ export class AutomationService {
         if (rule.stopWhenEmpty) await this.stopRecording(rule, event);
         return;
     }
+  }
+
+  /**
+   * True when the event names a session and the room is known to be in another one. A session's
+   * own start is never of another session: it is the room's session from then on.
+   */
+  private ofAnotherSession(event: RoomEvent): boolean {
+    if (!event.sessionId || event.type === 'SESSION_STARTED') return false;
+    const current = this.store.rooms.currentSession(event.provider, event.roomId);
+    return current !== null && current !== event.sessionId;
   }
 
   /**
@@ -136,6 +161,8 @@ export class AutomationService {
   private async stopRecording(rule: RoomAutomationRecord, event: RoomEvent): Promise<void> {
     const active = this.store.streams.findActive('recording', rule.provider, rule.roomId);
     if (!active || active.status === 'STOPPING') return;
+    // A recording known to belong to another session is not this event's to stop.
+    if (event.sessionId && active.sessionId && active.sessionId !== event.sessionId) return;
     let stopped: RecordingRecord;
     try {
       stopped = await this.streams.stopRecording(active.id);

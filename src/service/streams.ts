@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ConflictError, DomainError, NotFoundError, ProviderError, ValidationError } from '../domain/errors.js';
 import {
@@ -8,6 +9,7 @@ import {
 } from '../domain/inputs.js';
 import { isActive, type ProviderId, type StreamKind } from '../domain/status.js';
 import type { LivestreamRecord, RecordingRecord, RecordOf, VendorObservation } from '../domain/types.js';
+import { checkPageUrl, checkStreamDestination, type UrlPolicy } from '../domain/urls.js';
 import { parseInput } from '../domain/validation.js';
 import { conflictPayload, type StreamLifecycle } from '../lifecycle/index.js';
 import type { ProviderRegistry } from '../providers/index.js';
@@ -26,17 +28,29 @@ export class StreamService {
     private readonly lifecycle: StreamLifecycle,
     private readonly providers: ProviderRegistry,
     private readonly defaultProvider: ProviderId,
+    private readonly urls: UrlPolicy,
     private readonly logger: Logger,
   ) {}
 
-  startLivestream(input: StartLivestreamInput): Promise<LivestreamRecord> {
+  /**
+   * `scope` keeps one caller's idempotency keys apart from another's (the JWT subject when auth
+   * is on); null shares them (open mode, automation).
+   */
+  startLivestream(input: StartLivestreamInput, scope: string | null = null): Promise<LivestreamRecord> {
     const valid = parseInput(startLivestreamInput, input);
-    return this.start('livestream', valid, (provider, id) => provider.startLivestream({ ...valid, streamId: id }));
+    checkPageUrl(valid.meetingUrl, 'meetingUrl', this.urls);
+    checkStreamDestination(valid.destination, 'destination', this.urls);
+    return this.start('livestream', valid, scope, (provider, id) =>
+      provider.startLivestream({ ...valid, streamId: id }),
+    );
   }
 
-  startRecording(input: StartRecordingInput): Promise<RecordingRecord> {
+  startRecording(input: StartRecordingInput, scope: string | null = null): Promise<RecordingRecord> {
     const valid = parseInput(startRecordingInput, input);
-    return this.start('recording', valid, (provider, id) => provider.startRecording({ ...valid, recordingId: id }));
+    checkPageUrl(valid.meetingUrl, 'meetingUrl', this.urls);
+    return this.start('recording', valid, scope, (provider, id) =>
+      provider.startRecording({ ...valid, recordingId: id }),
+    );
   }
 
   stopLivestream(id: string): Promise<LivestreamRecord> {
@@ -50,6 +64,7 @@ export class StreamService {
   private async start<K extends StreamKind>(
     kind: K,
     input: { provider?: ProviderId | null; roomId: string; idempotencyKey?: string | null },
+    scope: string | null,
     callVendor: (provider: Provider, id: string) => Promise<VendorObservation>,
   ): Promise<RecordOf<K>> {
     const providerId = input.provider ?? this.defaultProvider;
@@ -65,7 +80,8 @@ export class StreamService {
     const created = this.lifecycle.create(kind, {
       provider: providerId,
       roomId: input.roomId,
-      idempotencyKey: input.idempotencyKey ?? null,
+      idempotencyKey: scopedKey(input.idempotencyKey, scope),
+      idempotencyInput: input.idempotencyKey ? inputHash({ ...input, provider: providerId }) : null,
     });
     if (!created.created) return created.stream;
     const id = created.stream.id;
@@ -121,6 +137,31 @@ export class StreamService {
     if (!result) throw new NotFoundError(kind, id);
     return result.stream;
   }
+}
+
+/** A caller's key in the one key space: prefixed by its scope (length first, so none is ambiguous). */
+function scopedKey(key: string | null | undefined, scope: string | null): string | null {
+  if (!key) return null;
+  return scope === null ? key : `caller:${scope.length}:${scope}:${key}`;
+}
+
+/** A hash of a start's input (its idempotency key aside, absent and null alike, keys sorted). */
+function inputHash(input: Record<string, unknown>): string {
+  const canonical = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(canonical);
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(
+        Object.entries(value)
+          .filter(([key, v]) => v != null && key !== 'idempotencyKey')
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([key, v]) => [key, canonical(v)]),
+      );
+    }
+    return value;
+  };
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(input)))
+    .digest('base64url');
 }
 
 function toProviderError(provider: ProviderId, error: unknown, logger: Logger): ProviderError {

@@ -24,6 +24,8 @@ const streamColumns = {
   version: integer('version').notNull(),
   failureReason: text('failure_reason'),
   idempotencyKey: text('idempotency_key'),
+  /** A hash of the start input the key was first used with: the same key with other input is a conflict. */
+  idempotencyInput: text('idempotency_input'),
   // Polling: when the stream is next due, its current (backed-off) interval, and the lease that
   // lets exactly one poller (of possibly several replicas) read it at a time.
   nextPollAt: integer('next_poll_at', { mode: 'timestamp_ms' }),
@@ -118,18 +120,40 @@ export const webhookDeliveries = sqliteTable(
     id: integer('id').primaryKey({ autoIncrement: true }),
     provider: text('provider').notNull(),
     deliveryId: text('delivery_id').notNull(),
+    /**
+     * What the vendor signed: the event's own id, else a hash of the signed body. A delivery id
+     * outside the signature (RealtimeKit's and Dyte's uuid header) does not make a replay new.
+     */
+    contentKey: text('content_key'),
     eventType: text('event_type'),
+    /** The body, credentials redacted once applied; the raw body only while it waits for its stream. */
     payload: text('payload').notNull(),
     receivedAt: integer('received_at', { mode: 'timestamp_ms' }).notNull(),
     /** Set once every event of the delivery found its stream; null while some wait for theirs. */
     processedAt: integer('processed_at', { mode: 'timestamp_ms' }),
+    /** While pending: which stream it waits for (`<kind>:ext:<vendor id>` or `<kind>:room:<room>`). */
+    correlationKey: text('correlation_key'),
   },
   (t) => [
     uniqueIndex('webhook_deliveries_provider_delivery').on(t.provider, t.deliveryId),
+    uniqueIndex('webhook_deliveries_provider_content').on(t.provider, t.contentKey),
     // Only the deliveries still waiting for their stream (nearly none): a delivery applied at
     // once, as almost all are, adds nothing to it.
     index('webhook_deliveries_pending').on(t.provider, t.receivedAt).where(sql`${t.processedAt} is null`),
+    index('webhook_deliveries_pending_key').on(t.provider, t.correlationKey).where(sql`${t.processedAt} is null`),
   ],
+);
+
+/** The session each room is in, as its vendor last said: automation acts on that session's events only. */
+export const roomSessions = sqliteTable(
+  'room_sessions',
+  {
+    provider: text('provider').notNull(),
+    roomId: text('room_id').notNull(),
+    sessionId: text('session_id').notNull(),
+    startedAt: integer('started_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [uniqueIndex('room_sessions_room').on(t.provider, t.roomId)],
 );
 
 /** Who is in a room right now (real peers only), so automation knows when the last one leaves. */

@@ -74,6 +74,8 @@ export interface PollSlot {
 /** A new stream row: every record field (a livestream's own ones may be left out) and its poll slot. */
 export type NewStream = Omit<StreamRecord, 'status'> & {
   status: string;
+  /** A hash of the start input, beside its idempotency key. */
+  idempotencyInput?: string | null;
   nextPollAt?: Date | null;
   pollIntervalMs?: number | null;
 } & Partial<Pick<LivestreamRecord, 'playbackUrl' | 'ingestRtmpUrl' | 'ingestStreamKey' | 'ingestWhipUrl'>>;
@@ -94,6 +96,8 @@ export interface StreamStore {
   /** The room's stream during which a second start is a conflict (STARTING to STOPPING). */
   findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): RecordOf<K> | undefined;
   findByIdempotencyKey<K extends StreamKind>(kind: K, key: string): RecordOf<K> | undefined;
+  /** The hash of the start input stored with a stream's idempotency key (null when none was). */
+  idempotencyInput(kind: StreamKind, id: string): string | null;
   /** The newest stream of a room that is not final (an UPLOADING recording included). */
   findOpenInRoom<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): RecordOf<K> | undefined;
   /**
@@ -118,8 +122,8 @@ export interface HistoryStore {
   append(event: NewStatusEvent): void;
   /** True when the vendor's event id was already recorded for this stream. */
   has(kind: StreamKind, streamId: string, eventId: string): boolean;
-  /** History of several streams in one query, oldest first per stream. */
-  listFor(kind: StreamKind, streamIds: readonly string[]): StatusEventRecord[];
+  /** The latest `last` events of each of several streams in one query, oldest first per stream. */
+  listFor(kind: StreamKind, streamIds: readonly string[], last: number): StatusEventRecord[];
 }
 
 export interface AssetStore {
@@ -136,7 +140,10 @@ export interface AssetStore {
 export interface NewDelivery {
   provider: ProviderId;
   deliveryId: string;
+  /** What the vendor signed (its event id, else a hash of the body): a replay under a new delivery id is a duplicate. */
+  contentKey: string | null;
   eventType: string | null;
+  /** The body as stored: credentials redacted (a pending delivery keeps its raw body, see `markPending`). */
   payload: string;
   receivedAt: Date;
   /** Recorded as done at once (most deliveries are, once applied in the same transaction). */
@@ -153,15 +160,30 @@ export interface DeliveryRecord {
   processedAt: Date | null;
 }
 
-/** Webhook deliveries, unique per provider and delivery id. */
+/** Webhook deliveries, unique per provider and delivery id, and per provider and signed content. */
 export interface DeliveryStore {
-  /** Records a delivery; `inserted` false when the same provider + delivery id was recorded before. */
+  /**
+   * Records a delivery; `inserted` false when the same provider + delivery id, or the same signed
+   * content, was recorded before.
+   */
   record(delivery: NewDelivery): { inserted: boolean; id: number };
-  markProcessed(id: number, at: Date): void;
-  /** Marks a delivery as waiting for its stream. */
-  markPending(id: number): void;
+  /** Marks a delivery as done, its stored body replaced by `payload` (redacted) when given. */
+  markProcessed(id: number, at: Date, payload?: string): void;
+  /**
+   * Marks a delivery as waiting for its stream: its raw body (needed to apply it later) and the
+   * key of the stream it waits for (`correlationKey`, see `pendingFor`).
+   */
+  markPending(id: number, payload: string, correlationKey: string | null): void;
   /** Deliveries some of whose events have not found their stream yet, oldest first. */
   pending(provider: ProviderId | null, receivedAfter: Date, limit: number): DeliveryRecord[];
+  /** The waiting deliveries of `provider` whose correlation key is one of `keys`, oldest first. */
+  pendingFor(provider: ProviderId, keys: readonly string[], receivedAfter: Date, limit: number): DeliveryRecord[];
+  /**
+   * Gives up on waiting deliveries of `provider`: every one received before `receivedBefore`,
+   * and the oldest beyond the newest `keep`. Their bodies are dropped (ids stay, for
+   * de-duplication). Answers how many.
+   */
+  expirePending(provider: ProviderId, receivedBefore: Date, keep: number, at: Date): number;
   /** How many deliveries per provider wait for their stream (received after `receivedAfter`). */
   pendingCounts(receivedAfter: Date): Map<ProviderId, number>;
   count(provider: ProviderId): number;
@@ -220,4 +242,8 @@ export interface RoomStore {
   upsertAutomation(rule: RoomAutomationRecord): void;
   getAutomation(provider: ProviderId, roomId: string): RoomAutomationRecord | undefined;
   automationsFor(roomIds: readonly string[]): RoomAutomationRecord[];
+  /** The room's session is now `sessionId` (a vendor said it started). */
+  trackSession(provider: ProviderId, roomId: string, sessionId: string, at: Date): void;
+  /** The session the room was last said to be in; null when none was. */
+  currentSession(provider: ProviderId, roomId: string): string | null;
 }

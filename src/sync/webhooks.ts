@@ -2,49 +2,71 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ProviderId, StreamKind } from '../domain/status.js';
 import { type StreamEvents, topicFor } from '../events.js';
+import { serializePayload } from '../lifecycle/index.js';
 import type { ProviderRegistry } from '../providers/index.js';
-import { MalformedWebhookError, type ParsedWebhook, type RoomEvent } from '../providers/provider.js';
-import type { Store } from '../store/types.js';
+import { MalformedWebhookError, type ParsedWebhook, type RoomEvent, type VendorEvent } from '../providers/provider.js';
+import type { DeliveryRecord, Store } from '../store/types.js';
 import type { Intake } from './intake.js';
 
 /** Largest webhook body accepted; larger ones are answered 413 unread. */
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
+/** Longest delivery id and event type a vendor may send (theirs are uuids and dotted names). */
+export const MAX_DELIVERY_ID_LENGTH = 256;
+export const MAX_EVENT_TYPE_LENGTH = 128;
 
-/** How long an event for a stream we do not know yet is kept waiting for it. */
-const PENDING_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** How many waiting deliveries one retry applies at most. */
+const RETRY_BATCH = 500;
 
 export interface WebhookAnswer {
   status: number;
   body: Record<string, unknown>;
 }
 
+/** How long and how many deliveries for streams not known (yet) are kept waiting for them. */
+export interface PendingLimits {
+  pendingMaxAgeMs: number;
+  pendingMax: number;
+}
+
 /** Receives room life-cycle events (recording automation). */
 export type RoomEventHandler = (event: RoomEvent) => void | Promise<void>;
 
+/** Which stream a waiting event waits for: the vendor's id for it, else its room. */
+export function correlationKey(kind: StreamKind, ids: { externalId?: string | null; roomId?: string | null }) {
+  if (ids.externalId) return `${kind}:ext:${ids.externalId}`;
+  if (ids.roomId) return `${kind}:room:${ids.roomId}`;
+  return null;
+}
+
 /**
- * Vendor webhooks: verify the raw bytes, record the delivery durably (provider + delivery id is
- * unique, so a redelivery changes nothing), then apply each observation through the intake.
- * An event whose stream we do not know yet is kept and applied once the stream appears.
+ * Vendor webhooks: verify the raw bytes, record the delivery durably (provider + delivery id, and
+ * provider + what the vendor signed, are unique, so neither a redelivery nor a replay of the
+ * signed bytes under a new delivery id changes anything), then apply each observation through the
+ * intake. An event whose stream we do not know yet is kept, keyed by that stream, and applied once
+ * the stream appears, or dropped after `pendingMaxAgeMs` or beyond `pendingMax` per vendor.
  */
 export class WebhookIntake {
   private roomEventHandler: RoomEventHandler | null = null;
   /** Streams already seen with their vendor id (bounded): only a new one can unblock deliveries. */
   private readonly withVendorId = new Set<string>();
-  private readonly retryScheduled = new Set<ProviderId>();
+  /** Correlation keys to retry at the next turn of the event loop, per provider. */
+  private readonly retryKeys = new Map<ProviderId, Set<string>>();
   /**
    * Deliveries waiting for their stream, per provider: primed from the database at construction and
    * kept exact after each commit that records or completes one, so the retry that follows every
    * new vendor id costs nothing when none waits (the usual case).
    */
   private readonly pendingCounts: Map<ProviderId, number>;
+  private lastAgeSweep = Date.now();
 
   constructor(
     private readonly store: Store,
     private readonly providers: ProviderRegistry,
     private readonly intake: Intake,
+    private readonly limits: PendingLimits,
     private readonly logger: Logger,
   ) {
-    this.pendingCounts = store.deliveries.pendingCounts(new Date(Date.now() - PENDING_WINDOW_MS));
+    this.pendingCounts = store.deliveries.pendingCounts(this.oldestKept());
   }
 
   onRoomEvent(handler: RoomEventHandler): void {
@@ -77,12 +99,24 @@ export class WebhookIntake {
     }
     let parsed: ParsedWebhook;
     let deliveryId: string;
+    const contentKey = contentId(rawBody);
     try {
-      deliveryId = handler.deliveryId(body, headers) ?? contentId(rawBody);
+      deliveryId = handler.deliveryId(body, headers) ?? contentKey;
+      if (deliveryId.length > MAX_DELIVERY_ID_LENGTH) {
+        return { status: 400, body: { error: `delivery id longer than ${MAX_DELIVERY_ID_LENGTH} characters` } };
+      }
       parsed = handler.parse(body, deliveryId);
     } catch (error) {
       if (error instanceof MalformedWebhookError) return { status: 400, body: { error: error.message } };
       throw error;
+    }
+    if (parsed.eventType.length > MAX_EVENT_TYPE_LENGTH) {
+      return { status: 400, body: { error: `event type longer than ${MAX_EVENT_TYPE_LENGTH} characters` } };
+    }
+    // Authentic, but nothing this service acts on (an event type it does not use): acknowledged,
+    // not stored, so a vendor's traffic for everything else costs no storage.
+    if (parsed.events.length === 0 && parsed.roomEvents.length === 0) {
+      return { status: 200, body: { ok: true, ignored: true } };
     }
 
     const now = new Date();
@@ -90,28 +124,32 @@ export class WebhookIntake {
     // alongside (group commit: one fsync for them all): the 2xx follows that commit, subscribers
     // hear of it after it, and a crash before it leaves nothing behind and no 2xx, so the vendor
     // delivers again.
-    const { recorded, allMatched } = await this.store.groupTransaction(() => {
+    const { recorded, waitingFor } = await this.store.groupTransaction(() => {
       const recorded = this.store.deliveries.record({
         provider,
         deliveryId,
+        contentKey,
         eventType: parsed.eventType,
-        payload: text,
+        // Stored as history stores payloads (credentials redacted); a delivery left waiting keeps
+        // its raw body below, until it is applied or given up.
+        payload: serializePayload(body) ?? text,
         receivedAt: now,
         // Recorded as done, as nearly every delivery will be once applied (one write instead of
         // two); one whose events do not all find their stream is marked pending below, in the
         // same transaction, so nobody ever sees it done before it is.
         processedAt: now,
       });
-      if (!recorded.inserted) return { recorded, allMatched: true };
-      const allMatched = parsed.events.length === 0 || this.applyEvents(parsed);
-      if (!allMatched) {
-        this.store.deliveries.markPending(recorded.id);
+      if (!recorded.inserted) return { recorded, waitingFor: undefined };
+      const waitingFor = this.applyEvents(parsed);
+      if (waitingFor !== undefined) {
+        this.store.deliveries.markPending(recorded.id, text, waitingFor);
         // Counted once durable (dropped with its savepoint if this delivery rolls back).
         this.store.afterCommit(() => this.addPending(provider, 1));
       }
-      return { recorded, allMatched };
+      return { recorded, waitingFor };
     });
     if (!recorded.inserted) return { status: 200, body: { ok: true, duplicate: true } };
+    if (waitingFor !== undefined) this.expireIfOver(provider);
     for (const roomEvent of parsed.roomEvents) {
       try {
         await this.roomEventHandler?.(roomEvent);
@@ -119,35 +157,45 @@ export class WebhookIntake {
         this.logger.error({ err: error, provider, type: roomEvent.type }, 'room event handling failed');
       }
     }
-    return { status: 200, body: { ok: true, pending: !allMatched } };
+    return { status: 200, body: { ok: true, pending: waitingFor !== undefined } };
   }
 
   /**
-   * Retries waiting deliveries whenever a stream learns its vendor id (a start's answer applied):
-   * a webhook that beat the start call's answer is applied then. Runs until `events` closes.
+   * Retries the deliveries waiting for a stream whenever it learns its vendor id (a start's answer
+   * applied): a webhook that beat the start call's answer is applied then. Runs until `events` closes.
    */
   watch(events: StreamEvents): void {
     for (const kind of ['livestream', 'recording'] as const satisfies readonly StreamKind[]) {
       void (async () => {
         for await (const change of events.subscribe(topicFor(kind, {}))) {
-          const key = `${kind}:${change.stream.id}`;
-          if (!change.stream.externalId || this.withVendorId.has(key)) continue;
+          const { stream } = change;
+          const key = `${kind}:${stream.id}`;
+          if (!stream.externalId || this.withVendorId.has(key)) continue;
           if (this.withVendorId.size >= 10_000) this.withVendorId.clear();
           this.withVendorId.add(key);
-          this.scheduleRetry(change.stream.provider);
+          this.scheduleRetry(stream.provider, [
+            correlationKey(kind, { externalId: stream.externalId }),
+            correlationKey(kind, { roomId: stream.roomId }),
+          ]);
         }
       })();
     }
   }
 
-  /** One retry per provider per turn of the event loop, after the change that asked for it. */
-  private scheduleRetry(provider: ProviderId): void {
-    if (this.pendingCount(provider) === 0 || this.retryScheduled.has(provider)) return;
-    this.retryScheduled.add(provider);
+  /** One retry per provider per turn of the event loop, for the streams that asked for it. */
+  private scheduleRetry(provider: ProviderId, keys: readonly (string | null)[]): void {
+    if (this.pendingCount(provider) === 0) return;
+    let waiting = this.retryKeys.get(provider);
+    const scheduled = waiting !== undefined;
+    waiting ??= new Set();
+    for (const key of keys) if (key) waiting.add(key);
+    this.retryKeys.set(provider, waiting);
+    if (scheduled) return;
     setImmediate(() => {
-      this.retryScheduled.delete(provider);
+      const batch = [...(this.retryKeys.get(provider) ?? [])];
+      this.retryKeys.delete(provider);
       try {
-        this.retryPending(provider);
+        this.retry(this.store.deliveries.pendingFor(provider, batch, this.oldestKept(), RETRY_BATCH));
       } catch (error) {
         this.logger.error({ err: error, provider }, 'retrying pending webhook deliveries failed');
       }
@@ -155,37 +203,36 @@ export class WebhookIntake {
   }
 
   /**
-   * Applies stored deliveries that were waiting for their stream (called once a stream gets its
-   * vendor id, and by the poller). Answers how many were completed.
+   * Applies stored deliveries that were waiting for their stream, oldest first (at boot, after
+   * giving up on those too old or too many). Answers how many were completed.
    */
   retryPending(provider: ProviderId | null = null): number {
-    if (provider && this.pendingCount(provider) === 0) return 0;
+    for (const [id, count] of this.pendingCounts) {
+      if (count > 0 && (provider === null || provider === id)) this.expire(id);
+    }
+    this.lastAgeSweep = Date.now();
+    const deliveries = this.store.deliveries.pending(provider, this.oldestKept(), RETRY_BATCH);
+    return this.retry(deliveries);
+  }
+
+  private retry(deliveries: readonly DeliveryRecord[]): number {
     let completed = 0;
-    const since = new Date(Date.now() - PENDING_WINDOW_MS);
-    const limit = 500;
-    const deliveries = this.store.deliveries.pending(provider, since, limit);
-    const left = new Map<ProviderId, number>();
     for (const delivery of deliveries) {
       const deliveryProvider = delivery.provider as ProviderId;
-      let done = false;
       const handler = this.providers.get(deliveryProvider).webhooks;
-      if (handler) {
-        try {
-          const parsed = handler.parse(JSON.parse(delivery.payload), delivery.deliveryId);
-          if (this.applyEvents(parsed)) {
-            this.store.deliveries.markProcessed(delivery.id, new Date());
-            completed++;
-            done = true;
-          }
-        } catch (error) {
-          this.logger.warn({ err: error, deliveryId: delivery.deliveryId }, 'pending delivery could not be applied');
+      if (!handler) continue;
+      try {
+        const body: unknown = JSON.parse(delivery.payload);
+        const parsed = handler.parse(body, delivery.deliveryId);
+        if (this.applyEvents(parsed) === undefined) {
+          this.store.deliveries.markProcessed(delivery.id, new Date(), serializePayload(body) ?? undefined);
+          this.addPending(deliveryProvider, -1);
+          completed++;
         }
+      } catch (error) {
+        this.logger.warn({ err: error, deliveryId: delivery.deliveryId }, 'pending delivery could not be applied');
       }
-      if (done) this.addPending(deliveryProvider, -1);
-      else left.set(deliveryProvider, (left.get(deliveryProvider) ?? 0) + 1);
     }
-    // A complete answer is the truth (deliveries older than the window have left it): resync.
-    if (provider && deliveries.length < limit) this.pendingCounts.set(provider, left.get(provider) ?? 0);
     return completed;
   }
 
@@ -198,25 +245,62 @@ export class WebhookIntake {
     this.pendingCounts.set(provider, Math.max(this.pendingCount(provider) + delta, 0));
   }
 
-  /** Applies every observation; true when each found its stream. */
-  private applyEvents(parsed: ParsedWebhook): boolean {
-    let allMatched = true;
+  /** The oldest a waiting delivery may be. */
+  private oldestKept(): Date {
+    return new Date(Date.now() - this.limits.pendingMaxAgeMs);
+  }
+
+  /** Over the count, or a tenth of the age limit since the last sweep: give up on the oldest. */
+  private expireIfOver(provider: ProviderId): void {
+    const sweepDue = Date.now() - this.lastAgeSweep > this.limits.pendingMaxAgeMs / 10;
+    if (this.pendingCount(provider) <= this.limits.pendingMax && !sweepDue) return;
+    if (sweepDue) this.lastAgeSweep = Date.now();
+    this.expire(provider);
+  }
+
+  private expire(provider: ProviderId): void {
+    try {
+      const dropped = this.store.deliveries.expirePending(
+        provider,
+        this.oldestKept(),
+        this.limits.pendingMax,
+        new Date(),
+      );
+      if (dropped > 0) {
+        this.addPending(provider, -dropped);
+        this.logger.warn({ provider, dropped }, 'gave up on webhook deliveries for streams that never appeared');
+      }
+    } catch (error) {
+      this.logger.error({ err: error, provider }, 'expiring pending webhook deliveries failed');
+    }
+  }
+
+  /**
+   * Applies every observation; answers undefined when each found its stream, else the
+   * correlation key of the first that did not (null when it names no stream at all).
+   */
+  private applyEvents(parsed: ParsedWebhook): string | null | undefined {
+    let waitingFor: string | null | undefined;
     for (const event of parsed.events) {
+      let matched = false;
       try {
-        const result = this.intake.receive(event);
-        if (!result.streamId) allMatched = false;
+        matched = this.intake.receive(event).streamId !== null;
       } catch (error) {
         // The delivery is recorded: a 5xx would only bring a redelivery that is a duplicate. It
         // stays pending instead, and is retried with the others.
         this.logger.error({ err: error, provider: event.provider, kind: event.kind }, 'webhook event not applied');
-        allMatched = false;
       }
+      if (!matched && waitingFor === undefined) waitingFor = keyOf(event);
     }
-    return allMatched;
+    return waitingFor;
   }
 }
 
-/** A delivery id for vendors that send none: the body's own hash (identical bodies are one delivery). */
+function keyOf(event: VendorEvent): string | null {
+  return correlationKey(event.kind, event);
+}
+
+/** What a vendor signed, for those whose delivery id is not: the body's own hash. */
 function contentId(rawBody: Buffer): string {
   return `sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -40,7 +40,7 @@ export interface Statement<Row> {
  * migration from `drizzle/`.
  */
 export function openDatabase(url: string): OpenedDatabase {
-  if (url !== ':memory:') mkdirSync(dirname(url), { recursive: true });
+  if (url !== ':memory:') prepareFiles(url);
   const listeners = new Set<(sql: string) => void>();
   // Queries are reported from our side (drizzle's logger, `prepare` below) rather than through
   // better-sqlite3's `verbose` hook, which expands every statement's SQL with its parameters on
@@ -63,6 +63,9 @@ export function openDatabase(url: string): OpenedDatabase {
     },
   });
   migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  // SQLite gives -wal and -shm the database file's mode when it creates them; ones left by an
+  // older version are tightened here.
+  if (url !== ':memory:') for (const suffix of ['-wal', '-shm']) restrict(`${url}${suffix}`);
   return {
     db,
     sqlite,
@@ -93,6 +96,25 @@ export function openDatabase(url: string): OpenedDatabase {
       if (sqlite.open) sqlite.close();
     },
   };
+}
+
+/**
+ * The data directory is created 0700 and the database file 0600 before SQLite opens it: the
+ * database holds stream keys and vendor payloads, for this service's user alone.
+ */
+function prepareFiles(url: string): void {
+  mkdirSync(dirname(url), { recursive: true, mode: 0o700 });
+  closeSync(openSync(url, 'a', 0o600));
+  restrict(url);
+}
+
+/** 0600 for a file this process owns (one owned by another user is left as it is). */
+function restrict(path: string): void {
+  try {
+    if (existsSync(path) && (statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  } catch {
+    // Not ours to change (a file provided read-only by the operator): SQLite still opens it.
+  }
 }
 
 /** True when the database answers and every migration in `drizzle/` has been applied. */

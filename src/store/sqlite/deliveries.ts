@@ -7,7 +7,8 @@ import type { Db, OpenedDatabase, Statement } from './database.js';
 /** webhook_deliveries: unique per provider and delivery id; asked on every webhook. */
 export class SqliteDeliveries implements DeliveryStore {
   private insertStatement?: Statement<number>;
-  private markStatement?: ReturnType<SqliteDeliveries['prepareMark']>;
+  private markStatement?: Statement<never>;
+  private pendingForStatement?: { all(params: Record<string, unknown>): DeliveryRecord[] };
   private readonly pendingStatements = new Map<string, { all(params: Record<string, unknown>): DeliveryRecord[] }>();
 
   constructor(
@@ -17,14 +18,16 @@ export class SqliteDeliveries implements DeliveryStore {
 
   record(delivery: NewDelivery): { inserted: boolean; id: number } {
     this.insertStatement ??= this.opened.prepare<number>(
-      'insert into "webhook_deliveries" (provider, delivery_id, event_type, payload, received_at, processed_at) ' +
-        'values (@provider, @deliveryId, @eventType, @payload, @receivedAt, @processedAt) ' +
-        'on conflict (provider, delivery_id) do nothing returning id',
+      'insert into "webhook_deliveries" (provider, delivery_id, content_key, event_type, payload, received_at, processed_at) ' +
+        'values (@provider, @deliveryId, @contentKey, @eventType, @payload, @receivedAt, @processedAt) ' +
+        // Either unique index (delivery id, signed content) makes it a duplicate.
+        'on conflict do nothing returning id',
       'first',
     );
     const id = this.insertStatement.get({
       provider: delivery.provider,
       deliveryId: delivery.deliveryId,
+      contentKey: delivery.contentKey,
       eventType: delivery.eventType,
       payload: delivery.payload,
       receivedAt: delivery.receivedAt.getTime(),
@@ -33,23 +36,58 @@ export class SqliteDeliveries implements DeliveryStore {
     return id === undefined ? { inserted: false, id: 0 } : { inserted: true, id };
   }
 
-  private prepareMark() {
-    return this.db
-      .update(webhookDeliveries)
-      .set({ processedAt: sql`${sql.placeholder('at')}` })
-      .where(eq(webhookDeliveries.id, sql.placeholder('id')))
+  markProcessed(id: number, at: Date, payload?: string): void {
+    this.markStatement ??= this.opened.prepare<never>(
+      'update "webhook_deliveries" set processed_at = @at, payload = coalesce(@payload, payload), ' +
+        'correlation_key = null where id = @id',
+    );
+    this.markStatement.run({ id, at: at.getTime(), payload: payload ?? null });
+  }
+
+  markPending(id: number, payload: string, correlationKey: string | null): void {
+    this.opened
+      .prepare<never>(
+        'update "webhook_deliveries" set processed_at = null, payload = @payload, correlation_key = @correlationKey ' +
+          'where id = @id',
+      )
+      .run({ id, payload, correlationKey });
+  }
+
+  pendingFor(provider: ProviderId, keys: readonly string[], receivedAfter: Date, limit: number): DeliveryRecord[] {
+    if (keys.length === 0) return [];
+    this.pendingForStatement ??= this.db
+      .select()
+      .from(webhookDeliveries)
+      .where(
+        and(
+          isNull(webhookDeliveries.processedAt),
+          eq(webhookDeliveries.provider, sql.placeholder('provider')),
+          sql`${webhookDeliveries.correlationKey} in (select value from json_each(${sql.placeholder('keys')}))`,
+          gt(webhookDeliveries.receivedAt, sql`${sql.placeholder('receivedAfter')}`),
+        ),
+      )
+      .orderBy(asc(webhookDeliveries.id))
+      .limit(sql.placeholder('limit'))
       .prepare();
+    return this.pendingForStatement.all({
+      provider,
+      keys: JSON.stringify(keys),
+      receivedAfter: receivedAfter.getTime(),
+      limit,
+    });
   }
 
-  markProcessed(id: number, at: Date): void {
-    this.markStatement ??= this.prepareMark();
-    // A placeholder inside raw SQL reaches the driver as it is: epoch milliseconds (timestamp_ms).
-    this.markStatement.run({ id, at: at.getTime() });
-  }
-
-  markPending(id: number): void {
-    this.markStatement ??= this.prepareMark();
-    this.markStatement.run({ id, at: null });
+  expirePending(provider: ProviderId, receivedBefore: Date, keep: number, at: Date): number {
+    // Marked done with an empty body: out of the pending index, the ids kept for de-duplication.
+    const expired = this.opened
+      .prepare<never>(
+        'update "webhook_deliveries" set processed_at = @at, payload = \'\', correlation_key = null ' +
+          'where provider = @provider and processed_at is null and (received_at < @before or id not in (' +
+          'select id from "webhook_deliveries" where provider = @provider and processed_at is null ' +
+          'order by id desc limit @keep))',
+      )
+      .run({ provider, at: at.getTime(), before: receivedBefore.getTime(), keep });
+    return expired.changes;
   }
 
   pending(provider: ProviderId | null, receivedAfter: Date, limit: number): DeliveryRecord[] {

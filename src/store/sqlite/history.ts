@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
 import type { StreamKind } from '../../domain/status.js';
 import type { AssetInput, RecordingAssetRecord, StatusEventRecord } from '../../domain/types.js';
 import { recordingAssets, statusEvents } from '../tables.js';
@@ -31,12 +31,25 @@ export class SqliteHistory implements HistoryStore {
     return this.hasStatement.get({ kind, streamId, eventId }) !== undefined;
   }
 
-  listFor(kind: StreamKind, streamIds: readonly string[]): StatusEventRecord[] {
-    if (streamIds.length === 0) return [];
+  listFor(kind: StreamKind, streamIds: readonly string[], last: number): StatusEventRecord[] {
+    if (streamIds.length === 0 || last <= 0) return [];
+    // The latest `last` per stream (numbered newest first within each stream), then oldest first.
+    const latest = this.db.$with('latest').as(
+      this.db
+        .select({
+          id: statusEvents.id,
+          rank: sql<number>`row_number() over (partition by ${statusEvents.streamId} order by ${statusEvents.id} desc)`.as(
+            'rank',
+          ),
+        })
+        .from(statusEvents)
+        .where(and(eq(statusEvents.streamKind, kind), inArray(statusEvents.streamId, [...streamIds]))),
+    );
     return this.db
+      .with(latest)
       .select()
       .from(statusEvents)
-      .where(and(eq(statusEvents.streamKind, kind), inArray(statusEvents.streamId, [...streamIds])))
+      .where(inArray(statusEvents.id, this.db.select({ id: latest.id }).from(latest).where(lte(latest.rank, last))))
       .orderBy(asc(statusEvents.id))
       .all()
       .map((row) => ({

@@ -1,7 +1,7 @@
 import { and, count, desc, eq, inArray } from 'drizzle-orm';
 import type { ProviderId } from '../../domain/status.js';
 import type { RoomAutomationRecord } from '../../domain/types.js';
-import { roomAutomations, roomPeers } from '../tables.js';
+import { roomAutomations, roomPeers, roomSessions } from '../tables.js';
 import type { RoomStore } from '../types.js';
 import type { Db } from './database.js';
 
@@ -70,5 +70,23 @@ export class SqliteRooms implements RoomStore {
         provider: row.provider as ProviderId,
         recordOn: row.recordOn as RoomAutomationRecord['recordOn'],
       }));
+  }
+
+  trackSession(provider: ProviderId, roomId: string, sessionId: string, at: Date): void {
+    this.db
+      .insert(roomSessions)
+      .values({ provider, roomId, sessionId, startedAt: at })
+      .onConflictDoUpdate({ target: [roomSessions.provider, roomSessions.roomId], set: { sessionId, startedAt: at } })
+      .run();
+  }
+
+  currentSession(provider: ProviderId, roomId: string): string | null {
+    return (
+      this.db
+        .select({ sessionId: roomSessions.sessionId })
+        .from(roomSessions)
+        .where(and(eq(roomSessions.provider, provider), eq(roomSessions.roomId, roomId)))
+        .get()?.sessionId ?? null
+    );
   }
 }

@@ -77,6 +77,15 @@ export class SqliteStreams implements StreamStore {
     return this.one(kind, 'where idempotency_key = @key', { key });
   }
 
+  idempotencyInput(kind: StreamKind, id: string): string | null {
+    // Asked only when a start reuses a key: not worth a prepared statement kept per kind.
+    const statement = this.opened.prepare<string | null>(
+      `select idempotency_input from "${TABLE_NAMES[kind]}" where id = @id`,
+      'first',
+    );
+    return statement.get({ id }) ?? null;
+  }
+
   findOpenInRoom<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): RecordOf<K> | undefined {
     const where =
       `where provider = @provider and room_id = @roomId and ${statusIn(polledStatuses(kind))} ` +
