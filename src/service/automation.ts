@@ -161,8 +161,6 @@ export class AutomationService {
   private async stopRecording(rule: RoomAutomationRecord, event: RoomEvent): Promise<void> {
     const active = this.store.streams.findActive('recording', rule.provider, rule.roomId);
     if (!active || active.status === 'STOPPING') return;
-    // A recording known to belong to another session is not this event's to stop.
-    if (event.sessionId && active.sessionId && active.sessionId !== event.sessionId) return;
     let stopped: RecordingRecord;
     try {
       stopped = await this.streams.stopRecording(active.id);
