@@ -43,7 +43,7 @@ function hmsEnv(fake: FakeHms, overrides: Record<string, string> = {}): Record<s
 }
 
 function providerFor(fake: FakeHms, overrides: Record<string, string> = {}): Provider {
-  const provider = createHmsProvider(loadConfig(hmsEnv(fake, overrides)), { report: () => {} });
+  const provider = createHmsProvider(loadConfig(hmsEnv(fake, overrides)));
   if (!provider) throw new Error('100ms should be configured');
   return provider;
 }
@@ -161,7 +161,7 @@ describe('100ms provider against the fake API', () => {
   });
 
   it('is not configured without credentials', () => {
-    expect(createHmsProvider(loadConfig({}), { report: () => {} })).toBeNull();
+    expect(createHmsProvider(loadConfig({}))).toBeNull();
     expect(provider.capabilities).toEqual({ livestreams: true, recordings: true, webhooks: true });
   });
 

@@ -43,7 +43,7 @@ function providerFor(fake: LivekitFake, env: Record<string, string> = {}): Livek
     VENDOR_MAX_RETRIES: '2',
     ...env,
   });
-  const provider = createLivekitProvider(config, { report: () => {} });
+  const provider = createLivekitProvider(config);
   if (!provider) throw new Error('LiveKit provider should be configured');
   return provider as LivekitProvider;
 }
@@ -196,7 +196,7 @@ describe('LiveKit provider against the fake', () => {
   });
 
   it('is not configured without credentials', () => {
-    expect(createLivekitProvider(loadConfig({}), { report: () => {} })).toBeNull();
+    expect(createLivekitProvider(loadConfig({}))).toBeNull();
     expect(provider.configured).toBe(true);
     expect(provider.capabilities).toEqual({ livestreams: true, recordings: true, webhooks: true });
   });

@@ -37,8 +37,6 @@ afterEach(() => {
   fake.reset();
 });
 
-const noReport = () => {};
-
 function tenbyteEnv(overrides: Record<string, string> = {}): Record<string, string> {
   return {
     TENBYTE_API_TOKEN: FAKE_TENBYTE_HOST_TOKEN,
@@ -50,7 +48,7 @@ function tenbyteEnv(overrides: Record<string, string> = {}): Record<string, stri
 }
 
 function provider(overrides: Record<string, string> = {}): Provider {
-  const created = createTenbyteProvider(loadConfig(tenbyteEnv(overrides)), { report: noReport });
+  const created = createTenbyteProvider(loadConfig(tenbyteEnv(overrides)));
   if (!created) throw new Error('Tenbyte provider not configured');
   return created;
 }
@@ -107,7 +105,7 @@ describe('Tenbyte error envelopes', () => {
 
 describe('Tenbyte provider over HTTP', () => {
   it('is not configured without a token and says what it supports', () => {
-    expect(createTenbyteProvider(loadConfig({}), { report: noReport })).toBeNull();
+    expect(createTenbyteProvider(loadConfig({}))).toBeNull();
     expect(provider().capabilities).toEqual({ livestreams: true, recordings: false, webhooks: false });
   });
 

@@ -3,9 +3,9 @@ import { ProviderError } from '../../domain/errors.js';
 import type { StreamKind, StreamStatus } from '../../domain/status.js';
 import type { AssetInput, VendorObservation } from '../../domain/types.js';
 import { VendorHttpError } from '../http.js';
-import type { ProviderContext } from '../index.js';
 import type {
   Provider,
+  ProviderDefinition,
   StartLivestreamRequest,
   StartRecordingRequest,
   StreamRef,
@@ -37,8 +37,15 @@ const PATH: Record<StreamKind, HmsJobKind> = { livestream: 'live-streams', recor
 /** 100ms statuses during which a job still occupies its room. */
 const ACTIVE_VENDOR_STATUSES = ['starting', 'running'] as const;
 
+export const hms: ProviderDefinition = {
+  id: 'HMS',
+  capabilities: { livestreams: true, recordings: true, webhooks: true },
+  webhookPath: '/webhooks/hms',
+  create: createHmsProvider,
+};
+
 /** The vendor is configured when both halves of the management-token credential are set. */
-export function createHmsProvider(config: Config, _context: ProviderContext): Provider | null {
+export function createHmsProvider(config: Config): Provider | null {
   const { accessKey, appSecret, apiUrl, webhookHeader, webhookSecret } = config.hms;
   if (!accessKey || !appSecret) return null;
   return new HmsProvider({
@@ -58,7 +65,7 @@ export function createHmsProvider(config: Config, _context: ProviderContext): Pr
 export class HmsProvider implements Provider {
   readonly id = 'HMS' as const;
   readonly configured = true;
-  readonly capabilities = { livestreams: true, recordings: true, webhooks: true };
+  readonly capabilities = hms.capabilities;
   private readonly client: HmsClient;
   private readonly presignDurationSeconds: number;
   readonly webhooks?: WebhookHandler;

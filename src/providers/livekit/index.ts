@@ -3,9 +3,9 @@ import { ProviderError } from '../../domain/errors.js';
 import type { StreamKind } from '../../domain/status.js';
 import type { VendorObservation } from '../../domain/types.js';
 import { VendorHttpClient, VendorHttpError } from '../http.js';
-import type { ProviderContext } from '../index.js';
 import type {
   Provider,
+  ProviderDefinition,
   StartLivestreamRequest,
   StartRecordingRequest,
   StreamRef,
@@ -78,10 +78,18 @@ export function twirpErrorMessage(body: unknown): string | undefined {
   return undefined;
 }
 
+export const livekit: ProviderDefinition = {
+  id: PROVIDER,
+  capabilities: { livestreams: true, recordings: true, webhooks: true },
+  // Signed with the API key and secret the provider already has: configured with it.
+  webhookPath: '/webhooks/livekit',
+  create: createLivekitProvider,
+};
+
 export class LivekitProvider implements Provider {
   readonly id = PROVIDER;
   readonly configured = true;
-  readonly capabilities = { livestreams: true, recordings: true, webhooks: true };
+  readonly capabilities = livekit.capabilities;
   private readonly http: VendorHttpClient;
   private readonly tokens: EgressTokenMinter;
   /** LiveKit signs its webhooks with the same API key and secret. */
@@ -296,7 +304,7 @@ export class LivekitProvider implements Provider {
 }
 
 /** Answers null when LiveKit's credentials are not set: the vendor is then "not configured". */
-export function createLivekitProvider(config: Config, _context: ProviderContext): Provider | null {
+export function createLivekitProvider(config: Config): Provider | null {
   const { url, apiKey, apiSecret } = config.livekit;
   if (!url || !apiKey || !apiSecret) return null;
   return new LivekitProvider({

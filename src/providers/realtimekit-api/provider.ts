@@ -21,6 +21,8 @@ import { type LivestreamHistory, mapLivestreamStatus, mapRecordingStatus, SYNTHE
 import { RealtimeKitWebhookHandler } from './webhooks.js';
 
 export interface RealtimeKitProviderOptions {
+  /** As the vendor's definition declares them. */
+  capabilities: ProviderCapabilities;
   api: RealtimeKitApi;
   livestreamStatus: Readonly<Record<string, LivestreamStatus>>;
   recordingStatus: Readonly<Record<string, RecordingStatus>>;
@@ -46,7 +48,7 @@ const RECORDING_PAST_CAPTURE: ReadonlySet<RecordingStatus> = new Set(['UPLOADING
 export class RealtimeKitFamilyProvider implements Provider {
   readonly id: ProviderId;
   readonly configured = true;
-  readonly capabilities: ProviderCapabilities = { livestreams: true, recordings: true, webhooks: true };
+  readonly capabilities: ProviderCapabilities;
   /**
    * What this process has seen of each livestream that is not over yet, to read `OFFLINE` and a
    * missing active livestream (see `mapLivestreamStatus`). Lost on restart: a stream then stays
@@ -57,6 +59,7 @@ export class RealtimeKitFamilyProvider implements Provider {
 
   constructor(private readonly options: RealtimeKitProviderOptions) {
     this.id = options.api.provider;
+    this.capabilities = options.capabilities;
     if (options.webhook) {
       this.webhooks = new RealtimeKitWebhookHandler({ provider: this.id, ...options.webhook }, this);
     }

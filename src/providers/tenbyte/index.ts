@@ -4,8 +4,7 @@ import { ProviderError } from '../../domain/errors.js';
 import type { LivestreamStatus } from '../../domain/status.js';
 import type { VendorObservation } from '../../domain/types.js';
 import { VendorHttpClient, VendorHttpError, type VendorResponse } from '../http.js';
-import type { ProviderContext } from '../index.js';
-import type { Provider, StartLivestreamRequest, StreamRef } from '../provider.js';
+import type { Provider, ProviderDefinition, StartLivestreamRequest, StreamRef } from '../provider.js';
 import {
   GO_LIVE_PATH,
   type GoLiveAnswer,
@@ -40,7 +39,14 @@ export const END_REQUESTED = 'end_requested';
 
 const NO_RECORDINGS = 'Tenbyte does not support recordings';
 
-export function createTenbyteProvider(config: Config, _context: ProviderContext): Provider | null {
+/** No webhooks and no recordings: the poller reads its livestreams. */
+export const tenbyte: ProviderDefinition = {
+  id: 'TENBYTE',
+  capabilities: { livestreams: true, recordings: false, webhooks: false },
+  create: createTenbyteProvider,
+};
+
+export function createTenbyteProvider(config: Config): Provider | null {
   const { apiToken, apiUrl, statusPath, stopPath } = config.tenbyte;
   if (!apiToken) return null;
   return new TenbyteProvider({
@@ -56,7 +62,7 @@ export function createTenbyteProvider(config: Config, _context: ProviderContext)
 export class TenbyteProvider implements Provider {
   readonly id = 'TENBYTE' as const;
   readonly configured = true;
-  readonly capabilities = { livestreams: true, recordings: false, webhooks: false };
+  readonly capabilities = tenbyte.capabilities;
   private readonly http: VendorHttpClient;
 
   constructor(private readonly options: TenbyteOptions) {
