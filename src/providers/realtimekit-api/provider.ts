@@ -1,6 +1,7 @@
 import { ProviderError } from '../../domain/errors.js';
 import type { LivestreamStatus, ProviderId, RecordingStatus } from '../../domain/status.js';
 import type { AssetInput, VendorObservation } from '../../domain/types.js';
+import { startOnce } from '../http.js';
 import type {
   Provider,
   ProviderCapabilities,
@@ -69,12 +70,10 @@ export class RealtimeKitFamilyProvider implements Provider {
     const body: StartLivestreamBody = {};
     if (request.name) body.name = request.name;
     if (request.video) body.video_config = { height: request.video.height, width: request.video.width };
-    let livestream: VendorLivestream;
-    try {
-      livestream = await this.options.api.startLivestream(request.roomId, body);
-    } catch (error) {
-      livestream = await this.adoptAfterUnclearStart(error, () => this.options.api.getActiveLivestream(request.roomId));
-    }
+    const livestream = await startOnce(
+      () => this.options.api.startLivestream(request.roomId, body),
+      () => this.options.api.getActiveLivestream(request.roomId),
+    );
     return this.observeLivestream(livestream, { startAnswer: true });
   }
 
@@ -122,12 +121,10 @@ export class RealtimeKitFamilyProvider implements Provider {
     if (request.resolution) {
       body.video_config = { width: request.resolution.width, height: request.resolution.height };
     }
-    let recording: VendorRecording;
-    try {
-      recording = await this.options.api.startRecording(body);
-    } catch (error) {
-      recording = await this.adoptAfterUnclearStart(error, () => this.options.api.getActiveRecording(request.roomId));
-    }
+    const recording = await startOnce(
+      () => this.options.api.startRecording(body),
+      () => this.options.api.getActiveRecording(request.roomId),
+    );
     return this.observeRecording(recording);
   }
 
@@ -164,18 +161,6 @@ export class RealtimeKitFamilyProvider implements Provider {
 
   close(): void {
     this.livestreamHistory.clear();
-  }
-
-  /**
-   * After a start failed unclearly (the vendor may have acted), the meeting's active stream is
-   * adopted when there is one; otherwise, and after any clear failure, the start's error stands.
-   */
-  private async adoptAfterUnclearStart<T>(error: unknown, readActive: () => Promise<T | null>): Promise<T> {
-    const unclear = error instanceof ProviderError && error.code === 'PROVIDER_UNAVAILABLE';
-    if (!unclear) throw error;
-    const active = await readActive().catch(() => null);
-    if (!active) throw error;
-    return active;
   }
 
   /**
