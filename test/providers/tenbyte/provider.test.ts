@@ -1,18 +1,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { ProviderError } from '../../src/domain/errors.js';
-import type { Provider, StreamRef } from '../../src/providers/provider.js';
-import { mapSessionStatus, TENBYTE_SESSION_STATUS, vendorErrorMessage } from '../../src/providers/tenbyte/contract.js';
-import { createTenbyteProvider, END_REQUESTED } from '../../src/providers/tenbyte/index.js';
-import { serializePayload } from '../../src/service/streams.js';
+import { loadConfig } from '../../../src/config.js';
+import { ProviderError } from '../../../src/domain/errors.js';
+import type { Provider, StreamRef } from '../../../src/providers/provider.js';
+import {
+  mapSessionStatus,
+  TENBYTE_SESSION_STATUS,
+  vendorErrorMessage,
+} from '../../../src/providers/tenbyte/contract.js';
+import { createTenbyteProvider, END_REQUESTED } from '../../../src/providers/tenbyte/index.js';
+import { serializePayload } from '../../../src/service/streams.js';
 import {
   FAKE_TENBYTE_HOST_TOKEN,
   FAKE_TENBYTE_VIEWER_TOKEN,
   startTenbyteFake,
   TENBYTE_ROUTES,
   type TenbyteFake,
-} from '../fakes/tenbyte.js';
+} from '../../fakes/tenbyte.js';
 import {
   collect,
   gql,
@@ -23,7 +27,7 @@ import {
   type TestServer,
   waitFor,
   wsClient,
-} from '../helpers.js';
+} from '../../helpers.js';
 
 let fake: TenbyteFake;
 
