@@ -22,6 +22,7 @@ import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
 import { useServer } from './graphql-ws.js';
 import { callerOf, MAX_GRAPHQL_BODY_BYTES, readLimitedBody, securityPlugins, writeError } from './security.js';
 import { useSharedSubscriptionExecution } from './subscription-execution.js';
+import { useHiddenSuggestions } from './suggestions.js';
 
 /** Webhook routes and the provider each one belongs to. */
 const WEBHOOK_ROUTES: Record<string, ProviderId> = {
@@ -76,6 +77,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
       maxRequestBodySize: false,
       plugins: [
         ...securityPlugins(config, authenticator),
+        useHiddenSuggestions(!config.graphql.introspection),
         ...(tracing ? [useApolloInlineTrace()] : []),
         useSharedSubscriptionExecution(),
       ],
