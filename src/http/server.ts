@@ -23,6 +23,7 @@ import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
 import { useServer } from './graphql-ws.js';
 import { callerOf, MAX_GRAPHQL_BODY_BYTES, readLimitedBody, securityPlugins, writeError } from './security.js';
 import { useSharedSubscriptionExecution } from './subscription-execution.js';
+import { useHiddenSuggestions } from './suggestions.js';
 
 /** Paths that speak graphql-transport-ws: ours, and Apollo Router's default. */
 const WEBSOCKET_PATHS = new Set(['/graphql', '/ws']);
@@ -69,6 +70,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
       maxRequestBodySize: false,
       plugins: [
         ...securityPlugins(config, authenticator),
+        useHiddenSuggestions(!config.graphql.introspection),
         ...(tracing ? [useApolloInlineTrace()] : []),
         useSharedSubscriptionExecution(),
       ],
