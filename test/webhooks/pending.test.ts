@@ -1,0 +1,87 @@
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type DyteFake, startDyteFake } from '../fakes/dyte.js';
+import { gql, START_LIVESTREAM, startServer, type TestServer, waitFor } from '../helpers.js';
+
+/**
+ * Issue 10 item 4: deliveries for streams this service does not manage (a vendor sends events for
+ * every meeting of the account) must neither grow forever nor hide the genuine early delivery of
+ * a stream that is being started. Dyte's livestream webhooks name no meeting, so one that beats
+ * the start's answer waits for the stream's vendor id. Real signed deliveries over HTTP.
+ */
+
+let fake: DyteFake;
+let server: TestServer;
+
+afterEach(async () => {
+  await server?.cleanup();
+  await fake?.close();
+});
+
+async function boot(env: Record<string, string> = {}) {
+  fake = await startDyteFake();
+  server = await startServer({ ...fake.webhookEnv, POLL_INTERVAL_MS: '3600000', ...env });
+}
+const hook = () => `http://127.0.0.1:${server.port}/webhooks/dyte`;
+
+/** Signed deliveries about livestreams of meetings this service never started. */
+async function strangers(count: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < count) {
+        next++;
+        const stranger = fake.addLivestream(`stranger-${crypto.randomUUID()}`, 'LIVE');
+        const answer = await fake.sendWebhook(hook(), fake.livestreamWebhook(stranger.id));
+        expect(answer.status).toBe(200);
+        expect(answer.body.pending).toBe(true);
+      }
+    }),
+  );
+}
+
+function pendingRows(): { payload: string; processed_at: number | null }[] {
+  const db = new Database(server.dbPath, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare('select payload, processed_at from webhook_deliveries order by id').all() as never;
+  } finally {
+    db.close();
+  }
+}
+
+describe('pending webhook deliveries', () => {
+  it('applies a genuine early delivery behind 600 waiting ones for streams it does not manage', async () => {
+    await boot();
+    await strangers(600);
+
+    const roomId = `meeting-${crypto.randomUUID().slice(0, 8)}`;
+    const gate = fake.holdNextStart();
+    const starting = gql(server.url, START_LIVESTREAM, { input: { provider: 'DYTE', roomId } });
+    const vendorId = await gate.created;
+    fake.setLivestreamStatus(vendorId, 'LIVE');
+    const early = await fake.sendWebhook(hook(), fake.livestreamWebhook(vendorId));
+    expect(early.body.pending).toBe(true);
+    gate.release();
+    const id = (await starting).data?.startLivestream.livestream.id as string;
+
+    const live = await waitFor(async () => {
+      const { data } = await gql(server.url, 'query($id: ID!) { livestream(id: $id) { status } }', { id });
+      return data?.livestream.status === 'LIVE' ? data.livestream : null;
+    }, 10_000);
+    expect(live).toEqual({ status: 'LIVE' });
+  });
+
+  it('gives up on the oldest beyond WEBHOOK_PENDING_MAX, dropping their bodies', async () => {
+    await boot({ WEBHOOK_PENDING_MAX: '50' });
+    await strangers(80);
+    const rows = pendingRows();
+    expect(rows).toHaveLength(80);
+    const waiting = rows.filter((row) => row.processed_at === null);
+    expect(waiting.length).toBeLessThanOrEqual(50);
+    const given = rows.filter((row) => row.processed_at !== null);
+    expect(given.length).toBeGreaterThanOrEqual(30);
+    expect(given.every((row) => row.payload === '')).toBe(true);
+    // Their ids stay: a redelivery is still a duplicate, and still stores nothing.
+    expect(waiting.every((row) => row.payload.includes('livestreaming.statusUpdate'))).toBe(true);
+  });
+});
