@@ -34,19 +34,17 @@ export class SqliteHistory implements HistoryStore {
   listFor(kind: StreamKind, streamIds: readonly string[], last: number): StatusEventRecord[] {
     if (streamIds.length === 0 || last <= 0) return [];
     // The latest `last` per stream (numbered newest first within each stream), then oldest first.
-    const latest = this.db.$with('latest').as(
-      this.db
-        .select({
-          id: statusEvents.id,
-          rank: sql<number>`row_number() over (partition by ${statusEvents.streamId} order by ${statusEvents.id} desc)`.as(
-            'rank',
-          ),
-        })
-        .from(statusEvents)
-        .where(and(eq(statusEvents.streamKind, kind), inArray(statusEvents.streamId, [...streamIds]))),
-    );
+    const latest = this.db
+      .select({
+        id: statusEvents.id,
+        rank: sql<number>`row_number() over (partition by ${statusEvents.streamId} order by ${statusEvents.id} desc)`.as(
+          'rank',
+        ),
+      })
+      .from(statusEvents)
+      .where(and(eq(statusEvents.streamKind, kind), inArray(statusEvents.streamId, [...streamIds])))
+      .as('latest');
     return this.db
-      .with(latest)
       .select()
       .from(statusEvents)
       .where(inArray(statusEvents.id, this.db.select({ id: latest.id }).from(latest).where(lte(latest.rank, last))))
