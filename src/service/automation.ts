@@ -78,7 +78,7 @@ export class AutomationService {
   private async handle(event: RoomEvent): Promise<void> {
     const { provider, roomId } = event;
     const at = event.at ?? new Date();
-    if (this.ofAnotherSession(event)) {
+    if (this.ofAnotherSession(event, at)) {
       // A late (or replayed) event of a session that is over: it must not stop, start or count
       // anything in the session the room is in now.
       this.logger.info(
@@ -119,12 +119,14 @@ export class AutomationService {
 
   /**
    * True when the event names a session and the room is known to be in another one. A session's
-   * own start is never of another session: it is the room's session from then on.
+   * start is the room's session from then on, unless it started before the current one.
    */
-  private ofAnotherSession(event: RoomEvent): boolean {
-    if (!event.sessionId || event.type === 'SESSION_STARTED') return false;
+  private ofAnotherSession(event: RoomEvent, at: Date): boolean {
+    if (!event.sessionId) return false;
     const current = this.store.rooms.currentSession(event.provider, event.roomId);
-    return current !== null && current !== event.sessionId;
+    if (current === null || current.sessionId === event.sessionId) return false;
+    // A new session starts after the current one did; a start older than it is a late one.
+    return event.type !== 'SESSION_STARTED' || at.getTime() < current.startedAt.getTime();
   }
 
   /**

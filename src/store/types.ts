@@ -242,8 +242,8 @@ export interface RoomStore {
   upsertAutomation(rule: RoomAutomationRecord): void;
   getAutomation(provider: ProviderId, roomId: string): RoomAutomationRecord | undefined;
   automationsFor(roomIds: readonly string[]): RoomAutomationRecord[];
-  /** The room's session is now `sessionId` (a vendor said it started). */
+  /** The room's session is now `sessionId`, started at `at` (a vendor said so). */
   trackSession(provider: ProviderId, roomId: string, sessionId: string, at: Date): void;
-  /** The session the room was last said to be in; null when none was. */
-  currentSession(provider: ProviderId, roomId: string): string | null;
+  /** The session the room was last said to be in, and when it started; null when none was. */
+  currentSession(provider: ProviderId, roomId: string): { sessionId: string; startedAt: Date } | null;
 }

@@ -84,4 +84,14 @@ describe('pending webhook deliveries', () => {
     // Their ids stay: a redelivery is still a duplicate, and still stores nothing.
     expect(waiting.every((row) => row.payload.includes('livestreaming.statusUpdate'))).toBe(true);
   });
+
+  it('refuses a delivery id over 256 characters or an event type over 128, storing nothing', async () => {
+    await boot();
+    const stranger = fake.addLivestream(`stranger-${crypto.randomUUID()}`, 'LIVE');
+    const longId = await fake.sendWebhook(hook(), fake.livestreamWebhook(stranger.id), { uuid: 'd'.repeat(300) });
+    expect(longId.status).toBe(400);
+    const longType = await fake.sendWebhook(hook(), { event: `meeting.${'x'.repeat(200)}`, meeting: { id: 'm' } });
+    expect(longType.status).toBe(400);
+    expect(pendingRows()).toEqual([]);
+  });
 });

@@ -97,6 +97,15 @@ for (const vendor of [
       expect(stops(current.externalId)).toHaveLength(0);
       expect((await room(meetingId)).activeRecording?.id).toBe(current.id);
 
+      // A late start of the earlier session (it began an hour ago) does not take the room back.
+      const lateStart = fake.meetingWebhook('meeting.started', meetingId, 'session-1') as {
+        meeting: { startedAt: string };
+      };
+      lateStart.meeting.startedAt = new Date(Date.now() - 3_600_000).toISOString();
+      const startsBefore = fake.requestsTo('POST', /\/recordings$/).length;
+      await deliver(lateStart);
+      expect(fake.requestsTo('POST', /\/recordings$/)).toHaveLength(startsBefore);
+
       // The current session's own end still stops it.
       await deliver(fake.meetingWebhook('meeting.ended', meetingId, 'session-2'));
       expect(stops(current.externalId)).toHaveLength(1);

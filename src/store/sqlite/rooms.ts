@@ -80,13 +80,13 @@ export class SqliteRooms implements RoomStore {
       .run();
   }
 
-  currentSession(provider: ProviderId, roomId: string): string | null {
+  currentSession(provider: ProviderId, roomId: string): { sessionId: string; startedAt: Date } | null {
     return (
       this.db
-        .select({ sessionId: roomSessions.sessionId })
+        .select({ sessionId: roomSessions.sessionId, startedAt: roomSessions.startedAt })
         .from(roomSessions)
         .where(and(eq(roomSessions.provider, provider), eq(roomSessions.roomId, roomId)))
-        .get()?.sessionId ?? null
+        .get() ?? null
     );
   }
 }
