@@ -82,7 +82,9 @@ describe('Store.listActive', () => {
         );
         expect(listed).toEqual(listed.map((record) => byDrizzle.get(record.id)));
         expect(listed).toEqual(await Promise.all(listed.map((record) => s.streams.get(kind, record.id))));
-        const expectedIds = (await Promise.all(Array.from({ length: 12 }, (_, i) => s.streams.get(kind, `${kind}-${i}`))))
+        const expectedIds = (
+          await Promise.all(Array.from({ length: 12 }, (_, i) => s.streams.get(kind, `${kind}-${i}`)))
+        )
           .filter((r) => r && !['STOPPED', 'COMPLETED'].includes(r.status))
           .filter((r) => !('provider' in filter) || r?.provider === filter.provider)
           .filter((r) => !('roomId' in filter) || r?.roomId === filter.roomId)
@@ -134,7 +136,10 @@ describe('Store.listActive between changes', () => {
       await expect(
         s.transaction(async () => {
           await s.streams.update('livestream', 'livestream-2', { status: 'FAILED', version: 2 });
-          expect((await s.streams.listActive('livestream', {})).map((r) => r.id)).toEqual(['livestream-3', 'livestream-1']);
+          expect((await s.streams.listActive('livestream', {})).map((r) => r.id)).toEqual([
+            'livestream-3',
+            'livestream-1',
+          ]);
           throw new Error('undo');
         }),
       ).rejects.toThrow('undo');

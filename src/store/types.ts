@@ -90,7 +90,11 @@ export type StreamWrite = StreamPatch & Partial<PollSlot>;
 export interface StreamStore {
   get<K extends StreamKind>(kind: K, id: string): Promise<RecordOf<K> | undefined>;
   getMany<K extends StreamKind>(kind: K, ids: readonly string[]): Promise<RecordOf<K>[]>;
-  findByExternalId<K extends StreamKind>(kind: K, provider: ProviderId, externalId: string): Promise<RecordOf<K> | undefined>;
+  findByExternalId<K extends StreamKind>(
+    kind: K,
+    provider: ProviderId,
+    externalId: string,
+  ): Promise<RecordOf<K> | undefined>;
   /** The room's stream during which a second start is a conflict (STARTING to STOPPING). */
   findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): Promise<RecordOf<K> | undefined>;
   findByIdempotencyKey<K extends StreamKind>(kind: K, key: string): Promise<RecordOf<K> | undefined>;
