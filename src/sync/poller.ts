@@ -274,15 +274,19 @@ export class Poller {
 
   /** Fails a stuck stream, unless something moved it since it was claimed. */
   private async markFailed(claim: PollClaim, vendorStatus: string, reason: string): Promise<void> {
-    const current = await this.store.streams.get(claim.kind, claim.id);
-    if (!current || current.version !== claim.version) return;
-    const observation: VendorObservation = { status: 'FAILED', vendorStatus, failureReason: reason };
-    const result = await this.intake.observed(claim.kind, claim.id, observation, {
-      reason,
-      previousStatus: claim.status,
-      poller: this.owner,
+    // Checked and failed in one transaction, so a change landing in between (the start's
+    // answer) is seen by the check.
+    const result = await this.store.transaction(async () => {
+      const current = await this.store.streams.get(claim.kind, claim.id);
+      if (!current || current.version !== claim.version) return undefined;
+      const observation: VendorObservation = { status: 'FAILED', vendorStatus, failureReason: reason };
+      return this.intake.observed(claim.kind, claim.id, observation, {
+        reason,
+        previousStatus: claim.status,
+        poller: this.owner,
+      });
     });
-    if (result.changed) {
+    if (result?.changed) {
       this.stats.markedFailed += 1;
       this.logger.warn(
         { kind: claim.kind, streamId: claim.id, provider: claim.provider, reason },
