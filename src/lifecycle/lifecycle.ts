@@ -32,7 +32,7 @@ export interface CreateRequest {
 }
 
 /** A stream the caller names by id, or finds (correlation) inside the same transaction. */
-export type StreamTarget = string | (() => StreamRecord | undefined);
+export type StreamTarget = string | (() => Promise<StreamRecord | undefined>);
 
 /** One written change: what the row becomes, and the history event that says so. */
 interface Change {
@@ -65,10 +65,13 @@ export class StreamLifecycle {
    * (also guarded by unique indexes), so concurrent starts for one room create one stream. A
    * known idempotency key answers the stream it created (`created` false).
    */
-  create<K extends StreamKind>(kind: K, request: CreateRequest): { stream: RecordOf<K>; created: boolean } {
+  async create<K extends StreamKind>(
+    kind: K,
+    request: CreateRequest,
+  ): Promise<{ stream: RecordOf<K>; created: boolean }> {
     const attempt = () => this.store.transaction(() => this.createHere(kind, request));
     try {
-      return attempt();
+      return await attempt();
     } catch (error) {
       // Another writer (another replica) won the race for the unique indexes: answer as it would.
       if (this.store.isUniqueViolation(error)) return attempt();
@@ -81,9 +84,9 @@ export class StreamLifecycle {
    * `version`, publishes after commit. A refused update is kept in history as not applied; a
    * vendor event id seen before changes nothing.
    */
-  apply<K extends StreamKind>(update: StatusUpdate & { kind: K }): ApplyResult<K> {
-    return this.store.transaction(() => {
-      const current = this.store.streams.get(update.kind, update.streamId);
+  apply<K extends StreamKind>(update: StatusUpdate & { kind: K }): Promise<ApplyResult<K>> {
+    return this.store.transaction(async () => {
+      const current = await this.store.streams.get(update.kind, update.streamId);
       if (!current) throw new NotFoundError(update.kind, update.streamId);
       return this.applyHere(update, current);
     });
@@ -98,9 +101,9 @@ export class StreamLifecycle {
     target: StreamTarget,
     observation: VendorObservation,
     report: Report,
-  ): ApplyResult<K> | undefined {
-    return this.store.transaction(() => {
-      const current = typeof target === 'string' ? this.store.streams.get(kind, target) : target();
+  ): Promise<ApplyResult<K> | undefined> {
+    return this.store.transaction(async () => {
+      const current = typeof target === 'string' ? await this.store.streams.get(kind, target) : await target();
       if (!current) {
         if (typeof target === 'string') throw new NotFoundError(kind, target);
         return undefined;
@@ -109,10 +112,13 @@ export class StreamLifecycle {
     });
   }
 
-  private createHere<K extends StreamKind>(kind: K, request: CreateRequest): { stream: RecordOf<K>; created: boolean } {
+  private async createHere<K extends StreamKind>(
+    kind: K,
+    request: CreateRequest,
+  ): Promise<{ stream: RecordOf<K>; created: boolean }> {
     const { provider, roomId, idempotencyKey } = request;
     if (idempotencyKey) {
-      const previous = this.store.streams.findByIdempotencyKey(kind, idempotencyKey);
+      const previous = await this.store.streams.findByIdempotencyKey(kind, idempotencyKey);
       if (previous) {
         if (previous.provider !== provider || previous.roomId !== roomId) {
           throw new ConflictError(
@@ -120,7 +126,7 @@ export class StreamLifecycle {
             ...conflictPayload(kind, previous),
           );
         }
-        const stored = this.store.streams.idempotencyInput(kind, previous.id);
+        const stored = await this.store.streams.idempotencyInput(kind, previous.id);
         if (stored && request.idempotencyInput && stored !== request.idempotencyInput) {
           throw new ConflictError(
             `idempotencyKey was already used with different input for ${kind} ${previous.id}`,
@@ -130,7 +136,7 @@ export class StreamLifecycle {
         return { stream: previous, created: false };
       }
     }
-    const active = this.store.streams.findActive(kind, provider, roomId);
+    const active = await this.store.streams.findActive(kind, provider, roomId);
     if (active) {
       throw new ConflictError(
         `A ${kind} is already active in room ${roomId} on ${provider}`,
@@ -139,7 +145,7 @@ export class StreamLifecycle {
     }
     const now = new Date();
     const stream = newRecord(kind, { id: crypto.randomUUID(), provider, roomId, idempotencyKey, now });
-    this.write(kind, undefined, stream, {
+    await this.write(kind, undefined, stream, {
       idempotencyInput: idempotencyKey ? (request.idempotencyInput ?? null) : null,
       status: stream.status,
       vendorStatus: null,
@@ -151,16 +157,19 @@ export class StreamLifecycle {
     return { stream, created: true };
   }
 
-  private applyHere<K extends StreamKind>(update: StatusUpdate & { kind: K }, current: RecordOf<K>): ApplyResult<K> {
+  private async applyHere<K extends StreamKind>(
+    update: StatusUpdate & { kind: K },
+    current: RecordOf<K>,
+  ): Promise<ApplyResult<K>> {
     const now = update.at ?? new Date();
-    if (update.eventId && this.store.history.has(update.kind, current.id, update.eventId)) {
+    if (update.eventId && (await this.store.history.has(update.kind, current.id, update.eventId))) {
       return { stream: current, changed: false, refused: false };
     }
     const verdict = judgeTransition(update.kind, current.status, update.status);
     const payload = serializePayload(update.payload);
     const refused = verdict === 'refuse';
     if (refused) {
-      this.store.history.append({
+      await this.store.history.append({
         streamKind: update.kind,
         streamId: current.id,
         status: update.status,
@@ -187,13 +196,13 @@ export class StreamLifecycle {
     const assets =
       update.kind === 'recording' &&
       update.assets?.length &&
-      assetsDiffer(this.store.assets.listFor([current.id]), update.assets)
+      assetsDiffer(await this.store.assets.listFor([current.id]), update.assets)
         ? update.assets
         : undefined;
     if (Object.keys(patch).length === 0 && !assets) {
       return { stream: current, changed: false, refused };
     }
-    const stream = this.write(update.kind, current, patch, {
+    const stream = await this.write(update.kind, current, patch, {
       status: verdict === 'apply' ? update.status : current.status,
       vendorStatus: patch.vendorStatus ?? current.vendorStatus,
       source: update.source,
@@ -212,29 +221,29 @@ export class StreamLifecycle {
    * once the outermost transaction commits. Any change starts the stream's poll schedule over
    * (or ends it).
    */
-  private write<K extends StreamKind>(
+  private async write<K extends StreamKind>(
     kind: K,
     current: RecordOf<K> | undefined,
     patch: StreamPatch | RecordOf<K>,
     change: Change,
-  ): RecordOf<K> {
+  ): Promise<RecordOf<K>> {
     const slot = this.schedule.afterChange(kind, change.status, change.at);
     let stream: RecordOf<K>;
     if (current) {
       const version = current.version + 1;
-      this.store.streams.update(kind, current.id, { ...patch, ...slot, version, updatedAt: change.at });
+      await this.store.streams.update(kind, current.id, { ...patch, ...slot, version, updatedAt: change.at });
       // The row as just written (read in this transaction, so nothing else changed it since).
       stream = { ...current, ...patch, version, updatedAt: change.at } as RecordOf<K>;
     } else {
       stream = patch as RecordOf<K>;
-      this.store.streams.insert(kind, {
+      await this.store.streams.insert(kind, {
         ...(stream as NewStream),
         ...slot,
         idempotencyInput: change.idempotencyInput ?? null,
       });
     }
-    if (change.assets) this.store.assets.upsert(stream.id, change.assets, change.at);
-    this.store.history.append({
+    if (change.assets) await this.store.assets.upsert(stream.id, change.assets, change.at);
+    await this.store.history.append({
       streamKind: kind,
       streamId: stream.id,
       status: change.status,

@@ -35,7 +35,7 @@ export class AutomationService {
     private readonly logger: Logger,
   ) {}
 
-  setRule(input: RoomAutomationInput): RoomAutomationRecord {
+  async setRule(input: RoomAutomationInput): Promise<RoomAutomationRecord> {
     const valid = parseInput(roomAutomationInput, {
       ...input,
       provider: input.provider ?? this.defaultProvider,
@@ -44,7 +44,7 @@ export class AutomationService {
     });
     checkPageUrl(valid.meetingUrl, 'meetingUrl', this.urls);
     const rule: RoomAutomationRecord = { ...valid, updatedAt: new Date() };
-    this.store.rooms.upsertAutomation(rule);
+    await this.store.rooms.upsertAutomation(rule);
     return rule;
   }
 
@@ -78,7 +78,7 @@ export class AutomationService {
   private async handle(event: RoomEvent): Promise<void> {
     const { provider, roomId } = event;
     const at = event.at ?? new Date();
-    if (this.ofAnotherSession(event, at)) {
+    if (await this.ofAnotherSession(event, at)) {
       // A late (or replayed) event of a session that is over: it must not stop, start or count
       // anything in the session the room is in now.
       this.logger.info(
@@ -87,17 +87,22 @@ export class AutomationService {
       );
       return;
     }
-    if (event.sessionId && (event.type === 'SESSION_STARTED' || !this.store.rooms.currentSession(provider, roomId))) {
-      this.store.rooms.trackSession(provider, roomId, event.sessionId, at);
+    if (
+      event.sessionId &&
+      (event.type === 'SESSION_STARTED' || !(await this.store.rooms.currentSession(provider, roomId)))
+    ) {
+      await this.store.rooms.trackSession(provider, roomId, event.sessionId, at);
     }
     // Presence is kept whatever the rule, so a rule set mid-session knows who is there.
     const real = event.realPeer !== false;
     if (event.type === 'PEER_JOINED' && real && event.peerId)
-      this.store.rooms.addPeer(provider, roomId, event.peerId, at);
-    if (event.type === 'PEER_LEFT' && real && event.peerId) this.store.rooms.removePeer(provider, roomId, event.peerId);
-    if (event.type === 'SESSION_ENDED') this.store.rooms.clearPeers(provider, roomId);
+      await this.store.rooms.addPeer(provider, roomId, event.peerId, at);
+    if (event.type === 'PEER_LEFT' && real && event.peerId) {
+      await this.store.rooms.removePeer(provider, roomId, event.peerId);
+    }
+    if (event.type === 'SESSION_ENDED') await this.store.rooms.clearPeers(provider, roomId);
 
-    const rule = this.store.rooms.getAutomation(provider, roomId);
+    const rule = await this.store.rooms.getAutomation(provider, roomId);
     if (!rule) return;
     switch (event.type) {
       case 'SESSION_STARTED':
@@ -107,7 +112,7 @@ export class AutomationService {
         if (rule.recordOn === 'FIRST_PEER_JOIN' && real) await this.startRecording(rule, event);
         return;
       case 'PEER_LEFT':
-        if (rule.stopWhenEmpty && real && this.store.rooms.countPeers(provider, roomId) === 0) {
+        if (rule.stopWhenEmpty && real && (await this.store.rooms.countPeers(provider, roomId)) === 0) {
           await this.stopRecording(rule, event);
         }
         return;
@@ -121,9 +126,9 @@ export class AutomationService {
    * True when the event names a session and the room is known to be in another one. A session's
    * start is the room's session from then on, unless it started before the current one.
    */
-  private ofAnotherSession(event: RoomEvent, at: Date): boolean {
+  private async ofAnotherSession(event: RoomEvent, at: Date): Promise<boolean> {
     if (!event.sessionId) return false;
-    const current = this.store.rooms.currentSession(event.provider, event.roomId);
+    const current = await this.store.rooms.currentSession(event.provider, event.roomId);
     if (current === null || current.sessionId === event.sessionId) return false;
     // A new session starts after the current one did; a start older than it is a late one.
     return event.type !== 'SESSION_STARTED' || at.getTime() < current.startedAt.getTime();
@@ -161,7 +166,7 @@ export class AutomationService {
 
   /** The room is empty: stop its active recording now instead of after the vendor's timeout. */
   private async stopRecording(rule: RoomAutomationRecord, event: RoomEvent): Promise<void> {
-    const active = this.store.streams.findActive('recording', rule.provider, rule.roomId);
+    const active = await this.store.streams.findActive('recording', rule.provider, rule.roomId);
     if (!active || active.status === 'STOPPING') return;
     let stopped: RecordingRecord;
     try {

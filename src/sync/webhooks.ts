@@ -56,7 +56,9 @@ export class WebhookIntake {
    * kept exact after each commit that records or completes one, so the retry that follows every
    * new vendor id costs nothing when none waits (the usual case).
    */
-  private readonly pendingCounts: Map<ProviderId, number>;
+  private readonly pendingCounts = new Map<ProviderId, number>();
+  /** Settles once `pendingCounts` holds what the database had at construction. */
+  private readonly primed: Promise<void>;
   private lastAgeSweep = Date.now();
 
   constructor(
@@ -66,7 +68,12 @@ export class WebhookIntake {
     private readonly limits: PendingLimits,
     private readonly logger: Logger,
   ) {
-    this.pendingCounts = store.deliveries.pendingCounts(this.oldestKept());
+    this.primed = store.deliveries.pendingCounts(this.oldestKept()).then(
+      (counts) => {
+        for (const [provider, count] of counts) this.addPending(provider, count);
+      },
+      (error: unknown) => this.logger.error({ err: error }, 'counting pending webhook deliveries failed'),
+    );
   }
 
   onRoomEvent(handler: RoomEventHandler): void {
@@ -124,8 +131,8 @@ export class WebhookIntake {
     // alongside (group commit: one fsync for them all): the 2xx follows that commit, subscribers
     // hear of it after it, and a crash before it leaves nothing behind and no 2xx, so the vendor
     // delivers again.
-    const { recorded, waitingFor } = await this.store.groupTransaction(() => {
-      const recorded = this.store.deliveries.record({
+    const { recorded, waitingFor } = await this.store.groupTransaction(async () => {
+      const recorded = await this.store.deliveries.record({
         provider,
         deliveryId,
         contentKey,
@@ -140,16 +147,16 @@ export class WebhookIntake {
         processedAt: now,
       });
       if (!recorded.inserted) return { recorded, waitingFor: undefined };
-      const waitingFor = this.applyEvents(parsed);
+      const waitingFor = await this.applyEvents(parsed);
       if (waitingFor !== undefined) {
-        this.store.deliveries.markPending(recorded.id, text, waitingFor);
+        await this.store.deliveries.markPending(recorded.id, text, waitingFor);
         // Counted once durable (dropped with its savepoint if this delivery rolls back).
         this.store.afterCommit(() => this.addPending(provider, 1));
       }
       return { recorded, waitingFor };
     });
     if (!recorded.inserted) return { status: 200, body: { ok: true, duplicate: true } };
-    if (waitingFor !== undefined) this.expireIfOver(provider);
+    if (waitingFor !== undefined) await this.expireIfOver(provider);
     for (const roomEvent of parsed.roomEvents) {
       try {
         await this.roomEventHandler?.(roomEvent);
@@ -194,11 +201,12 @@ export class WebhookIntake {
     setImmediate(() => {
       const batch = [...(this.retryKeys.get(provider) ?? [])];
       this.retryKeys.delete(provider);
-      try {
-        this.retry(this.store.deliveries.pendingFor(provider, batch, this.oldestKept(), RETRY_BATCH));
-      } catch (error) {
-        this.logger.error({ err: error, provider }, 'retrying pending webhook deliveries failed');
-      }
+      this.store.deliveries
+        .pendingFor(provider, batch, this.oldestKept(), RETRY_BATCH)
+        .then((deliveries) => this.retry(deliveries))
+        .catch((error: unknown) => {
+          this.logger.error({ err: error, provider }, 'retrying pending webhook deliveries failed');
+        });
     });
   }
 
@@ -206,16 +214,17 @@ export class WebhookIntake {
    * Applies stored deliveries that were waiting for their stream, oldest first (at boot, after
    * giving up on those too old or too many). Answers how many were completed.
    */
-  retryPending(provider: ProviderId | null = null): number {
-    for (const [id, count] of this.pendingCounts) {
-      if (count > 0 && (provider === null || provider === id)) this.expire(id);
+  async retryPending(provider: ProviderId | null = null): Promise<number> {
+    await this.primed;
+    for (const [id, count] of [...this.pendingCounts]) {
+      if (count > 0 && (provider === null || provider === id)) await this.expire(id);
     }
     this.lastAgeSweep = Date.now();
-    const deliveries = this.store.deliveries.pending(provider, this.oldestKept(), RETRY_BATCH);
+    const deliveries = await this.store.deliveries.pending(provider, this.oldestKept(), RETRY_BATCH);
     return this.retry(deliveries);
   }
 
-  private retry(deliveries: readonly DeliveryRecord[]): number {
+  private async retry(deliveries: readonly DeliveryRecord[]): Promise<number> {
     let completed = 0;
     for (const delivery of deliveries) {
       const deliveryProvider = delivery.provider as ProviderId;
@@ -224,8 +233,8 @@ export class WebhookIntake {
       try {
         const body: unknown = JSON.parse(delivery.payload);
         const parsed = handler.parse(body, delivery.deliveryId);
-        if (this.applyEvents(parsed) === undefined) {
-          this.store.deliveries.markProcessed(delivery.id, new Date(), serializePayload(body) ?? undefined);
+        if ((await this.applyEvents(parsed)) === undefined) {
+          await this.store.deliveries.markProcessed(delivery.id, new Date(), serializePayload(body) ?? undefined);
           this.addPending(deliveryProvider, -1);
           completed++;
         }
@@ -251,16 +260,16 @@ export class WebhookIntake {
   }
 
   /** Over the count, or a tenth of the age limit since the last sweep: give up on the oldest. */
-  private expireIfOver(provider: ProviderId): void {
+  private async expireIfOver(provider: ProviderId): Promise<void> {
     const sweepDue = Date.now() - this.lastAgeSweep > this.limits.pendingMaxAgeMs / 10;
     if (this.pendingCount(provider) <= this.limits.pendingMax && !sweepDue) return;
     if (sweepDue) this.lastAgeSweep = Date.now();
-    this.expire(provider);
+    await this.expire(provider);
   }
 
-  private expire(provider: ProviderId): void {
+  private async expire(provider: ProviderId): Promise<void> {
     try {
-      const dropped = this.store.deliveries.expirePending(
+      const dropped = await this.store.deliveries.expirePending(
         provider,
         this.oldestKept(),
         this.limits.pendingMax,
@@ -279,12 +288,12 @@ export class WebhookIntake {
    * Applies every observation; answers undefined when each found its stream, else the
    * correlation key of the first that did not (null when it names no stream at all).
    */
-  private applyEvents(parsed: ParsedWebhook): string | null | undefined {
+  private async applyEvents(parsed: ParsedWebhook): Promise<string | null | undefined> {
     let waitingFor: string | null | undefined;
     for (const event of parsed.events) {
       let matched = false;
       try {
-        matched = this.intake.receive(event).streamId !== null;
+        matched = (await this.intake.receive(event)).streamId !== null;
       } catch (error) {
         // The delivery is recorded: a 5xx would only bring a redelivery that is a duplicate. It
         // stays pending instead, and is retried with the others.
