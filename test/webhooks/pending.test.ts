@@ -1,7 +1,8 @@
+import { rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DyteFake, startDyteFake } from '../fakes/dyte.js';
-import { gql, START_LIVESTREAM, startServer, type TestServer, waitFor } from '../helpers.js';
+import { gql, START_LIVESTREAM, startServer, type TestServer, tempDir, waitFor } from '../helpers.js';
 
 /**
  * Issue 10 item 4: deliveries for streams this service does not manage (a vendor sends events for
@@ -16,11 +17,12 @@ let server: TestServer;
 afterEach(async () => {
   await server?.cleanup();
   await fake?.close();
+  fake = undefined as unknown as DyteFake;
 });
 
-async function boot(env: Record<string, string> = {}) {
-  fake = await startDyteFake();
-  server = await startServer({ ...fake.webhookEnv, POLL_INTERVAL_MS: '3600000', ...env });
+async function boot(env: Record<string, string> = {}, dir?: string) {
+  fake ??= await startDyteFake();
+  server = await startServer({ ...fake.webhookEnv, POLL_INTERVAL_MS: '3600000', ...env }, { dir });
 }
 const hook = () => `http://127.0.0.1:${server.port}/webhooks/dyte`;
 
@@ -93,5 +95,17 @@ describe('pending webhook deliveries', () => {
     const longType = await fake.sendWebhook(hook(), { event: `meeting.${'x'.repeat(200)}`, meeting: { id: 'm' } });
     expect(longType.status).toBe(400);
     expect(pendingRows()).toEqual([]);
+  });
+
+  it('gives up at boot on what waits beyond a lowered WEBHOOK_PENDING_MAX', async () => {
+    const dir = tempDir();
+    await boot({}, dir);
+    await strangers(30);
+    expect(pendingRows().filter((row) => row.processed_at === null)).toHaveLength(30);
+    await server.stop();
+    await boot({ WEBHOOK_PENDING_MAX: '10' }, dir);
+    await waitFor(() => pendingRows().filter((row) => row.processed_at === null).length === 10 || null, 5000);
+    expect(pendingRows().filter((row) => row.payload === '')).toHaveLength(20);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
