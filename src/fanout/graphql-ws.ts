@@ -249,7 +249,9 @@ class SocketAdapter implements Backlog {
       if (!data.startsWith('{"type":"connection_ack"')) return Promise.resolve();
       this.acknowledged = true;
     }
-    if (data.startsWith('{"id"')) this.eventBytes = Math.max(MIN_EVENT_BYTES, data.length);
+    // A moving average of the operation frames sent: one large query answer does not make every
+    // queued event count as large.
+    if (data.startsWith('{"id"')) this.eventBytes = Math.max(MIN_EVENT_BYTES, (this.eventBytes * 7 + data.length) / 8);
     const sent = new Promise<void>((resolve, reject) => {
       // A send cut short by the socket closing is no error of the operation.
       socket.send(data, (error) => (error && socket.readyState === socket.OPEN ? reject(error) : resolve()));
