@@ -124,6 +124,7 @@ const environmentSchema = z.object({
   // Outbound calls to vendors.
   VENDOR_TIMEOUT_MS: integer(100, 120_000, 10_000),
   VENDOR_MAX_RETRIES: integer(0, 10, 3),
+  VENDOR_MAX_RETRY_AFTER_MS: integer(0, 600_000, 2000),
 
   HMS_ACCESS_KEY: optionalText,
   HMS_APP_SECRET: optionalText,
@@ -180,7 +181,6 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
     databaseUrl: env.DATABASE_URL,
     defaultProvider: env.DEFAULT_PROVIDER,
     sandboxStepMs: env.SANDBOX_STEP_MS,
-    pollIntervalMs: env.POLL_INTERVAL_MS,
     polling: {
       intervalMs: env.POLL_INTERVAL_MS,
       maxIntervalMs: env.POLL_MAX_INTERVAL_MS ?? Math.min(env.POLL_INTERVAL_MS * 12, 86_400_000),
@@ -241,7 +241,11 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
     },
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
-    vendor: { timeoutMs: env.VENDOR_TIMEOUT_MS, maxRetries: env.VENDOR_MAX_RETRIES },
+    vendor: {
+      timeoutMs: env.VENDOR_TIMEOUT_MS,
+      maxRetries: env.VENDOR_MAX_RETRIES,
+      maxRetryAfterMs: env.VENDOR_MAX_RETRY_AFTER_MS,
+    },
     hms: {
       accessKey: env.HMS_ACCESS_KEY,
       appSecret: env.HMS_APP_SECRET,

@@ -17,20 +17,14 @@ import {
 import type { Config } from '../config.js';
 import type { ProviderId } from '../domain/status.js';
 import { useServer, useSharedSubscriptionExecution } from '../fanout/index.js';
+import { WEBHOOK_ROUTES } from '../providers/index.js';
 import { type AppServices, createContext, type GraphQLContext } from '../schema/context.js';
 import { buildSchema, getSchema } from '../schema/index.js';
 import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
 import { callerOf, MAX_GRAPHQL_BODY_BYTES, readLimitedBody, securityPlugins, writeError } from './security.js';
 import { useSseSubscriptionLimit } from './sse-limits.js';
+import { useHiddenSuggestions } from './suggestions.js';
 import { answerEarly, boundServer, corsFor, graphqlErrorText, hasBody, SERVER_OPTIONS } from './transport.js';
-
-/** Webhook routes and the provider each one belongs to. */
-const WEBHOOK_ROUTES: Record<string, ProviderId> = {
-  '/webhooks/hms': 'HMS',
-  '/webhooks/cloudflare': 'CLOUDFLARE',
-  '/webhooks/dyte': 'DYTE',
-  '/webhooks/livekit': 'LIVEKIT',
-};
 
 /** Paths that speak graphql-transport-ws: ours, and Apollo Router's default. */
 const WEBSOCKET_PATHS = new Set(['/graphql', '/ws']);
@@ -80,6 +74,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
       maxRequestBodySize: false,
       plugins: [
         ...securityPlugins(config, authenticator),
+        useHiddenSuggestions(!config.graphql.introspection),
         ...(tracing ? [useApolloInlineTrace()] : []),
         useSharedSubscriptionExecution(),
         useSseSubscriptionLimit(config.transport.maxSseSubscriptionsPerClient),
@@ -118,7 +113,8 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
       const ready = services.store.isReady();
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
     }
-    const webhookProvider = path ? WEBHOOK_ROUTES[path] : undefined;
+    // Each vendor declares its webhook route (`webhookPath` in `providers/<vendor>/index.ts`).
+    const webhookProvider = path ? WEBHOOK_ROUTES.get(path) : undefined;
     if (webhookProvider) {
       if (refuseWebhookEarly(webhookProvider, req, res, services)) return;
       handleWebhook(webhookProvider, req, res, webhooks, logger);

@@ -32,7 +32,7 @@ class StreamWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>, StreamC
     super(context.events, topic);
     this.countIn(context.backlog);
     if (!id || this.done) return;
-    const current = context.store.getStream(kind, id);
+    const current = context.store.streams.get(kind, id);
     if (!current) {
       this.fail(new GraphQLError(`No ${kind} with id ${id}`, { extensions: { code: 'NOT_FOUND' } }));
       return;

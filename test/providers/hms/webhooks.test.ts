@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HmsWebhookHandler, presignedUrlExpiry } from '../../src/providers/hms/webhooks.js';
-import { MalformedWebhookError } from '../../src/providers/provider.js';
-import { FakeHms } from '../fakes/hms.js';
+import { HmsWebhookHandler, presignedUrlExpiry } from '../../../src/providers/hms/webhooks.js';
+import { MalformedWebhookError } from '../../../src/providers/provider.js';
+import { FakeHms } from '../../fakes/hms.js';
 import {
   collect,
   gql,
@@ -11,7 +11,7 @@ import {
   type TestServer,
   waitFor,
   wsClient,
-} from '../helpers.js';
+} from '../../helpers.js';
 import {
   completedWithin,
   distinctStatuses,
@@ -21,7 +21,7 @@ import {
   RECORDING_READ,
   RECORDING_WATCH,
   storedTrace,
-} from './support.js';
+} from '../../webhooks/support.js';
 
 const ACCESS_KEY = 'hms-webhook-test-access-key';
 const APP_SECRET = 'hms-webhook-test-app-secret-0000';
@@ -221,7 +221,7 @@ describe('100ms webhooks', () => {
     for (const answer of [wrong, shorter, otherHeader, missing]) expect(answer.status).toBe(401);
 
     expect(storedTrace(server.dbPath)).toEqual(before);
-    expect(server.app.services.store.countDeliveries('HMS')).toBe(0);
+    expect(server.app.services.store.deliveries.count('HMS')).toBe(0);
     expect(await readRecording(recording.id)).toMatchObject({ status: 'STARTING', version: recording.version });
   });
 
@@ -251,13 +251,13 @@ describe('100ms webhooks', () => {
     expect(response.status).toBe(400);
     const noRoom = await fake.sendWebhook('peer.join.success', { peer_id: 'p-1' });
     expect(noRoom.status).toBe(400);
-    expect(server.app.services.store.countDeliveries('HMS')).toBe(0);
+    expect(server.app.services.store.deliveries.count('HMS')).toBe(0);
   });
 
   it('keep an event type it does not act on, answered 2xx', async () => {
     const answer = await fake.sendWebhook('track.add.success', { room_id: nextRoom(), track_id: 't-1' });
     expect(answer.status).toBe(200);
-    expect(server.app.services.store.countDeliveries('HMS')).toBe(1);
+    expect(server.app.services.store.deliveries.count('HMS')).toBe(1);
   });
 
   it('renew an expired pre-signed URL when it is read', async () => {
