@@ -9,6 +9,7 @@ import type {
   StatusEventRecord,
 } from '../domain/types.js';
 import type { StreamEvents } from '../events.js';
+import type { Backlog } from '../fanout/index.js';
 import type { ProviderRegistry } from '../providers/index.js';
 import type { RecordingAssetService } from '../service/assets.js';
 import type { AutomationService } from '../service/automation.js';
@@ -29,6 +30,11 @@ export interface GraphQLContext extends AppServices {
   loaders: Loaders;
   /** Who is asking: the schema's `authScopes` (builder.ts) decide from its roles. */
   caller: Caller;
+  /**
+   * The connection's send backlog (WebSocket operations): a subscription counts what it queues
+   * for the client there, so a slow consumer is closed (`WS_MAX_BUFFERED_BYTES`).
+   */
+  backlog?: Backlog;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {

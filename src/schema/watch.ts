@@ -1,7 +1,8 @@
 import { GraphQLError } from 'graphql';
 import { isFinal, type ProviderId, type StreamKind } from '../domain/status.js';
 import type { RecordOf } from '../domain/types.js';
-import { ChangeQueue, type StreamChange, topicFor } from '../events.js';
+import { type StreamChange, topicFor } from '../events.js';
+import { ChangeQueue } from '../fanout/index.js';
 import type { GraphQLContext } from './context.js';
 
 export interface WatchArgs {
@@ -17,7 +18,7 @@ export interface WatchArgs {
  *
  * One object per subscription (no generator, no closures): there may be tens of thousands open.
  */
-class StreamWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>> {
+class StreamWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>, StreamChange> {
   /** Last version handed out, for a subscription by id. */
   private version = 0;
 
@@ -30,6 +31,7 @@ class StreamWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>> {
     // Listen first, then read the snapshot: nothing committed in between is missed (a change
     // delivered before the snapshot answers is newer than it, and the snapshot is then skipped).
     super(context.events, topic);
+    this.countIn(context.backlog);
     if (!id || this.done) return;
     void this.snapshot(context, id);
   }
