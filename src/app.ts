@@ -2,6 +2,9 @@ import type { Config } from './config.js';
 import { StreamEvents } from './events.js';
 import { createHttpApp, type HttpApp } from './http/server.js';
 import type { Logger } from './logger.js';
+import { recent } from './observability/recent.js';
+import { flushTracing, startTracing } from './observability/tracing.js';
+import { instrumentProvider } from './observability/vendor-calls.js';
 import { createProviders, type ProviderRegistry } from './providers/index.js';
 import type { AppServices } from './schema/context.js';
 import { RecordingAssetService } from './service/assets.js';
@@ -40,7 +43,9 @@ export function buildApp(config: Config, logger: Logger): App {
       }
     },
   });
+  for (const provider of providers.list()) instrumentProvider(provider);
   const schedule = new PollSchedule(config.polling);
+  recent.configureBudgets(config.polling.budget, config.polling.budgetWindowMs);
   const streams = new StreamService(store, events, providers, config.defaultProvider, schedule, logger);
   const automation = new AutomationService(store, config.defaultProvider, streams, logger);
   intake = new Intake(store, streams, logger);
@@ -66,6 +71,7 @@ export function buildApp(config: Config, logger: Logger): App {
     webhooks,
     http,
     async start() {
+      await startTracing(config.tracing);
       const port = await http.listen(config.port);
       // Deliveries recorded but not applied (stream unknown then, or a crash in between) are
       // retried now and whenever a stream learns its vendor id.
@@ -81,6 +87,7 @@ export function buildApp(config: Config, logger: Logger): App {
         await automation.idle();
         providers.close();
         store.close();
+        await flushTracing();
       })();
       return stopping;
     },

@@ -13,6 +13,8 @@ import type {
 } from '../domain/types.js';
 import { parseInput } from '../domain/validation.js';
 import type { StreamEvents } from '../events.js';
+import { observeCommitted } from '../observability/metrics.js';
+import { bindToTrace, inSpan } from '../observability/tracing.js';
 import type { ProviderRegistry } from '../providers/index.js';
 import type { Provider, StartLivestreamRequest, StartRecordingRequest, StreamRef } from '../providers/provider.js';
 import type { Store, StreamPatch } from '../store/store.js';
@@ -78,12 +80,23 @@ export class StreamService {
    * intake's correlation), which saves reading it again.
    */
   apply<K extends StreamKind>(update: StatusUpdate & { kind: K }, known?: StreamRecord): ApplyResult<K> {
+    const attributes = {
+      'livestream.kind': update.kind,
+      'livestream.status': update.status,
+      'livestream.source': update.source,
+    };
+    return inSpan('stream.apply', attributes, () => this.applyNow(update, known));
+  }
+
+  private applyNow<K extends StreamKind>(update: StatusUpdate & { kind: K }, known?: StreamRecord): ApplyResult<K> {
+    let previousStatus: string | null = null;
     const now = update.at ?? new Date();
     // Trusted only when read inside the transaction this apply joins (no writer came between).
     const read = known?.id === update.streamId && this.store.inTransaction ? (known as RecordOf<K>) : undefined;
     const result = this.store.transaction((): ApplyResult<K> => {
       const current = read ?? this.store.getStream(update.kind, update.streamId);
       if (!current) throw new NotFoundError(update.kind, update.streamId);
+      previousStatus = current.status;
       if (update.eventId && this.store.hasEvent(update.kind, current.id, update.eventId)) {
         return { stream: current, changed: false, refused: false };
       }
@@ -146,7 +159,11 @@ export class StreamService {
     // After the commit: the outermost one, when apply runs inside a caller's transaction.
     if (result.changed) {
       const change = { kind: update.kind, stream: result.stream, created: false };
-      this.store.afterCommit(() => this.events.publish(change));
+      const publish = () => {
+        observeCommitted(change, update.source, previousStatus);
+        inSpan('stream.publish', {}, () => this.events.publish(change));
+      };
+      this.store.afterCommit(bindToTrace(publish));
     }
     return result;
   }
@@ -195,6 +212,7 @@ export class StreamService {
 
     const reserved = this.reserve(kind, providerId, roomId, idempotencyKey ?? null, options);
     if (!reserved.created) return reserved.stream;
+    observeCommitted({ kind, stream: reserved.stream }, 'API', null);
     this.events.publish({ kind, stream: reserved.stream, created: true });
 
     let observation: VendorObservation;

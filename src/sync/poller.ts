@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { PROVIDERS, type ProviderId, type StreamKind } from '../domain/status.js';
 import type { VendorObservation } from '../domain/types.js';
+import { countPoll } from '../observability/metrics.js';
+import { recent } from '../observability/recent.js';
 import type { ProviderRegistry } from '../providers/index.js';
 import type { StreamRef } from '../providers/provider.js';
 import type { PollClaim, Store } from '../store/store.js';
@@ -234,8 +236,10 @@ export class Poller {
         status: claim.status,
       };
       this.stats.polls += 1;
+      recent.budgetTaken(claim.provider);
       const observation =
         kind === 'livestream' ? await provider.fetchLivestream(ref) : await provider.fetchRecording(ref);
+      countPoll(claim.provider, observation ? 'observed' : 'not_found');
       if (observation) {
         this.intake.observed(kind, claim.id, observation);
       } else if (stuck) {
@@ -248,6 +252,7 @@ export class Poller {
     } catch (error) {
       if (!this.running && this.abort?.signal.aborted) return;
       this.stats.failedPolls += 1;
+      countPoll(claim.provider, 'failed');
       this.logger.warn({ err: error, kind, streamId: claim.id, provider: claim.provider }, 'poll failed');
     } finally {
       this.finish(claim);
