@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ProviderId, StatusSource, StreamKind } from '../domain/status.js';
 import { recent } from './recent.js';
+import { bindToTrace, inSpan } from './tracing.js';
 
 /**
  * The process's Prometheus metrics (served on `GET /metrics`, listed in the README). One registry
@@ -209,4 +210,20 @@ export function observeCommitted(
     countStatusChange(change.kind, change.stream.status, source, change.stream.provider);
   }
   markCommitted(change.stream);
+}
+
+/**
+ * What runs after a change commits: it is observed (`observeCommitted`), then published, in a
+ * `stream.publish` span of the trace that made the change (with tracing on).
+ */
+export function observedPublication(
+  change: { kind: StreamKind; stream: { status: string; provider: ProviderId } },
+  source: StatusSource,
+  previousStatus: string | null,
+  publish: () => void,
+): () => void {
+  return bindToTrace(() => {
+    observeCommitted(change, source, previousStatus);
+    inSpan('stream.publish', {}, publish);
+  });
 }

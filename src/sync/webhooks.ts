@@ -6,7 +6,7 @@ import { setPendingDeliveries } from '../observability/metrics.js';
 import { bindToTrace } from '../observability/tracing.js';
 import type { ProviderRegistry } from '../providers/index.js';
 import { MalformedWebhookError, type ParsedWebhook, type RoomEvent } from '../providers/provider.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../store/types.js';
 import type { Intake } from './intake.js';
 
 /** Largest webhook body accepted; larger ones are answered 413 unread. */
@@ -46,7 +46,7 @@ export class WebhookIntake {
     private readonly intake: Intake,
     private readonly logger: Logger,
   ) {
-    this.pendingCounts = store.pendingDeliveryCounts(new Date(Date.now() - PENDING_WINDOW_MS));
+    this.pendingCounts = store.deliveries.pendingCounts(new Date(Date.now() - PENDING_WINDOW_MS));
     for (const [provider, count] of this.pendingCounts) setPendingDeliveries(provider, count);
   }
 
@@ -95,7 +95,7 @@ export class WebhookIntake {
     // delivers again.
     const { recorded, allMatched } = await this.store.groupTransaction(
       bindToTrace(() => {
-        const recorded = this.store.insertDelivery({
+        const recorded = this.store.deliveries.record({
           provider,
           deliveryId,
           eventType: parsed.eventType,
@@ -109,7 +109,7 @@ export class WebhookIntake {
         if (!recorded.inserted) return { recorded, allMatched: true };
         const allMatched = parsed.events.length === 0 || this.applyEvents(parsed);
         if (!allMatched) {
-          this.store.markDeliveryPending(recorded.id);
+          this.store.deliveries.markPending(recorded.id);
           // Counted once durable (dropped with its savepoint if this delivery rolls back).
           this.store.afterCommit(() => this.addPending(provider, 1));
         }
@@ -168,7 +168,7 @@ export class WebhookIntake {
     let completed = 0;
     const since = new Date(Date.now() - PENDING_WINDOW_MS);
     const limit = 500;
-    const deliveries = this.store.pendingDeliveries(provider, since, limit);
+    const deliveries = this.store.deliveries.pending(provider, since, limit);
     const left = new Map<ProviderId, number>();
     for (const delivery of deliveries) {
       const deliveryProvider = delivery.provider as ProviderId;
@@ -178,7 +178,7 @@ export class WebhookIntake {
         try {
           const parsed = handler.parse(JSON.parse(delivery.payload), delivery.deliveryId);
           if (this.applyEvents(parsed)) {
-            this.store.markDeliveryProcessed(delivery.id, new Date());
+            this.store.deliveries.markProcessed(delivery.id, new Date());
             completed++;
             done = true;
           }
