@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type TestServer } from '../helpers.js';
+import { gql, START_LIVESTREAM, startServer, type TestServer } from '../helpers.js';
+import { HS256_ENV, hsToken } from '../security/support.js';
 
 /** Debian's chromium (`apt-get install -y chromium`); CHROMIUM_PATH points elsewhere. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -66,5 +67,37 @@ describe('the status page in a real browser', () => {
 
     expect(loads).toBe(1);
     expect(problems).toEqual([]);
+  });
+
+  it('in production asks for a token, shows nothing without a valid one, and the streams with a viewer token', async () => {
+    const production = await startServer({ NODE_ENV: 'production', ...HS256_ENV });
+    try {
+      const host = await hsToken({ roles: ['host'] });
+      await gql(
+        production.url,
+        START_LIVESTREAM,
+        { input: { roomId: 'production-room' } },
+        { authorization: `Bearer ${host}` },
+      );
+      const guarded = await browser.newPage();
+      await guarded.goto(`http://127.0.0.1:${production.port}/`);
+      await guarded.locator('#token-form').waitFor();
+      expect(await guarded.locator('#dashboard').isHidden()).toBe(true);
+      expect(await guarded.locator('body').textContent()).not.toContain('production-room');
+
+      await guarded.locator('#token').fill('not-a-token');
+      await guarded.locator('#token-form button').click();
+      await guarded.locator('#token-error', { hasText: 'refused' }).waitFor();
+      expect(await guarded.locator('#dashboard').isHidden()).toBe(true);
+
+      await guarded.locator('#token').fill(await hsToken({ roles: ['viewer'] }));
+      await guarded.locator('#token-form button').click();
+      await guarded.locator('#streams tbody tr td.room', { hasText: 'production-room' }).waitFor();
+      await guarded.locator('#connection[data-state="live"]').waitFor();
+      expect(await guarded.locator('#token-form').isHidden()).toBe(true);
+      await guarded.close();
+    } finally {
+      await production.cleanup();
+    }
   });
 });
