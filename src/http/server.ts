@@ -20,6 +20,7 @@ import { graphqlObservabilityPlugins } from '../observability/graphql.js';
 import { observeRequests, observeWebhook } from '../observability/http.js';
 import { inSpan } from '../observability/tracing.js';
 import { yogaLogging } from '../observability/yoga-log.js';
+import { WEBHOOK_ROUTES } from '../providers/index.js';
 import { type AppServices, createContext, type GraphQLContext } from '../schema/context.js';
 import { buildSchema, getSchema } from '../schema/index.js';
 import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
@@ -27,14 +28,7 @@ import { useServer } from './graphql-ws.js';
 import { createOperatorRoutes } from './operator-routes.js';
 import { callerOf, MAX_GRAPHQL_BODY_BYTES, readLimitedBody, securityPlugins, writeError } from './security.js';
 import { useSharedSubscriptionExecution } from './subscription-execution.js';
-
-/** Webhook routes and the provider each one belongs to. */
-const WEBHOOK_ROUTES: Record<string, ProviderId> = {
-  '/webhooks/hms': 'HMS',
-  '/webhooks/cloudflare': 'CLOUDFLARE',
-  '/webhooks/dyte': 'DYTE',
-  '/webhooks/livekit': 'LIVEKIT',
-};
+import { useHiddenSuggestions } from './suggestions.js';
 
 /** Paths that speak graphql-transport-ws: ours, and Apollo Router's default. */
 const WEBSOCKET_PATHS = new Set(['/graphql', '/ws']);
@@ -81,6 +75,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
       maxRequestBodySize: false,
       plugins: [
         ...securityPlugins(config, authenticator),
+        useHiddenSuggestions(!config.graphql.introspection),
         ...(tracing ? [useApolloInlineTrace()] : []),
         ...graphqlObservabilityPlugins(config.tracing.tracesUrl !== undefined),
         useSharedSubscriptionExecution(),
@@ -111,7 +106,8 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         const ready = services.store.isReady();
         return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
       }
-      const webhookProvider = path ? WEBHOOK_ROUTES[path] : undefined;
+      // Each vendor declares its webhook route (`webhookPath` in `providers/<vendor>/index.ts`).
+      const webhookProvider = path ? WEBHOOK_ROUTES.get(path) : undefined;
       if (webhookProvider) {
         handleWebhook(webhookProvider, req, res, webhooks, logger);
         return;
