@@ -89,6 +89,14 @@ const environmentSchema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   SHUTDOWN_TIMEOUT_MS: integer(0, 60_000, 5000),
+  // Operating it: the /metrics guard, and OpenTelemetry tracing (off unless an endpoint is set).
+  METRICS_TOKEN: z.preprocess(
+    emptyToUndefined,
+    z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  ),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl,
+  OTEL_SERVICE_NAME: z.preprocess(emptyToUndefined, z.string().trim().min(1).default('livestream-subgraph')),
 
   // Who may call: JWTs (HS256 secret or a JWKS), the router's shared secret, and abuse limits.
   AUTH_JWT_SECRET: z.preprocess(
@@ -240,6 +248,14 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
         .filter(Boolean),
     },
     logLevel: env.LOG_LEVEL,
+    metricsToken: env.METRICS_TOKEN,
+    tracing: {
+      // The standard OTLP rule: the traces endpoint as given, else the base endpoint + /v1/traces.
+      tracesUrl:
+        env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+        (env.OTEL_EXPORTER_OTLP_ENDPOINT ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces` : undefined),
+      serviceName: env.OTEL_SERVICE_NAME,
+    },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     vendor: {
       timeoutMs: env.VENDOR_TIMEOUT_MS,
