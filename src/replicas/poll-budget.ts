@@ -53,9 +53,10 @@ declare module 'ioredis' {
 export class SharedPollBudget {
   private readonly redis: Redis;
   private readonly fallbacks = new Map<ProviderId, ThrottledFunction<() => Promise<void>>>();
-  private readonly waitingBy = new Map<ProviderId, number>();
+  /** Takes sleeping until the shared window has room, per vendor. */
+  private readonly sleeping = new Map<ProviderId, number>();
   private readonly keyPrefix: string;
-  private grants = 0;
+  private attempts = 0;
 
   constructor(
     url: string,
@@ -81,17 +82,37 @@ export class SharedPollBudget {
 
   /** Takes one read from `provider`'s budget, waiting until the window has room. */
   async take(provider: ProviderId): Promise<void> {
-    this.waitingBy.set(provider, this.waiting(provider) + 1);
-    try {
-      await this.acquire(provider);
-    } finally {
-      this.waitingBy.set(provider, this.waiting(provider) - 1);
+    const limit = this.options.budget[provider];
+    const { signal } = this.options;
+    for (;;) {
+      signal?.throwIfAborted();
+      if (this.redis.status !== 'ready') break;
+      let waitMs: number;
+      try {
+        this.attempts += 1;
+        const member = `${randomUUID()}:${this.attempts}`;
+        const key = `${this.keyPrefix}:${provider}`;
+        waitMs = Number(await this.redis.takePollBudget(key, limit, this.options.windowMs, member));
+      } catch {
+        break; // Redis went away mid-way: the connection logs it; fall back below.
+      }
+      if (waitMs === 0) return;
+      this.sleeping.set(provider, (this.sleeping.get(provider) ?? 0) + 1);
+      try {
+        await sleep(Math.min(waitMs, this.options.windowMs), undefined, { signal });
+      } finally {
+        this.sleeping.set(provider, (this.sleeping.get(provider) ?? 1) - 1);
+      }
     }
+    await this.fallbacks.get(provider)?.();
   }
 
-  /** Takes still waiting for `provider`'s budget in this process (0: it has room, as far as known). */
+  /**
+   * Takes of this process waiting for `provider`'s budget to have room (as p-throttle's
+   * `queueSize`: 0 means a take now would most likely go through at once).
+   */
   waiting(provider: ProviderId): number {
-    return this.waitingBy.get(provider) ?? 0;
+    return (this.sleeping.get(provider) ?? 0) + (this.fallbacks.get(provider)?.queueSize ?? 0);
   }
 
   /** Waits (bounded) until Redis is connected; false when it did not answer in time. */
@@ -101,31 +122,5 @@ export class SharedPollBudget {
 
   async close(): Promise<void> {
     this.redis.disconnect();
-  }
-
-  private async acquire(provider: ProviderId): Promise<void> {
-    const limit = this.options.budget[provider];
-    const { signal } = this.options;
-    for (;;) {
-      signal?.throwIfAborted();
-      if (this.redis.status !== 'ready') break;
-      let waitMs: number;
-      try {
-        this.grants += 1;
-        waitMs = Number(
-          await this.redis.takePollBudget(
-            `${this.keyPrefix}:${provider}`,
-            limit,
-            this.options.windowMs,
-            `${randomUUID()}:${this.grants}`,
-          ),
-        );
-      } catch {
-        break; // Redis went away mid-way: the connection logs it; fall back below.
-      }
-      if (waitMs === 0) return;
-      await sleep(Math.min(waitMs, this.options.windowMs), undefined, { signal });
-    }
-    await this.fallbacks.get(provider)?.();
   }
 }
