@@ -15,6 +15,10 @@ import { connectRedis, whenConnected } from './redis.js';
  * Lua script on the Redis clock (no clock skew between replicas). While Redis is unreachable
  * each replica falls back to its own p-throttle budget of `budget / replicas`, so the total stays
  * near the budget when `replicas` is the number of replicas running.
+ *
+ * Not rate-limiter-flexible: its Redis limiter is a fixed window in whole seconds, which lets twice
+ * the budget through across a window boundary (a vendor's own limit would then answer 429s) and
+ * cannot express POLL_BUDGET_WINDOW_MS below a second.
  */
 export interface PollBudgetOptions {
   budget: Record<ProviderId, number>;
