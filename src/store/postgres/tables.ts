@@ -42,8 +42,6 @@ const streamColumns = {
   version: integer('version').notNull(),
   failureReason: text('failure_reason'),
   idempotencyKey: text('idempotency_key'),
-  /** The start input (kept nullable: the SQLite schema may drop it). */
-  options: text('options'),
   nextPollAt: at('next_poll_at'),
   pollIntervalMs: integer('poll_interval_ms'),
   pollLeaseOwner: text('poll_lease_owner'),
