@@ -1,16 +1,16 @@
 import type { Config } from './config.js';
 import { StreamEvents } from './events.js';
 import { createHttpApp, type HttpApp } from './http/server.js';
+import { PollSchedule, StreamLifecycle } from './lifecycle/index.js';
 import type { Logger } from './logger.js';
 import { createProviders, type ProviderRegistry } from './providers/index.js';
 import type { AppServices } from './schema/context.js';
 import { RecordingAssetService } from './service/assets.js';
 import { AutomationService } from './service/automation.js';
 import { StreamService } from './service/streams.js';
-import { Store } from './store/store.js';
+import { SqliteStore } from './store/sqlite/store.js';
 import { Intake } from './sync/intake.js';
 import { Poller } from './sync/poller.js';
-import { PollSchedule } from './sync/schedule.js';
 import { WebhookIntake } from './sync/webhooks.js';
 
 export interface App {
@@ -25,25 +25,28 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** Wires config → database (migrated) → providers → service → intake → HTTP server → poller. */
+/**
+ * Wires config → database (migrated) → lifecycle → intake → providers → services → HTTP server →
+ * poller, each built from what comes before it.
+ */
 export function buildApp(config: Config, logger: Logger): App {
-  const store = new Store(config.databaseUrl);
+  const store = new SqliteStore(config.databaseUrl);
   const events = new StreamEvents();
-  // Providers report pushed events to the intake, which needs the service, which needs providers.
-  let intake: Intake | undefined;
+  const schedule = new PollSchedule(config.polling);
+  const lifecycle = new StreamLifecycle(store, events, schedule);
+  const intake = new Intake(store, lifecycle, logger);
+  // Providers that push events (the sandbox) report them to the intake, as webhooks do.
   const providers: ProviderRegistry = createProviders(config, {
     report: (event) => {
       try {
-        intake?.receive(event);
+        intake.receive(event);
       } catch (error) {
         logger.error({ err: error, provider: event.provider }, 'vendor event could not be applied');
       }
     },
   });
-  const schedule = new PollSchedule(config.polling);
-  const streams = new StreamService(store, events, providers, config.defaultProvider, schedule, logger);
+  const streams = new StreamService(store, lifecycle, providers, config.defaultProvider, logger);
   const automation = new AutomationService(store, config.defaultProvider, streams, logger);
-  intake = new Intake(store, streams, logger);
   const poller = new Poller(
     store,
     providers,

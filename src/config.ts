@@ -181,7 +181,6 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
     redisUrl: env.REDIS_URL,
     defaultProvider: env.DEFAULT_PROVIDER,
     sandboxStepMs: env.SANDBOX_STEP_MS,
-    pollIntervalMs: env.POLL_INTERVAL_MS,
     polling: {
       intervalMs: env.POLL_INTERVAL_MS,
       maxIntervalMs: env.POLL_MAX_INTERVAL_MS ?? Math.min(env.POLL_INTERVAL_MS * 12, 86_400_000),

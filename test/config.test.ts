@@ -18,7 +18,7 @@ describe('configuration', () => {
     expect(config.databaseUrl).toBe('./data/livestreams.sqlite');
     expect(config.defaultProvider).toBe('SANDBOX');
     expect(config.sandboxStepMs).toBe(1500);
-    expect(config.pollIntervalMs).toBe(5000);
+    expect(config.polling.intervalMs).toBe(5000);
     expect(config.maxSubscriptionsPerConnection).toBe(100);
     expect(config.hms.apiUrl).toBe('https://api.100ms.live/v2');
     expect(config.hms.webhookHeader).toBe('x-hms-webhook-secret');

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serializePayload } from '../src/service/streams.js';
+import { serializePayload } from '../src/lifecycle/index.js';
 import { type CloudflareFake, startCloudflareFake } from './fakes/cloudflare.js';
 import { FakeHms } from './fakes/hms.js';
 import { LivekitFake } from './fakes/livekit.js';

@@ -1,17 +1,20 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { inArray } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StreamKind } from '../src/domain/status.js';
-import { type NewStream, Store } from '../src/store/store.js';
+import { SqliteStore } from '../src/store/sqlite/store.js';
+import { livestreams, recordings } from '../src/store/tables.js';
+import type { NewStream } from '../src/store/types.js';
 import { tempDir } from './helpers.js';
 
 /**
- * `listActive` reads its rows as JSON and `getStream` as arrays, both mapped by hand (the query
- * and webhook paths): they must give exactly the records drizzle's mapping gives (`getStreams`),
+ * `listActive` reads its rows as JSON and `streams.get` as arrays, both mapped by hand (the query
+ * and webhook paths): they must give exactly the records drizzle's own mapping gives,
  * nulls, times and non-ASCII text included, in the same order, with the same filters.
  */
 
-let store: Store | undefined;
+let store: SqliteStore | undefined;
 afterEach(() => store?.close());
 
 function stream(kind: StreamKind, i: number, status: string, extra: Partial<NewStream> = {}): NewStream {
@@ -27,7 +30,6 @@ function stream(kind: StreamKind, i: number, status: string, extra: Partial<NewS
     version: i + 1,
     failureReason: null,
     idempotencyKey: `key-${kind}-${i}`,
-    options: '{"a":1}',
     startedAt: i % 2 ? at : null,
     stoppedAt: null,
     createdAt: at,
@@ -39,18 +41,18 @@ function stream(kind: StreamKind, i: number, status: string, extra: Partial<NewS
 
 describe('Store.listActive', () => {
   it('gives the records getStream gives, newest first, filtered', () => {
-    store = new Store(':memory:');
+    store = new SqliteStore(':memory:');
     const s = store;
     s.transaction(() => {
       for (let i = 0; i < 12; i++) {
-        s.insertStream('livestream', {
+        s.streams.insert('livestream', {
           ...stream('livestream', i, i === 5 ? 'STOPPED' : i % 3 ? 'LIVE' : 'STARTING'),
           playbackUrl: i % 2 ? `https://cdn.example/${i}.m3u8` : null,
           ingestRtmpUrl: 'rtmp://ingest.example/live',
           ingestStreamKey: i % 2 ? `sk-${i}` : null,
           ingestWhipUrl: null,
         } as NewStream);
-        s.insertStream('recording', stream('recording', i, i === 7 ? 'COMPLETED' : 'RECORDING'));
+        s.streams.insert('recording', stream('recording', i, i === 7 ? 'COMPLETED' : 'RECORDING'));
       }
     });
     for (const kind of ['livestream', 'recording'] as const) {
@@ -60,19 +62,27 @@ describe('Store.listActive', () => {
         { roomId: 'room-1' },
         { provider: 'SANDBOX' as const, roomId: 'room-0' },
       ]) {
-        const listed = s.listActive(kind, filter);
+        const listed = s.streams.listActive(kind, filter);
         expect(listed.length).toBeGreaterThan(0);
+        // The same rows read through drizzle's own mapping, narrowed to the record's fields.
+        const table = kind === 'livestream' ? livestreams : recordings;
+        const fields = Object.keys(listed[0] ?? {});
         const byDrizzle = new Map(
-          s
-            .getStreams(
-              kind,
-              listed.map((record) => record.id),
+          s.db
+            .select()
+            .from(table)
+            .where(
+              inArray(
+                table.id,
+                listed.map((record) => record.id),
+              ),
             )
-            .map((r) => [r.id, r]),
+            .all()
+            .map((row) => [row.id, Object.fromEntries(fields.map((field) => [field, row[field as keyof typeof row]]))]),
         );
         expect(listed).toEqual(listed.map((record) => byDrizzle.get(record.id)));
-        expect(listed).toEqual(listed.map((record) => s.getStream(kind, record.id)));
-        const expectedIds = Array.from({ length: 12 }, (_, i) => s.getStream(kind, `${kind}-${i}`))
+        expect(listed).toEqual(listed.map((record) => s.streams.get(kind, record.id)));
+        const expectedIds = Array.from({ length: 12 }, (_, i) => s.streams.get(kind, `${kind}-${i}`))
           .filter((r) => r && !['STOPPED', 'COMPLETED'].includes(r.status))
           .filter((r) => !('provider' in filter) || r?.provider === filter.provider)
           .filter((r) => !('roomId' in filter) || r?.roomId === filter.roomId)
@@ -81,7 +91,7 @@ describe('Store.listActive', () => {
         expect(listed.map((r) => r.id)).toEqual(expectedIds);
       }
     }
-    expect(s.listActive('livestream', { roomId: 'nowhere' })).toEqual([]);
+    expect(s.streams.listActive('livestream', { roomId: 'nowhere' })).toEqual([]);
   });
 });
 
@@ -89,42 +99,50 @@ describe('Store.listActive between changes', () => {
   it('answers again without reading while nothing changed, and sees every change made since', () => {
     const dir = tempDir();
     const file = join(dir, 'active.sqlite');
-    store = new Store(file);
+    store = new SqliteStore(file);
     const s = store;
     // Another connection to the same file: another process sharing the database.
-    const other = new Store(file);
+    const other = new SqliteStore(file);
     try {
       s.transaction(() => {
-        for (let i = 0; i < 3; i++) s.insertStream('livestream', stream('livestream', i, 'LIVE'));
+        for (let i = 0; i < 3; i++) s.streams.insert('livestream', stream('livestream', i, 'LIVE'));
       });
       const reads: string[] = [];
       const stop = s.onStatement((sql) => reads.push(sql));
-      const first = s.listActive('livestream', {});
-      const again = s.listActive('livestream', {});
+      const first = s.streams.listActive('livestream', {});
+      const again = s.streams.listActive('livestream', {});
       stop();
       expect(again).toEqual(first);
       expect(reads.filter((sql) => sql.includes('from "livestreams"'))).toHaveLength(1);
 
       // A change through this connection.
-      s.updateStream('livestream', 'livestream-0', { status: 'STOPPED', version: 2 });
-      expect(s.listActive('livestream', {}).map((r) => r.id)).toEqual(['livestream-2', 'livestream-1']);
+      s.streams.update('livestream', 'livestream-0', { status: 'STOPPED', version: 2 });
+      expect(s.streams.listActive('livestream', {}).map((r) => r.id)).toEqual(['livestream-2', 'livestream-1']);
       // A change committed by the other connection.
-      other.updateStream('livestream', 'livestream-1', { vendorStatus: 'changed elsewhere', version: 2 });
-      expect(s.listActive('livestream', {}).map((r) => [r.id, r.vendorStatus, r.version])).toEqual([
+      other.streams.update('livestream', 'livestream-1', { vendorStatus: 'changed elsewhere', version: 2 });
+      expect(s.streams.listActive('livestream', {}).map((r) => [r.id, r.vendorStatus, r.version])).toEqual([
         ['livestream-2', null, 3],
         ['livestream-1', 'changed elsewhere', 2],
       ]);
-      other.insertStream('livestream', stream('livestream', 3, 'STARTING'));
-      expect(s.listActive('livestream', {}).map((r) => r.id)).toEqual(['livestream-3', 'livestream-2', 'livestream-1']);
+      other.streams.insert('livestream', stream('livestream', 3, 'STARTING'));
+      expect(s.streams.listActive('livestream', {}).map((r) => r.id)).toEqual([
+        'livestream-3',
+        'livestream-2',
+        'livestream-1',
+      ]);
       // A write rolled back leaves the list as it was.
       expect(() =>
         s.transaction(() => {
-          s.updateStream('livestream', 'livestream-2', { status: 'FAILED', version: 2 });
-          expect(s.listActive('livestream', {}).map((r) => r.id)).toEqual(['livestream-3', 'livestream-1']);
+          s.streams.update('livestream', 'livestream-2', { status: 'FAILED', version: 2 });
+          expect(s.streams.listActive('livestream', {}).map((r) => r.id)).toEqual(['livestream-3', 'livestream-1']);
           throw new Error('undo');
         }),
       ).toThrow('undo');
-      expect(s.listActive('livestream', {}).map((r) => r.id)).toEqual(['livestream-3', 'livestream-2', 'livestream-1']);
+      expect(s.streams.listActive('livestream', {}).map((r) => r.id)).toEqual([
+        'livestream-3',
+        'livestream-2',
+        'livestream-1',
+      ]);
     } finally {
       other.close();
       rmSync(dir, { recursive: true, force: true });

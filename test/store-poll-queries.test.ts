@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Store } from '../src/store/store.js';
+import { SqliteStore } from '../src/store/sqlite/store.js';
 import { tempDir } from './helpers.js';
 
 /**
@@ -11,7 +11,7 @@ import { tempDir } from './helpers.js';
  * along the status index instead, every tick would go through every active stream.
  */
 
-let store: Store | undefined;
+let store: SqliteStore | undefined;
 let dir: string | undefined;
 afterEach(() => {
   store?.close();
@@ -22,14 +22,14 @@ describe('the poll schedule queries', () => {
   it('read along the next_poll_at index, not through every active stream', () => {
     dir = tempDir();
     const file = join(dir, 'schedule.sqlite');
-    store = new Store(file);
+    store = new SqliteStore(file);
     const s = store;
     const now = new Date();
     const later = new Date(now.getTime() + 60_000);
     s.transaction(() => {
       for (let i = 0; i < 2000; i++) {
         const at = new Date(now.getTime() - 1000);
-        s.insertStream('livestream', {
+        s.streams.insert('livestream', {
           id: `live-${i}`,
           provider: 'HMS',
           roomId: `room-${i}`,
@@ -40,7 +40,6 @@ describe('the poll schedule queries', () => {
           version: 1,
           failureReason: null,
           idempotencyKey: null,
-          options: '{}',
           startedAt: null,
           stoppedAt: null,
           createdAt: at,
@@ -53,8 +52,8 @@ describe('the poll schedule queries', () => {
     });
     const statements: string[] = [];
     const stop = s.onStatement((sql) => statements.push(sql));
-    const claims = s.claimDuePolls('livestream', { owner: 'test', now, leaseUntil: later, limit: 10 });
-    const next = s.nextPollDue('livestream', new Date(now.getTime() + 1));
+    const claims = s.polls.claimDue('livestream', { owner: 'test', now, leaseUntil: later, limit: 10 });
+    const next = s.polls.nextDue('livestream', new Date(now.getTime() + 1));
     stop();
     expect(claims.map((c) => c.id).sort()).toEqual(['live-1', 'live-2', 'live-3']);
     // The three claimed are leased: the next one due is the first of the others.

@@ -266,7 +266,7 @@ describe('Hive Gateway in front of both subgraphs', () => {
     }
     // Let the sandbox reach LIVE first, so only the gateway's query reads while we count.
     const store = livestreams.app.services.store;
-    await waitFor(() => ids.every((id) => store.getStream('livestream', id)?.status === 'LIVE'));
+    await waitFor(() => ids.every((id) => store.streams.get('livestream', id)?.status === 'LIVE'));
 
     const reads: string[] = [];
     const stop = store.onStatement((sql) => {

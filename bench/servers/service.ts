@@ -41,7 +41,7 @@ process.on('message', async (message: { type: string; id: number; command: strin
     const far = new Date(Date.now() + 24 * 60 * 60 * 1000);
     app.services.store.transaction(() => {
       for (let i = 0; i < count; i++) {
-        app.services.store.insertStream('livestream', {
+        app.services.store.streams.insert('livestream', {
           id: `wh-stream-${i}`,
           provider: 'HMS',
           roomId: `wh-room-${i}`,
@@ -52,7 +52,6 @@ process.on('message', async (message: { type: string; id: number; command: strin
           version: 1,
           failureReason: null,
           idempotencyKey: null,
-          options: '{}',
           startedAt: null,
           stoppedAt: null,
           createdAt: now,
@@ -67,7 +66,7 @@ process.on('message', async (message: { type: string; id: number; command: strin
   } else if (message.command === 'touch') {
     // One status report that changes a stream (its vendor status), through the real intake path.
     const { id, marker } = message.args as { id: string; marker: string };
-    const stream = app.services.store.getStream('livestream', id);
+    const stream = app.services.store.streams.get('livestream', id);
     if (stream) {
       const startedAt = performance.timeOrigin + performance.now();
       app.intake.observed('livestream', id, { status: stream.status, vendorStatus: marker });

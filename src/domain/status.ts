@@ -22,10 +22,13 @@ export type RecordingStatus = (typeof RECORDING_STATUSES)[number];
 
 export type StreamKind = 'livestream' | 'recording';
 export type StreamStatus = LivestreamStatus | RecordingStatus;
-export type StatusOf<K extends StreamKind> = K extends 'livestream' ? LivestreamStatus : RecordingStatus;
 
 export const STATUS_SOURCES = ['API', 'WEBHOOK', 'POLL'] as const;
 export type StatusSource = (typeof STATUS_SOURCES)[number];
+
+/** When a room's rule starts a recording by itself (`RecordTrigger`). */
+export const RECORD_TRIGGERS = ['SESSION_START', 'FIRST_PEER_JOIN', 'NEVER'] as const;
+export type RecordTrigger = (typeof RECORD_TRIGGERS)[number];
 
 /**
  * Position of each status along its life. Equal ranks may swap (RECORDING ⇄ PAUSED); FAILED is
@@ -67,10 +70,6 @@ const POLLED: Record<StreamKind, readonly string[]> = {
 /** Statuses the poller watches: every one that is not final. */
 export function polledStatuses(kind: StreamKind): readonly string[] {
   return POLLED[kind];
-}
-
-export function isValidStatus(kind: StreamKind, status: string): boolean {
-  return status === 'FAILED' || status in RANK[kind];
 }
 
 export type TransitionVerdict = 'apply' | 'same' | 'refuse';

@@ -2,6 +2,7 @@ import type {
   LivestreamStatus,
   ProviderId,
   RecordingStatus,
+  RecordTrigger,
   StatusSource,
   StreamKind,
   StreamStatus,
@@ -123,7 +124,7 @@ export interface StatusUpdate extends StreamDetails {
 export interface RoomAutomationRecord {
   provider: ProviderId;
   roomId: string;
-  recordOn: 'SESSION_START' | 'FIRST_PEER_JOIN' | 'NEVER';
+  recordOn: RecordTrigger;
   stopWhenEmpty: boolean;
   /** What a browser-composite recorder opens (100ms `meeting_url`); null when the vendor needs none. */
   meetingUrl: string | null;

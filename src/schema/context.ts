@@ -13,7 +13,7 @@ import type { ProviderRegistry } from '../providers/index.js';
 import type { RecordingAssetService } from '../service/assets.js';
 import type { AutomationService } from '../service/automation.js';
 import type { StreamService } from '../service/streams.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../store/types.js';
 
 /** Long-lived services every request shares. */
 export interface AppServices {
@@ -96,12 +96,12 @@ export class Loaders {
 
   get livestream() {
     const made = this.made;
-    made.livestream ??= byId((ids) => this.store.getStreams('livestream', ids));
+    made.livestream ??= byId((ids) => this.store.streams.getMany('livestream', ids));
     return made.livestream;
   }
   get recording() {
     const made = this.made;
-    made.recording ??= byId((ids) => this.store.getStreams('recording', ids));
+    made.recording ??= byId((ids) => this.store.streams.getMany('recording', ids));
     return made.recording;
   }
   get livestreamHistory() {
@@ -117,7 +117,7 @@ export class Loaders {
   get assets() {
     const made = this.made;
     made.assets ??= grouped(
-      (ids) => this.store.assetsFor(ids),
+      (ids) => this.store.assets.listFor(ids),
       (asset) => asset.recordingId,
     );
     return made.assets;
@@ -125,7 +125,7 @@ export class Loaders {
   get roomLivestreams() {
     const made = this.made;
     made.roomLivestreams ??= grouped(
-      (rooms) => this.store.listByRooms('livestream', rooms),
+      (rooms) => this.store.streams.listByRooms('livestream', rooms),
       (row) => row.roomId,
     );
     return made.roomLivestreams;
@@ -133,7 +133,7 @@ export class Loaders {
   get roomRecordings() {
     const made = this.made;
     made.roomRecordings ??= grouped(
-      (rooms) => this.store.listByRooms('recording', rooms),
+      (rooms) => this.store.streams.listByRooms('recording', rooms),
       (row) => row.roomId,
     );
     return made.roomRecordings;
@@ -141,19 +141,15 @@ export class Loaders {
   get roomAutomation() {
     const made = this.made;
     made.roomAutomation ??= grouped(
-      (rooms) => this.store.automationsFor(rooms),
+      (rooms) => this.store.rooms.automationsFor(rooms),
       (rule) => rule.roomId,
     );
     return made.roomAutomation;
   }
 
   private history(kind: StreamKind) {
-    return grouped((ids) => this.store.eventsFor(kind, ids), streamIdOf);
+    return grouped((ids) => this.store.history.listFor(kind, ids), streamIdOf);
   }
-}
-
-export function createLoaders(store: Store): Loaders {
-  return new Loaders(store);
 }
 
 export function createContext(services: AppServices, caller: Caller): GraphQLContext {

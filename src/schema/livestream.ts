@@ -101,7 +101,7 @@ builder.queryFields((t) => ({
     type: [LivestreamRef],
     description: 'Livestreams that are STARTING, LIVE or STOPPING.',
     args: { provider: t.arg({ type: ProviderEnum }), roomId: t.arg.string() },
-    resolve: (_root, args, ctx) => ctx.store.listActive('livestream', args),
+    resolve: (_root, args, ctx) => ctx.store.streams.listActive('livestream', args),
   }),
   livestreams: t.field({
     type: LivestreamConnection,
@@ -115,7 +115,10 @@ builder.queryFields((t) => ({
     },
     resolve: (_root, args, ctx) => {
       const first = pageSize(args.first);
-      return toConnection(ctx.store.page('livestream', { ...args, first, after: decodeCursor(args.after) }), first);
+      return toConnection(
+        ctx.store.streams.page('livestream', { ...args, first, after: decodeCursor(args.after) }),
+        first,
+      );
     },
   }),
 }));

@@ -94,7 +94,7 @@ builder.queryFields((t) => ({
     type: [RecordingRef],
     description: 'Recordings that are STARTING, RECORDING, PAUSED or STOPPING.',
     args: { provider: t.arg({ type: ProviderEnum }), roomId: t.arg.string() },
-    resolve: (_root, args, ctx) => ctx.store.listActive('recording', args),
+    resolve: (_root, args, ctx) => ctx.store.streams.listActive('recording', args),
   }),
   recordings: t.field({
     type: RecordingConnection,
@@ -108,7 +108,10 @@ builder.queryFields((t) => ({
     },
     resolve: (_root, args, ctx) => {
       const first = pageSize(args.first);
-      return toConnection(ctx.store.page('recording', { ...args, first, after: decodeCursor(args.after) }), first);
+      return toConnection(
+        ctx.store.streams.page('recording', { ...args, first, after: decodeCursor(args.after) }),
+        first,
+      );
     },
   }),
 }));

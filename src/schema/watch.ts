@@ -30,7 +30,7 @@ class StreamWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>> {
     // Listen first, then read the snapshot, in the same tick: nothing committed in between is missed.
     super(context.events, topic);
     if (!id || this.done) return;
-    const current = context.store.getStream(kind, id);
+    const current = context.store.streams.get(kind, id);
     if (!current) {
       this.fail(new GraphQLError(`No ${kind} with id ${id}`, { extensions: { code: 'NOT_FOUND' } }));
       return;

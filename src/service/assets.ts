@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { RecordingAssetRecord } from '../domain/types.js';
 import type { ProviderRegistry } from '../providers/index.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../store/types.js';
 
 /** A URL this close to its expiry is renewed before it is handed out. */
 const RENEW_BEFORE_MS = 60_000;
@@ -47,7 +47,7 @@ export class RecordingAssetService {
 
   /** A renewal that fails leaves the old URL in place: the asset is still worth listing. */
   private async renew(asset: RecordingAssetRecord, current: AssetDownload): Promise<AssetDownload> {
-    const recording = this.store.getStream('recording', asset.recordingId);
+    const recording = this.store.streams.get('recording', asset.recordingId);
     if (!recording) return current;
     const provider = this.providers.get(recording.provider);
     if (!provider.configured || !provider.renewAssetUrl) return current;
@@ -62,7 +62,7 @@ export class RecordingAssetService {
         this.failedAt.set(asset.id, Date.now());
         return current;
       }
-      this.store.updateAssetUrl(asset.id, renewed.url, renewed.urlExpiresAt);
+      this.store.assets.updateUrl(asset.id, renewed.url, renewed.urlExpiresAt);
       this.failedAt.delete(asset.id);
       return { url: renewed.url, urlExpiresAt: renewed.urlExpiresAt };
     } catch (error) {

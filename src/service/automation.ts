@@ -1,20 +1,12 @@
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { ConflictError } from '../domain/errors.js';
-import { PROVIDERS, type ProviderId } from '../domain/status.js';
+import { roomAutomationInput } from '../domain/inputs.js';
+import type { ProviderId } from '../domain/status.js';
 import type { RecordingRecord, RoomAutomationRecord } from '../domain/types.js';
 import { parseInput } from '../domain/validation.js';
 import type { RoomEvent } from '../providers/provider.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../store/types.js';
 import type { StreamService } from './streams.js';
-
-const automationSchema = z.object({
-  provider: z.enum(PROVIDERS),
-  roomId: z.string().trim().min(1, { error: 'must not be empty' }).max(256),
-  recordOn: z.enum(['SESSION_START', 'FIRST_PEER_JOIN', 'NEVER']),
-  stopWhenEmpty: z.boolean(),
-  meetingUrl: z.url({ error: 'must be an absolute URL' }).nullable(),
-});
 
 export interface RoomAutomationInput {
   provider?: ProviderId | null;
@@ -42,14 +34,14 @@ export class AutomationService {
   ) {}
 
   setRule(input: RoomAutomationInput): RoomAutomationRecord {
-    const valid = parseInput(automationSchema, {
+    const valid = parseInput(roomAutomationInput, {
       ...input,
       provider: input.provider ?? this.defaultProvider,
       stopWhenEmpty: input.stopWhenEmpty ?? false,
       meetingUrl: input.meetingUrl ?? null,
     });
     const rule: RoomAutomationRecord = { ...valid, updatedAt: new Date() };
-    this.store.upsertAutomation(rule);
+    this.store.rooms.upsertAutomation(rule);
     return rule;
   }
 
@@ -85,11 +77,12 @@ export class AutomationService {
     const at = event.at ?? new Date();
     // Presence is kept whatever the rule, so a rule set mid-session knows who is there.
     const real = event.realPeer !== false;
-    if (event.type === 'PEER_JOINED' && real && event.peerId) this.store.addPeer(provider, roomId, event.peerId, at);
-    if (event.type === 'PEER_LEFT' && real && event.peerId) this.store.removePeer(provider, roomId, event.peerId);
-    if (event.type === 'SESSION_ENDED') this.store.clearPeers(provider, roomId);
+    if (event.type === 'PEER_JOINED' && real && event.peerId)
+      this.store.rooms.addPeer(provider, roomId, event.peerId, at);
+    if (event.type === 'PEER_LEFT' && real && event.peerId) this.store.rooms.removePeer(provider, roomId, event.peerId);
+    if (event.type === 'SESSION_ENDED') this.store.rooms.clearPeers(provider, roomId);
 
-    const rule = this.store.getAutomation(provider, roomId);
+    const rule = this.store.rooms.getAutomation(provider, roomId);
     if (!rule) return;
     switch (event.type) {
       case 'SESSION_STARTED':
@@ -99,7 +92,7 @@ export class AutomationService {
         if (rule.recordOn === 'FIRST_PEER_JOIN' && real) await this.startRecording(rule, event);
         return;
       case 'PEER_LEFT':
-        if (rule.stopWhenEmpty && real && this.store.countPeers(provider, roomId) === 0) {
+        if (rule.stopWhenEmpty && real && this.store.rooms.countPeers(provider, roomId) === 0) {
           await this.stopRecording(rule, event);
         }
         return;
@@ -141,7 +134,7 @@ export class AutomationService {
 
   /** The room is empty: stop its active recording now instead of after the vendor's timeout. */
   private async stopRecording(rule: RoomAutomationRecord, event: RoomEvent): Promise<void> {
-    const active = this.store.findActive('recording', rule.provider, rule.roomId);
+    const active = this.store.streams.findActive('recording', rule.provider, rule.roomId);
     if (!active || active.status === 'STOPPING') return;
     let stopped: RecordingRecord;
     try {

@@ -24,8 +24,6 @@ const streamColumns = {
   version: integer('version').notNull(),
   failureReason: text('failure_reason'),
   idempotencyKey: text('idempotency_key'),
-  /** The start input, kept so that stop and poll calls can reuse what the vendor needs. */
-  options: text('options'),
   // Polling: when the stream is next due, its current (backed-off) interval, and the lease that
   // lets exactly one poller (of possibly several replicas) read it at a time.
   nextPollAt: integer('next_poll_at', { mode: 'timestamp_ms' }),

@@ -5,11 +5,11 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { PROVIDERS, type ProviderId, type StreamKind } from '../domain/status.js';
 import type { VendorObservation } from '../domain/types.js';
+import type { PollSchedule } from '../lifecycle/index.js';
 import type { ProviderRegistry } from '../providers/index.js';
 import type { StreamRef } from '../providers/provider.js';
-import type { PollClaim, Store } from '../store/store.js';
+import type { PollClaim, Store } from '../store/types.js';
 import type { Intake } from './intake.js';
-import type { PollSchedule } from './schedule.js';
 
 /**
  * Reads every stream that is not final from its vendor, so that a lost webhook is healed and a
@@ -102,7 +102,7 @@ export class Poller {
     try {
       const now = new Date();
       let resumed = 0;
-      for (const kind of KINDS) resumed += this.store.resumePolling(kind, now, this.options.intervalMs);
+      for (const kind of KINDS) resumed += this.store.polls.resume(kind, now, this.options.intervalMs);
       if (resumed > 0) this.logger.info({ resumed, owner: this.owner }, 'polling resumed');
     } catch (error) {
       this.logger.error({ err: error }, 'could not resume polling');
@@ -128,7 +128,7 @@ export class Poller {
     ]);
     clearTimeout(timeout);
     try {
-      const released = this.store.releasePollLeases(this.owner);
+      const released = this.store.polls.releaseLeases(this.owner);
       if (released > 0) this.logger.info({ released }, 'poll leases released');
     } catch (error) {
       this.logger.error({ err: error }, 'could not release poll leases');
@@ -167,7 +167,13 @@ export class Poller {
         const kinds = this.kindFirst ? KINDS : [...KINDS].reverse();
         for (const kind of kinds) {
           if (free <= 0) break;
-          const claims = this.store.claimDuePolls(kind, { owner: this.owner, now, leaseUntil, limit: free, providers });
+          const claims = this.store.polls.claimDue(kind, {
+            owner: this.owner,
+            now,
+            leaseUntil,
+            limit: free,
+            providers,
+          });
           free -= claims.length;
           for (const claim of claims) this.launch(claim);
         }
@@ -189,7 +195,7 @@ export class Poller {
   private untilNextDue(now: Date): number {
     let next = Number.POSITIVE_INFINITY;
     for (const kind of KINDS) {
-      const at = this.store.nextPollDue(kind, now);
+      const at = this.store.polls.nextDue(kind, now);
       if (at) next = Math.min(next, at.getTime());
     }
     return Math.min(this.maxTickMs, Math.max(MIN_TICK_MS, next - now.getTime()));
@@ -256,7 +262,7 @@ export class Poller {
 
   /** Fails a stuck stream, unless something moved it since it was claimed. */
   private markFailed(claim: PollClaim, vendorStatus: string, reason: string): void {
-    const current = this.store.getStream(claim.kind, claim.id);
+    const current = this.store.streams.get(claim.kind, claim.id);
     if (!current || current.version !== claim.version) return;
     const observation: VendorObservation = { status: 'FAILED', vendorStatus, failureReason: reason };
     const result = this.intake.observed(claim.kind, claim.id, observation, {
@@ -276,12 +282,12 @@ export class Poller {
   /** Writes the next due time (reset after a change, else backed off) and releases the lease. */
   private finish(claim: PollClaim): void {
     const base = this.options.intervalMs;
-    const current = this.store.getStream(claim.kind, claim.id);
+    const current = this.store.streams.get(claim.kind, claim.id);
     const changed = !current || current.version !== claim.version;
     const previous = claim.pollIntervalMs ?? base;
     const intervalMs = changed ? base : Math.min(this.options.maxIntervalMs, Math.max(base, previous * 2));
     const at = new Date(Date.now() + this.schedule.jittered(intervalMs));
-    if (!this.store.finishPoll(claim.kind, claim.id, this.owner, { at, intervalMs })) {
+    if (!this.store.polls.finish(claim.kind, claim.id, this.owner, { at, intervalMs })) {
       this.logger.warn({ kind: claim.kind, streamId: claim.id }, 'poll lease was lost before the poll finished');
     }
   }

@@ -4,7 +4,7 @@ import type { ProviderId, StreamKind } from '../domain/status.js';
 import { type StreamEvents, topicFor } from '../events.js';
 import type { ProviderRegistry } from '../providers/index.js';
 import { MalformedWebhookError, type ParsedWebhook, type RoomEvent } from '../providers/provider.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../store/types.js';
 import type { Intake } from './intake.js';
 
 /** Largest webhook body accepted; larger ones are answered 413 unread. */
@@ -44,7 +44,7 @@ export class WebhookIntake {
     private readonly intake: Intake,
     private readonly logger: Logger,
   ) {
-    this.pendingCounts = store.pendingDeliveryCounts(new Date(Date.now() - PENDING_WINDOW_MS));
+    this.pendingCounts = store.deliveries.pendingCounts(new Date(Date.now() - PENDING_WINDOW_MS));
   }
 
   onRoomEvent(handler: RoomEventHandler): void {
@@ -91,7 +91,7 @@ export class WebhookIntake {
     // hear of it after it, and a crash before it leaves nothing behind and no 2xx, so the vendor
     // delivers again.
     const { recorded, allMatched } = await this.store.groupTransaction(() => {
-      const recorded = this.store.insertDelivery({
+      const recorded = this.store.deliveries.record({
         provider,
         deliveryId,
         eventType: parsed.eventType,
@@ -105,7 +105,7 @@ export class WebhookIntake {
       if (!recorded.inserted) return { recorded, allMatched: true };
       const allMatched = parsed.events.length === 0 || this.applyEvents(parsed);
       if (!allMatched) {
-        this.store.markDeliveryPending(recorded.id);
+        this.store.deliveries.markPending(recorded.id);
         // Counted once durable (dropped with its savepoint if this delivery rolls back).
         this.store.afterCommit(() => this.addPending(provider, 1));
       }
@@ -163,7 +163,7 @@ export class WebhookIntake {
     let completed = 0;
     const since = new Date(Date.now() - PENDING_WINDOW_MS);
     const limit = 500;
-    const deliveries = this.store.pendingDeliveries(provider, since, limit);
+    const deliveries = this.store.deliveries.pending(provider, since, limit);
     const left = new Map<ProviderId, number>();
     for (const delivery of deliveries) {
       const deliveryProvider = delivery.provider as ProviderId;
@@ -173,7 +173,7 @@ export class WebhookIntake {
         try {
           const parsed = handler.parse(JSON.parse(delivery.payload), delivery.deliveryId);
           if (this.applyEvents(parsed)) {
-            this.store.markDeliveryProcessed(delivery.id, new Date());
+            this.store.deliveries.markProcessed(delivery.id, new Date());
             completed++;
             done = true;
           }

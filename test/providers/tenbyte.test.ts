@@ -2,10 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { ProviderError } from '../../src/domain/errors.js';
+import { serializePayload } from '../../src/lifecycle/index.js';
 import type { Provider, StreamRef } from '../../src/providers/provider.js';
 import { mapSessionStatus, TENBYTE_SESSION_STATUS, vendorErrorMessage } from '../../src/providers/tenbyte/contract.js';
 import { createTenbyteProvider, END_REQUESTED } from '../../src/providers/tenbyte/index.js';
-import { serializePayload } from '../../src/service/streams.js';
 import {
   FAKE_TENBYTE_HOST_TOKEN,
   FAKE_TENBYTE_VIEWER_TOKEN,

@@ -1,16 +1,11 @@
 import { polledStatuses, type StreamKind } from '../domain/status.js';
+import type { PollSlot } from '../store/types.js';
 
 export interface PollScheduleOptions {
   /** The base interval between two reads of one stream (POLL_INTERVAL_MS). */
   intervalMs: number;
   /** ± this fraction of spread on every interval (POLL_JITTER_PERCENT / 100). */
   jitter: number;
-}
-
-/** A stream's place in the poll schedule: due at `nextPollAt`, backed off to `pollIntervalMs`. */
-export interface PollSlot {
-  nextPollAt: Date | null;
-  pollIntervalMs: number | null;
 }
 
 /**
@@ -20,10 +15,6 @@ export interface PollSlot {
  */
 export class PollSchedule {
   constructor(private readonly options: PollScheduleOptions) {}
-
-  get intervalMs(): number {
-    return this.options.intervalMs;
-  }
 
   /** Where a stream that just changed to `status` stands: one base interval away, or out when final. */
   afterChange(kind: StreamKind, status: string, now: Date): PollSlot {

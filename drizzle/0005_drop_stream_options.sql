@@ -1,0 +1,2 @@
+ALTER TABLE `livestreams` DROP COLUMN `options`;--> statement-breakpoint
+ALTER TABLE `recordings` DROP COLUMN `options`;

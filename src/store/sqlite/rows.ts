@@ -1,0 +1,106 @@
+import { getTableColumns } from 'drizzle-orm';
+import type { ProviderId, StreamKind } from '../../domain/status.js';
+import type { LivestreamRecord, RecordingRecord, RecordOf } from '../../domain/types.js';
+import { livestreams, recordings } from '../tables.js';
+
+// Both stream tables share every column a generic query touches; livestreams only add more.
+export type StreamTable = typeof recordings;
+export const TABLES: Record<StreamKind, StreamTable> = {
+  livestream: livestreams as unknown as StreamTable,
+  recording: recordings,
+};
+
+export const TABLE_NAMES: Record<StreamKind, string> = { livestream: 'livestreams', recording: 'recordings' };
+
+/** Field → SQLite column of each stream table, as tables.ts names them. */
+export const STREAM_COLUMNS: Record<StreamKind, ReadonlyMap<string, string>> = {
+  livestream: columnNames(livestreams),
+  recording: columnNames(recordings),
+};
+
+function columnNames(table: typeof livestreams | typeof recordings): ReadonlyMap<string, string> {
+  return new Map(Object.entries(getTableColumns(table)).map(([field, column]) => [field, column.name]));
+}
+
+/** A value as the store's own SQL binds it: times as epoch milliseconds (timestamp_ms), booleans as 0/1. */
+export function toSqlite(value: unknown): unknown {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value;
+}
+
+const COMMON_COLUMNS =
+  'id, provider, room_id, external_id, session_id, status, vendor_status, version, failure_reason, ' +
+  'idempotency_key, started_at, stopped_at, created_at, updated_at';
+/** The columns a record holds, in `fromRow`'s order, as tables.ts names them in SQLite. */
+export const RECORD_COLUMNS: Record<StreamKind, string> = {
+  livestream: `${COMMON_COLUMNS}, playback_url, ingest_rtmp_url, ingest_stream_key, ingest_whip_url`,
+  recording: COMMON_COLUMNS,
+};
+
+/**
+ * A stream row: RECORD_COLUMNS in order, as a raw statement or `json_array` gives them (times in
+ * epoch milliseconds).
+ */
+export type StreamRow = [
+  id: string,
+  provider: string,
+  roomId: string,
+  externalId: string | null,
+  sessionId: string | null,
+  status: string,
+  vendorStatus: string | null,
+  version: number,
+  failureReason: string | null,
+  idempotencyKey: string | null,
+  startedAt: number | null,
+  stoppedAt: number | null,
+  createdAt: number,
+  updatedAt: number,
+  playbackUrl?: string | null,
+  ingestRtmpUrl?: string | null,
+  ingestStreamKey?: string | null,
+  ingestWhipUrl?: string | null,
+];
+
+/**
+ * The one mapping of a stream row to its record. Every stream read selects RECORD_COLUMNS as
+ * arrays (plain SQL, mapped by hand: drizzle's generic row mapping cost more than SQLite's own
+ * work on the hot paths).
+ */
+export function fromRow<K extends StreamKind>(kind: K, row: StreamRow): RecordOf<K> {
+  const startedAt = row[10];
+  const stoppedAt = row[11];
+  const recording: RecordingRecord = {
+    id: row[0],
+    provider: row[1] as ProviderId,
+    roomId: row[2],
+    externalId: row[3],
+    sessionId: row[4],
+    status: row[5] as RecordingRecord['status'],
+    vendorStatus: row[6],
+    version: row[7],
+    failureReason: row[8],
+    idempotencyKey: row[9],
+    startedAt: startedAt === null ? null : new Date(startedAt),
+    stoppedAt: stoppedAt === null ? null : new Date(stoppedAt),
+    createdAt: new Date(row[12]),
+    updatedAt: new Date(row[13]),
+  };
+  if (kind === 'recording') return recording as RecordOf<K>;
+  const livestream: LivestreamRecord = {
+    ...recording,
+    status: row[5] as LivestreamRecord['status'],
+    playbackUrl: row[14] ?? null,
+    ingestRtmpUrl: row[15] ?? null,
+    ingestStreamKey: row[16] ?? null,
+    ingestWhipUrl: row[17] ?? null,
+  };
+  return livestream as RecordOf<K>;
+}
+
+export function fromRows<K extends StreamKind>(kind: K, rows: readonly StreamRow[]): RecordOf<K>[] {
+  const records: RecordOf<K>[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) records[i] = fromRow(kind, rows[i] as StreamRow);
+  return records;
+}

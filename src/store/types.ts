@@ -1,0 +1,223 @@
+import type { ProviderId, StreamKind } from '../domain/status.js';
+import type {
+  AssetInput,
+  LivestreamRecord,
+  RecordingAssetRecord,
+  RecordOf,
+  RoomAutomationRecord,
+  StatusEventRecord,
+  StreamRecord,
+} from '../domain/types.js';
+
+/**
+ * What the service asks of a database, engine aside. The SQLite implementation is
+ * `sqlite/store.ts`; every SQL statement and pragma lives behind it.
+ *
+ * One section per concern (streams, history, assets, deliveries, polls, rooms) and one unit of
+ * work, `transaction`. Methods answer synchronously today (better-sqlite3 is synchronous, and the
+ * webhook group commit relies on it); an asynchronous engine (PostgreSQL) implements the same
+ * sections with every answer widened to `Awaitable<T>` and `transaction(fn)` awaiting `fn`, so the
+ * code above the store keeps one copy: it only ever calls these methods inside `transaction`.
+ */
+export interface Store {
+  readonly streams: StreamStore;
+  readonly history: HistoryStore;
+  readonly assets: AssetStore;
+  readonly deliveries: DeliveryStore;
+  readonly polls: PollStore;
+  readonly rooms: RoomStore;
+
+  /**
+   * Runs `fn` in one write transaction, committing only if it returns. Called inside another, it
+   * is a savepoint of that one (it may roll back alone): nothing is durable until the outermost
+   * commits, and what waits for durability (`afterCommit`) waits for that.
+   */
+  transaction<T>(fn: () => T): T;
+  /**
+   * `fn` in a transaction shared with the other writes asked for at about the same time (each
+   * rolls back alone), settling once that shared transaction has committed: one durable commit
+   * for many concurrent writers (webhook deliveries).
+   */
+  groupTransaction<T>(fn: () => T): Promise<T>;
+  /** Runs `fn` once the current transaction has committed (at once outside one); dropped on rollback. */
+  afterCommit(fn: () => void): void;
+  /** True when `error` is the engine's unique-constraint violation (a concurrent writer won a race). */
+  isUniqueViolation(error: unknown): boolean;
+
+  /** Listen to every statement the store runs (how tests count queries); answers the unsubscribe. */
+  onStatement(listener: (sql: string) => void): () => void;
+  /** The database answers and its schema is up to date (readiness). */
+  isReady(): boolean;
+  close(): void;
+}
+
+/** What a store method answers once the store is asynchronous (see `Store`). */
+export type Awaitable<T> = T | Promise<T>;
+
+export interface StreamFilter {
+  provider?: ProviderId | null;
+  roomId?: string | null;
+  status?: string | null;
+}
+
+export interface PageRequest extends StreamFilter {
+  first: number;
+  after?: { createdAt: number; id: string } | null;
+}
+
+/** A stream's place in the poll schedule: due at `nextPollAt`, backed off to `pollIntervalMs`. */
+export interface PollSlot {
+  nextPollAt: Date | null;
+  pollIntervalMs: number | null;
+}
+
+/** A new stream row: every record field (a livestream's own ones may be left out) and its poll slot. */
+export type NewStream = Omit<StreamRecord, 'status'> & {
+  status: string;
+  nextPollAt?: Date | null;
+  pollIntervalMs?: number | null;
+} & Partial<Pick<LivestreamRecord, 'playbackUrl' | 'ingestRtmpUrl' | 'ingestStreamKey' | 'ingestWhipUrl'>>;
+
+export type StreamPatch = Partial<
+  Omit<LivestreamRecord, 'id' | 'provider' | 'createdAt' | 'idempotencyKey' | 'status'> & {
+    status: string;
+  }
+>;
+
+/** A patch plus the stream's poll slot, written in the same statement. */
+export type StreamWrite = StreamPatch & Partial<PollSlot>;
+
+export interface StreamStore {
+  get<K extends StreamKind>(kind: K, id: string): RecordOf<K> | undefined;
+  getMany<K extends StreamKind>(kind: K, ids: readonly string[]): RecordOf<K>[];
+  findByExternalId<K extends StreamKind>(kind: K, provider: ProviderId, externalId: string): RecordOf<K> | undefined;
+  /** The room's stream during which a second start is a conflict (STARTING to STOPPING). */
+  findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): RecordOf<K> | undefined;
+  findByIdempotencyKey<K extends StreamKind>(kind: K, key: string): RecordOf<K> | undefined;
+  /** The newest stream of a room that is not final (an UPLOADING recording included). */
+  findOpenInRoom<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): RecordOf<K> | undefined;
+  /**
+   * Every stream of `kind` that is not final (STARTING to STOPPING), newest first, filtered. The
+   * records may be shared with other callers until something changes: they must not be modified.
+   */
+  listActive<K extends StreamKind>(kind: K, filter: StreamFilter): readonly RecordOf<K>[];
+  /** Newest first, keyset-paginated on (createdAt, id). Returns one extra row to tell if more follow. */
+  page<K extends StreamKind>(kind: K, request: PageRequest): RecordOf<K>[];
+  /** Every stream of the given rooms, newest first (one query for a batch of rooms). */
+  listByRooms<K extends StreamKind>(kind: K, roomIds: readonly string[]): RecordOf<K>[];
+  insert(kind: StreamKind, row: NewStream): void;
+  /** Writes the fields `patch` gives (undefined ones are left alone); a livestream's own fields are skipped for a recording. */
+  update(kind: StreamKind, id: string, patch: StreamWrite): void;
+}
+
+/** A history event as written (its id, the log position, is the store's to give). */
+export type NewStatusEvent = Omit<StatusEventRecord, 'id'>;
+
+/** Every report about a stream, applied or refused, in the order it was written. */
+export interface HistoryStore {
+  append(event: NewStatusEvent): void;
+  /** True when the vendor's event id was already recorded for this stream. */
+  has(kind: StreamKind, streamId: string, eventId: string): boolean;
+  /** History of several streams in one query, oldest first per stream. */
+  listFor(kind: StreamKind, streamIds: readonly string[]): StatusEventRecord[];
+}
+
+export interface AssetStore {
+  /**
+   * Adds assets, replacing one with the same vendor id; an asset known by its path alone and the
+   * same file listed later with its vendor id are one asset.
+   */
+  upsert(recordingId: string, assets: readonly AssetInput[], now: Date): void;
+  /** Stores a renewed download URL of one asset. */
+  updateUrl(id: string, url: string, urlExpiresAt: Date | null): void;
+  listFor(recordingIds: readonly string[]): RecordingAssetRecord[];
+}
+
+export interface NewDelivery {
+  provider: ProviderId;
+  deliveryId: string;
+  eventType: string | null;
+  payload: string;
+  receivedAt: Date;
+  /** Recorded as done at once (most deliveries are, once applied in the same transaction). */
+  processedAt?: Date | null;
+}
+
+export interface DeliveryRecord {
+  id: number;
+  provider: string;
+  deliveryId: string;
+  eventType: string | null;
+  payload: string;
+  receivedAt: Date;
+  processedAt: Date | null;
+}
+
+/** Webhook deliveries, unique per provider and delivery id. */
+export interface DeliveryStore {
+  /** Records a delivery; `inserted` false when the same provider + delivery id was recorded before. */
+  record(delivery: NewDelivery): { inserted: boolean; id: number };
+  markProcessed(id: number, at: Date): void;
+  /** Marks a delivery as waiting for its stream. */
+  markPending(id: number): void;
+  /** Deliveries some of whose events have not found their stream yet, oldest first. */
+  pending(provider: ProviderId | null, receivedAfter: Date, limit: number): DeliveryRecord[];
+  /** How many deliveries per provider wait for their stream (received after `receivedAfter`). */
+  pendingCounts(receivedAfter: Date): Map<ProviderId, number>;
+  count(provider: ProviderId): number;
+}
+
+export interface PollClaimRequest {
+  owner: string;
+  now: Date;
+  leaseUntil: Date;
+  limit: number;
+  /** Only streams of these providers; all when absent. */
+  providers?: readonly ProviderId[];
+}
+
+/** A stream a poller holds the lease of, with what it needs to read it and to reschedule it. */
+export interface PollClaim {
+  kind: StreamKind;
+  id: string;
+  provider: ProviderId;
+  roomId: string;
+  externalId: string | null;
+  sessionId: string | null;
+  status: string;
+  version: number;
+  pollIntervalMs: number | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/**
+ * The poll schedule and its leases: each stream that is not final carries its own schedule
+ * (next_poll_at, poll_interval_ms) and a lease (poll_lease_owner, poll_lease_until).
+ */
+export interface PollStore {
+  /** Claims up to `limit` streams that are due and not leased (or whose lease expired). */
+  claimDue(kind: StreamKind, claim: PollClaimRequest): PollClaim[];
+  /**
+   * Writes the schedule after a poll and releases the lease, only while `owner` still holds it.
+   * A stream that became final meanwhile drops out of the schedule. False when the lease was lost.
+   */
+  finish(kind: StreamKind, id: string, owner: string, next: { at: Date; intervalMs: number }): boolean;
+  /** At boot: every stream that is not final is due now with the base interval. Answers how many. */
+  resume(kind: StreamKind, now: Date, intervalMs: number): number;
+  /** When the earliest stream not leased by anyone becomes due; null when none is scheduled. */
+  nextDue(kind: StreamKind, now: Date): Date | null;
+  /** Gives up every lease `owner` holds (graceful stop), leaving the schedule as it is. */
+  releaseLeases(owner: string): number;
+}
+
+/** Room presence (real peers) and per-room recording rules. */
+export interface RoomStore {
+  addPeer(provider: ProviderId, roomId: string, peerId: string, at: Date): void;
+  removePeer(provider: ProviderId, roomId: string, peerId: string): void;
+  clearPeers(provider: ProviderId, roomId: string): void;
+  countPeers(provider: ProviderId, roomId: string): number;
+  upsertAutomation(rule: RoomAutomationRecord): void;
+  getAutomation(provider: ProviderId, roomId: string): RoomAutomationRecord | undefined;
+  automationsFor(roomIds: readonly string[]): RoomAutomationRecord[];
+}
