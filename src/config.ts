@@ -123,6 +123,7 @@ const environmentSchema = z.object({
   // Outbound calls to vendors.
   VENDOR_TIMEOUT_MS: integer(100, 120_000, 10_000),
   VENDOR_MAX_RETRIES: integer(0, 10, 3),
+  VENDOR_MAX_RETRY_AFTER_MS: integer(0, 600_000, 2000),
 
   HMS_ACCESS_KEY: optionalText,
   HMS_APP_SECRET: optionalText,
@@ -225,7 +226,11 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
     },
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
-    vendor: { timeoutMs: env.VENDOR_TIMEOUT_MS, maxRetries: env.VENDOR_MAX_RETRIES },
+    vendor: {
+      timeoutMs: env.VENDOR_TIMEOUT_MS,
+      maxRetries: env.VENDOR_MAX_RETRIES,
+      maxRetryAfterMs: env.VENDOR_MAX_RETRY_AFTER_MS,
+    },
     hms: {
       accessKey: env.HMS_ACCESS_KEY,
       appSecret: env.HMS_APP_SECRET,

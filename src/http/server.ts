@@ -16,20 +16,14 @@ import {
 } from '../auth.js';
 import type { Config } from '../config.js';
 import type { ProviderId } from '../domain/status.js';
+import { WEBHOOK_ROUTES } from '../providers/index.js';
 import { type AppServices, createContext, type GraphQLContext } from '../schema/context.js';
 import { buildSchema, getSchema } from '../schema/index.js';
 import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
 import { useServer } from './graphql-ws.js';
 import { callerOf, MAX_GRAPHQL_BODY_BYTES, readLimitedBody, securityPlugins, writeError } from './security.js';
 import { useSharedSubscriptionExecution } from './subscription-execution.js';
-
-/** Webhook routes and the provider each one belongs to. */
-const WEBHOOK_ROUTES: Record<string, ProviderId> = {
-  '/webhooks/hms': 'HMS',
-  '/webhooks/cloudflare': 'CLOUDFLARE',
-  '/webhooks/dyte': 'DYTE',
-  '/webhooks/livekit': 'LIVEKIT',
-};
+import { useHiddenSuggestions } from './suggestions.js';
 
 /** Paths that speak graphql-transport-ws: ours, and Apollo Router's default. */
 const WEBSOCKET_PATHS = new Set(['/graphql', '/ws']);
@@ -76,6 +70,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
       maxRequestBodySize: false,
       plugins: [
         ...securityPlugins(config, authenticator),
+        useHiddenSuggestions(!config.graphql.introspection),
         ...(tracing ? [useApolloInlineTrace()] : []),
         useSharedSubscriptionExecution(),
       ],
@@ -113,7 +108,8 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
       const ready = services.store.isReady();
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
     }
-    const webhookProvider = path ? WEBHOOK_ROUTES[path] : undefined;
+    // Each vendor declares its webhook route (`webhookPath` in `providers/<vendor>/index.ts`).
+    const webhookProvider = path ? WEBHOOK_ROUTES.get(path) : undefined;
     if (webhookProvider) {
       handleWebhook(webhookProvider, req, res, webhooks, logger);
       return;
