@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { ProviderId, StreamKind } from '../domain/status.js';
 import { type StreamEvents, topicFor } from '../events.js';
 import { serializePayload } from '../lifecycle/index.js';
+import { setPendingDeliveries } from '../observability/metrics.js';
+import { bindToTrace } from '../observability/tracing.js';
 import type { ProviderRegistry } from '../providers/index.js';
 import { MalformedWebhookError, type ParsedWebhook, type RoomEvent, type VendorEvent } from '../providers/provider.js';
 import type { DeliveryRecord, Store } from '../store/types.js';
@@ -131,30 +133,32 @@ export class WebhookIntake {
     // alongside (group commit: one fsync for them all): the 2xx follows that commit, subscribers
     // hear of it after it, and a crash before it leaves nothing behind and no 2xx, so the vendor
     // delivers again.
-    const { recorded, waitingFor } = await this.store.groupTransaction(async () => {
-      const recorded = await this.store.deliveries.record({
-        provider,
-        deliveryId,
-        contentKey,
-        eventType: parsed.eventType,
-        // Stored as history stores payloads (credentials redacted); a delivery left waiting keeps
-        // its raw body below, until it is applied or given up.
-        payload: serializePayload(body) ?? text,
-        receivedAt: now,
-        // Recorded as done, as nearly every delivery will be once applied (one write instead of
-        // two); one whose events do not all find their stream is marked pending below, in the
-        // same transaction, so nobody ever sees it done before it is.
-        processedAt: now,
-      });
-      if (!recorded.inserted) return { recorded, waitingFor: undefined };
-      const waitingFor = await this.applyEvents(parsed);
-      if (waitingFor !== undefined) {
-        await this.store.deliveries.markPending(recorded.id, text, waitingFor);
-        // Counted once durable (dropped with its savepoint if this delivery rolls back).
-        this.store.afterCommit(() => this.addPending(provider, 1));
-      }
-      return { recorded, waitingFor };
-    });
+    const { recorded, waitingFor } = await this.store.groupTransaction(
+      bindToTrace(async () => {
+        const recorded = await this.store.deliveries.record({
+          provider,
+          deliveryId,
+          contentKey,
+          eventType: parsed.eventType,
+          // Stored as history stores payloads (credentials redacted); a delivery left waiting keeps
+          // its raw body below, until it is applied or given up.
+          payload: serializePayload(body) ?? text,
+          receivedAt: now,
+          // Recorded as done, as nearly every delivery will be once applied (one write instead of
+          // two); one whose events do not all find their stream is marked pending below, in the
+          // same transaction, so nobody ever sees it done before it is.
+          processedAt: now,
+        });
+        if (!recorded.inserted) return { recorded, waitingFor: undefined };
+        const waitingFor = await this.applyEvents(parsed);
+        if (waitingFor !== undefined) {
+          await this.store.deliveries.markPending(recorded.id, text, waitingFor);
+          // Counted once durable (dropped with its savepoint if this delivery rolls back).
+          this.store.afterCommit(() => this.addPending(provider, 1));
+        }
+        return { recorded, waitingFor };
+      }),
+    );
     if (!recorded.inserted) return { status: 200, body: { ok: true, duplicate: true } };
     if (waitingFor !== undefined) await this.expireIfOver(provider);
     for (const roomEvent of parsed.roomEvents) {
@@ -252,6 +256,7 @@ export class WebhookIntake {
 
   private addPending(provider: ProviderId, delta: number): void {
     this.pendingCounts.set(provider, Math.max(this.pendingCount(provider) + delta, 0));
+    setPendingDeliveries(provider, this.pendingCount(provider));
   }
 
   /** The oldest a waiting delivery may be. */
