@@ -174,6 +174,11 @@ export class ChangeQueue<T> implements AsyncIterableIterator<T>, TopicListener {
     }
   }
 
+  /** How many values wait for the consumer to pull them. */
+  protected get queuedCount(): number {
+    return this.queue?.length ?? 0;
+  }
+
   /** Maps a published change to what the consumer receives; `undefined` drops it. */
   protected accept(change: StreamChange): T | undefined {
     return change as T;

@@ -21,6 +21,7 @@ import { buildSchema, getSchema } from '../schema/index.js';
 import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
 import { useServer } from './graphql-ws.js';
 import { callerOf, MAX_GRAPHQL_BODY_BYTES, readLimitedBody, securityPlugins, writeError } from './security.js';
+import { useSseEventIds } from './sse-event-ids.js';
 import { useSharedSubscriptionExecution } from './subscription-execution.js';
 
 /** Webhook routes and the provider each one belongs to. */
@@ -78,10 +79,13 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         ...securityPlugins(config, authenticator),
         ...(tracing ? [useApolloInlineTrace()] : []),
         useSharedSubscriptionExecution(),
+        useSseEventIds(),
       ],
       // Unexpected errors reach clients as "Unexpected error." (never their details); yoga logs them.
       maskedErrors: { maskError: (error, message) => maskError(error, message, false) },
-      context: ({ request, caller }) => createContext(services, caller ?? callerOf(request)),
+      context: ({ request, caller }) =>
+        // WebSocket operations carry no fetch Request (nor an SSE client's Last-Event-ID).
+        createContext(services, caller ?? callerOf(request), request?.headers.get('last-event-id') ?? null),
       logging: {
         debug: (...args) => logger.debug(args.map(String).join(' ')),
         info: (...args) => logger.info(args.map(String).join(' ')),

@@ -207,29 +207,30 @@ export class StreamLifecycle {
     change: Change,
   ): RecordOf<K> {
     const slot = this.schedule.afterChange(kind, change.status, change.at);
-    let stream: RecordOf<K>;
-    if (current) {
-      const version = current.version + 1;
-      this.store.streams.update(kind, current.id, { ...patch, ...slot, version, updatedAt: change.at });
-      // The row as just written (read in this transaction, so nothing else changed it since).
-      stream = { ...current, ...patch, version, updatedAt: change.at } as RecordOf<K>;
-    } else {
-      stream = patch as RecordOf<K>;
-      this.store.streams.insert(kind, { ...(stream as NewStream), ...slot });
-    }
-    if (change.assets) this.store.assets.upsert(stream.id, change.assets, change.at);
-    this.store.history.append({
+    const version = current ? current.version + 1 : 1;
+    const next = (current ? { ...current, ...patch, version, updatedAt: change.at } : patch) as RecordOf<K>;
+    // History first: the event's position in the change log is the row's `changePosition`.
+    const changePosition = this.store.history.append({
       streamKind: kind,
-      streamId: stream.id,
+      streamId: next.id,
       status: change.status,
       vendorStatus: change.vendorStatus,
       source: change.source,
-      version: stream.version,
+      version,
       applied: true,
       eventId: change.eventId,
       payload: change.payload,
+      snapshot: next,
       at: change.at,
     });
+    // The row as just written (read in this transaction, so nothing else changed it since).
+    const stream = { ...next, changePosition };
+    if (current) {
+      this.store.streams.update(kind, current.id, { ...patch, ...slot, version, updatedAt: change.at, changePosition });
+    } else {
+      this.store.streams.insert(kind, { ...(stream as NewStream), ...slot });
+    }
+    if (change.assets) this.store.assets.upsert(stream.id, change.assets, change.at);
     const published = { kind, stream, created: !current };
     this.store.afterCommit(() => this.events.publish(published));
     return stream;
@@ -256,6 +257,7 @@ function newRecord<K extends StreamKind>(
     stoppedAt: null,
     createdAt: fields.now,
     updatedAt: fields.now,
+    changePosition: 0,
   };
   if (kind === 'recording') return recording as RecordOf<K>;
   const livestream: LivestreamRecord = {

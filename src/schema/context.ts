@@ -29,6 +29,8 @@ export interface GraphQLContext extends AppServices {
   loaders: Loaders;
   /** Who is asking: the schema's `authScopes` (builder.ts) decide from its roles. */
   caller: Caller;
+  /** An SSE client's `Last-Event-ID` (the changeCursor of the last event it got): it resumes there. */
+  lastEventId: string | null;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
@@ -152,6 +154,6 @@ export class Loaders {
   }
 }
 
-export function createContext(services: AppServices, caller: Caller): GraphQLContext {
-  return { ...services, loaders: new Loaders(services.store), caller };
+export function createContext(services: AppServices, caller: Caller, lastEventId: string | null = null): GraphQLContext {
+  return { ...services, loaders: new Loaders(services.store), caller, lastEventId };
 }

@@ -1,9 +1,10 @@
-import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, isNull } from 'drizzle-orm';
 import type { StreamKind } from '../../domain/status.js';
 import type { AssetInput, RecordingAssetRecord, StatusEventRecord } from '../../domain/types.js';
 import { recordingAssets, statusEvents } from '../tables.js';
 import type { AssetStore, HistoryStore, NewStatusEvent } from '../types.js';
 import type { Db, OpenedDatabase, Statement } from './database.js';
+import { toSnapshot } from './rows.js';
 
 /** status_events: every report about a stream, applied or refused. */
 export class SqliteHistory implements HistoryStore {
@@ -15,12 +16,20 @@ export class SqliteHistory implements HistoryStore {
     private readonly db: Db,
   ) {}
 
-  append(event: NewStatusEvent): void {
+  append(event: NewStatusEvent): number {
     this.insertStatement ??= this.opened.prepare<never>(
-      'insert into "status_events" (stream_kind, stream_id, status, vendor_status, source, version, applied, event_id, payload, at) ' +
-        'values (@streamKind, @streamId, @status, @vendorStatus, @source, @version, @applied, @eventId, @payload, @at)',
+      'insert into "status_events" (stream_kind, stream_id, status, vendor_status, source, version, applied, event_id, payload, snapshot, at) ' +
+        'values (@streamKind, @streamId, @status, @vendorStatus, @source, @version, @applied, @eventId, @payload, @snapshot, @at)',
     );
-    this.insertStatement.run({ ...event, applied: event.applied ? 1 : 0, at: event.at.getTime() });
+    const { snapshot, ...fields } = event;
+    const result = this.insertStatement.run({
+      ...fields,
+      applied: event.applied ? 1 : 0,
+      snapshot: snapshot ? toSnapshot(event.streamKind, snapshot) : null,
+      at: event.at.getTime(),
+    });
+    // One writer: the autoincrement id is the position, in commit order.
+    return Number(result.lastInsertRowid);
   }
 
   has(kind: StreamKind, streamId: string, eventId: string): boolean {
@@ -33,8 +42,9 @@ export class SqliteHistory implements HistoryStore {
 
   listFor(kind: StreamKind, streamIds: readonly string[]): StatusEventRecord[] {
     if (streamIds.length === 0) return [];
+    const { snapshot: _replayedOnly, ...columns } = getTableColumns(statusEvents);
     return this.db
-      .select()
+      .select(columns)
       .from(statusEvents)
       .where(and(eq(statusEvents.streamKind, kind), inArray(statusEvents.streamId, [...streamIds])))
       .orderBy(asc(statusEvents.id))

@@ -1,5 +1,6 @@
 import type { Store } from '../types.js';
 import { type Db, migrationsApplied, type OpenedDatabase, openDatabase } from './database.js';
+import { SqliteChangeLog } from './changelog.js';
 import { SqliteDeliveries } from './deliveries.js';
 import { SqliteAssets, SqliteHistory } from './history.js';
 import { SqlitePolls } from './polling.js';
@@ -20,6 +21,7 @@ export class SqliteStore implements Store {
   readonly deliveries: SqliteDeliveries;
   readonly polls: SqlitePolls;
   readonly rooms: SqliteRooms;
+  readonly changes: SqliteChangeLog;
   private readonly opened: OpenedDatabase;
   private readonly transactions: SqliteTransactions;
 
@@ -33,6 +35,7 @@ export class SqliteStore implements Store {
     this.deliveries = new SqliteDeliveries(this.opened, this.db);
     this.polls = new SqlitePolls(this.db, (fn) => this.transactions.run(fn));
     this.rooms = new SqliteRooms(this.db);
+    this.changes = new SqliteChangeLog(this.opened);
   }
 
   transaction<T>(fn: () => T): T {
