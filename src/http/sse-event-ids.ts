@@ -22,8 +22,7 @@ export function useSseEventIds(): Plugin {
 function withEventIds(results: AsyncIterable<ExecutionResult>): AsyncIterableIterator<ExecutionResult> {
   const source = results[Symbol.asyncIterator]();
   return {
-    next: () =>
-      source.next().then((item) => (item.done ? item : { done: false, value: withEventId(item.value) })),
+    next: () => source.next().then((item) => (item.done ? item : { done: false, value: withEventId(item.value) })),
     return: () => source.return?.() ?? Promise.resolve({ done: true, value: undefined }),
     throw: (error) => source.throw?.(error) ?? Promise.reject(error),
     [Symbol.asyncIterator]() {

@@ -154,6 +154,10 @@ export class Loaders {
   }
 }
 
-export function createContext(services: AppServices, caller: Caller, lastEventId: string | null = null): GraphQLContext {
+export function createContext(
+  services: AppServices,
+  caller: Caller,
+  lastEventId: string | null = null,
+): GraphQLContext {
   return { ...services, loaders: new Loaders(services.store), caller, lastEventId };
 }

@@ -154,8 +154,7 @@ builder.subscriptionFields((t) => ({
       provider: t.arg({ type: ProviderEnum }),
       roomId: t.arg.string(),
       after: t.arg.string({
-        description:
-          'A changeCursor: no snapshot; every matching change committed after it, in order, then live ones.',
+        description: 'A changeCursor: no snapshot; every matching change committed after it, in order, then live ones.',
       }),
     },
     subscribe: (_root, args, ctx) =>

@@ -67,7 +67,11 @@ describe('resuming with after', () => {
     await after.waitFor(missed);
     // Then live.
     const liveId = await cycle(server.url, room);
-    await waitFor(() => after.events.at(-1)?.livestreamChanged.status === 'STOPPED' && after.events.at(-1)?.livestreamChanged.id === liveId);
+    await waitFor(
+      () =>
+        after.events.at(-1)?.livestreamChanged.status === 'STOPPED' &&
+        after.events.at(-1)?.livestreamChanged.id === liveId,
+    );
     const received = after.events.map((event) => event.livestreamChanged);
     await expectHistoryAfter(server.url, received, lastVersions(seen), [...ids, liveId]);
     expect(after.errors).toEqual([]);
@@ -105,14 +109,27 @@ describe('resuming with after', () => {
     await server.stop();
 
     const again = await serve(dir);
-    const listed = await gql(again.url, '{ livestreams(first: 10, roomId: "room-restart") { edges { node { id changeCursor } } } }');
-    expect(listed.data?.livestreams.edges.map((edge: { node: { id: string } }) => edge.node.id).sort()).toEqual([...ids].sort());
+    const listed = await gql(
+      again.url,
+      '{ livestreams(first: 10, roomId: "room-restart") { edges { node { id changeCursor } } } }',
+    );
+    expect(listed.data?.livestreams.edges.map((edge: { node: { id: string } }) => edge.node.id).sort()).toEqual(
+      [...ids].sort(),
+    );
     const client = wsClient(again.wsUrl);
-    const resumed = collect<{ livestreamChanged: Change }>(client, WATCH_ROOM, { roomId: 'room-restart', after: cursorBefore });
+    const resumed = collect<{ livestreamChanged: Change }>(client, WATCH_ROOM, {
+      roomId: 'room-restart',
+      after: cursorBefore,
+    });
     const secondVersion = (await current(again.url, ids[1] as string)).version;
     await resumed.waitFor(secondVersion);
     const seen = new Map([[ids[0] as string, (await current(again.url, ids[0] as string)).version]]);
-    await expectHistoryAfter(again.url, resumed.events.map((event) => event.livestreamChanged), seen, ids);
+    await expectHistoryAfter(
+      again.url,
+      resumed.events.map((event) => event.livestreamChanged),
+      seen,
+      ids,
+    );
     await client.dispose();
   });
 });

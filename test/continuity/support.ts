@@ -40,7 +40,10 @@ export async function stop(url: string, id: string): Promise<void> {
   expect(answer.data?.stopLivestream?.__typename).toBe('StopLivestreamSuccess');
 }
 
-export async function current(url: string, id: string): Promise<{ status: string; version: number; changeCursor: string }> {
+export async function current(
+  url: string,
+  id: string,
+): Promise<{ status: string; version: number; changeCursor: string }> {
   const answer = await gql(url, 'query($id: ID!) { livestream(id: $id) { status version changeCursor } }', { id });
   return answer.data?.livestream;
 }

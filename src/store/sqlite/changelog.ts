@@ -81,10 +81,7 @@ export class SqliteChangeLog implements ChangeLogStore {
   async isPruned(position: number): Promise<boolean> {
     this.oldest ??= {
       min: this.opened.prepare<number | null>('select min(id) from "status_events"', 'first'),
-      sequence: this.opened.prepare<number>(
-        `select seq from sqlite_sequence where name = 'status_events'`,
-        'first',
-      ),
+      sequence: this.opened.prepare<number>(`select seq from sqlite_sequence where name = 'status_events'`, 'first'),
     };
     const min = this.oldest.min.get();
     // Positions are given one after the other (a rolled back insert gives its id back): a row

@@ -1,6 +1,6 @@
 import type { Store } from '../types.js';
-import { type Db, migrationsApplied, type OpenedDatabase, openDatabase } from './database.js';
 import { SqliteChangeLog } from './changelog.js';
+import { type Db, migrationsApplied, type OpenedDatabase, openDatabase } from './database.js';
 import { SqliteDeliveries } from './deliveries.js';
 import { SqliteAssets, SqliteHistory } from './history.js';
 import { SqlitePolls } from './polling.js';
