@@ -81,6 +81,8 @@ export class ResumedWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>>
         if (this.done) return;
         if (page.length === PAGE) {
           if (this.queuedCount > LOW_WATER) return; // the next pull reads on
+          // A long replay gives way to everything else the process serves between two pages.
+          await new Promise((resolve) => setImmediate(resolve));
           continue;
         }
         if (!this.held) continue;
