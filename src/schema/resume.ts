@@ -5,8 +5,8 @@ import { ChangeQueue, type StreamChange, type StreamEvents } from '../events.js'
 import type { ChangeFilter, Store } from '../store/types.js';
 
 /** Changes read from the log at once, and how few may be left queued before the next read. */
-const PAGE = 500;
-const LOW_WATER = 100;
+const PAGE = 100;
+const LOW_WATER = 20;
 /**
  * Live changes held while the log is read. Past this they are dropped and the log read once more
  * before going live (they are all in it): what one resuming subscriber holds stays bounded.
