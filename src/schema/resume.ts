@@ -36,12 +36,12 @@ export class ResumedWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>>
     events: StreamEvents,
     private readonly kind: K,
     private readonly filter: ChangeFilter,
-    after: number,
+    private readonly cursor: number,
     topic: string,
   ) {
     // Listen first, then read the log.
     super(events, topic);
-    this.position = after;
+    this.position = cursor;
     if (!this.done) void this.read();
   }
 
@@ -74,6 +74,10 @@ export class ResumedWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>>
     this.reading = true;
     try {
       while (!this.done && this.catchingUp) {
+        // A long replay gives way to everything else the process serves between two pages (the
+        // first page goes at once).
+        if (this.position !== this.cursor) await new Promise((resolve) => setImmediate(resolve));
+        if (this.done) return;
         // Only changes dropped from `held` from now on need another read to be found.
         this.held ??= [];
         const page = await this.store.changes.after(this.kind, this.filter, this.position, PAGE);
@@ -81,8 +85,6 @@ export class ResumedWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>>
         if (this.done) return;
         if (page.length === PAGE) {
           if (this.queuedCount > LOW_WATER) return; // the next pull reads on
-          // A long replay gives way to everything else the process serves between two pages.
-          await new Promise((resolve) => setImmediate(resolve));
           continue;
         }
         if (!this.held) continue;

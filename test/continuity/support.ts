@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { gql, waitFor } from '../helpers.js';
+import { gql, type TestServer, waitFor } from '../helpers.js';
 
 /** What a resuming subscriber selects: enough to compare with each stream's history. */
 export const CHANGE_FIELDS = 'id roomId status version changeCursor';
@@ -107,4 +107,26 @@ export function lastVersions(changes: readonly Change[]): Map<string, number> {
   const versions = new Map<string, number>();
   for (const change of changes) versions.set(change.id, change.version);
   return versions;
+}
+
+/**
+ * `n` changes of a LIVE sandbox livestream as its vendor reports them (each a new vendor status),
+ * through the same intake the sandbox's own reports reach: real commits, fast. Gives way to the
+ * event loop every `every` changes, so the server serves subscribers meanwhile.
+ */
+export async function vendorChanges(server: TestServer, id: string, n: number, every = 1): Promise<void> {
+  const stream = await server.app.services.store.streams.get('livestream', id);
+  if (!stream?.externalId) throw new Error(`no vendor id for ${id}`);
+  for (let i = 0; i < n; i++) {
+    await server.app.intake.receive({
+      provider: 'SANDBOX',
+      kind: 'livestream',
+      externalId: stream.externalId,
+      roomId: stream.roomId,
+      eventId: `${id}:burst:${crypto.randomUUID()}`,
+      observation: { status: 'LIVE', vendorStatus: `live-${i}` },
+      payload: { type: 'livestream.live', index: i },
+    });
+    if ((i + 1) % every === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
 }
