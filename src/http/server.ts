@@ -21,7 +21,7 @@ import { buildSchema, getSchema } from '../schema/index.js';
 import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
 import { useServer } from './graphql-ws.js';
 import { callerOf, MAX_GRAPHQL_BODY_BYTES, readLimitedBody, securityPlugins, writeError } from './security.js';
-import { useSseEventIds } from './sse-event-ids.js';
+import { useSseEventIds } from './sse.js';
 import { useSharedSubscriptionExecution } from './subscription-execution.js';
 
 /** Webhook routes and the provider each one belongs to. */
