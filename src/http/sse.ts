@@ -57,17 +57,23 @@ type Stringified = ExecutionResult & { stringify?: (result: unknown) => string }
  */
 export function useSseEventIds(): Plugin {
   return {
-    onResultProcess({ request, result, setResult }) {
+    onResultProcess({ request, result, setResult, serverContext }) {
       if (!isAsyncIterable(result) || !request.headers.get('accept')?.includes('text/event-stream')) return;
-      setResult(withEventIds(result as AsyncIterable<ExecutionResult>));
+      const res = (serverContext as { res?: ServerResponse }).res;
+      const backlog = res ? backlogs.get(res) : undefined;
+      setResult(withEventIds(result as AsyncIterable<ExecutionResult>, backlog));
     },
   };
 }
 
-function withEventIds(results: AsyncIterable<ExecutionResult>): AsyncIterableIterator<ExecutionResult> {
+function withEventIds(
+  results: AsyncIterable<ExecutionResult>,
+  backlog: SseBacklog | undefined,
+): AsyncIterableIterator<ExecutionResult> {
   const source = results[Symbol.asyncIterator]();
   return {
-    next: () => source.next().then((item) => (item.done ? item : { done: false, value: withEventId(item.value) })),
+    next: () =>
+      source.next().then((item) => (item.done ? item : { done: false, value: withEventId(item.value, backlog) })),
     return: () => source.return?.() ?? Promise.resolve({ done: true, value: undefined }),
     throw: (error) => source.throw?.(error) ?? Promise.reject(error),
     [Symbol.asyncIterator]() {
