@@ -109,10 +109,22 @@ const environmentSchema = z.object({
   GRAPHQL_MAX_TOKENS: integer(10, 1_000_000, 2000),
   GRAPHQL_MAX_DIRECTIVES: integer(0, 10_000, 50),
   WS_INIT_TIMEOUT_MS: integer(100, 600_000, 10_000),
+  // What one client can make the server hold (issue 10): WebSocket backlog, frame rate and
+  // sockets not initialised; HTTP connections, header, request and keep-alive time; SSE streams.
+  WS_MAX_BUFFERED_BYTES: integer(16_384, 1_073_741_824, 4 * 1024 * 1024),
+  WS_MAX_MESSAGES_PER_SECOND: integer(1, 1_000_000, 300),
+  WS_MAX_PENDING_INIT: integer(1, 1_000_000, 1000),
+  HTTP_MAX_CONNECTIONS: integer(1, 10_000_000, 25_000),
+  HTTP_HEADERS_TIMEOUT_MS: integer(100, 600_000, 10_000),
+  HTTP_REQUEST_TIMEOUT_MS: integer(100, 3_600_000, 30_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: integer(100, 600_000, 5000),
+  SSE_MAX_SUBSCRIPTIONS_PER_CLIENT: integer(1, 1_000_000, 100),
+  CORS_ORIGINS: optionalText,
 
   // Outbound calls to vendors.
   VENDOR_TIMEOUT_MS: integer(100, 120_000, 10_000),
   VENDOR_MAX_RETRIES: integer(0, 10, 3),
+  VENDOR_MAX_RETRY_AFTER_MS: integer(0, 600_000, 2000),
 
   HMS_ACCESS_KEY: optionalText,
   HMS_APP_SECRET: optionalText,
@@ -210,9 +222,30 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
       maxDirectives: env.GRAPHQL_MAX_DIRECTIVES,
       wsInitTimeoutMs: env.WS_INIT_TIMEOUT_MS,
     },
+    transport: {
+      websocket: {
+        maxBufferedBytes: env.WS_MAX_BUFFERED_BYTES,
+        maxMessagesPerSecond: env.WS_MAX_MESSAGES_PER_SECOND,
+        maxPendingInit: env.WS_MAX_PENDING_INIT,
+      },
+      maxConnections: env.HTTP_MAX_CONNECTIONS,
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxSseSubscriptionsPerClient: env.SSE_MAX_SUBSCRIPTIONS_PER_CLIENT,
+      /** Origins whose pages may call the API from a browser (exact `scheme://host[:port]`). */
+      corsOrigins: (env.CORS_ORIGINS ?? '')
+        .split(',')
+        .map((origin) => origin.trim().replace(/\/+$/, ''))
+        .filter(Boolean),
+    },
     logLevel: env.LOG_LEVEL,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
-    vendor: { timeoutMs: env.VENDOR_TIMEOUT_MS, maxRetries: env.VENDOR_MAX_RETRIES },
+    vendor: {
+      timeoutMs: env.VENDOR_TIMEOUT_MS,
+      maxRetries: env.VENDOR_MAX_RETRIES,
+      maxRetryAfterMs: env.VENDOR_MAX_RETRY_AFTER_MS,
+    },
     hms: {
       accessKey: env.HMS_ACCESS_KEY,
       appSecret: env.HMS_APP_SECRET,
@@ -261,6 +294,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   problems.push(...authProblems(parsed.data));
   problems.push(...pollingProblems(parsed.data));
+  if (parsed.data.HTTP_HEADERS_TIMEOUT_MS > parsed.data.HTTP_REQUEST_TIMEOUT_MS) {
+    problems.push(
+      'HTTP_HEADERS_TIMEOUT_MS: must be at most HTTP_REQUEST_TIMEOUT_MS (the request includes its headers)',
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return toConfig(parsed.data);
 }

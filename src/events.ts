@@ -1,5 +1,6 @@
 import type { ProviderId, StreamKind } from './domain/status.js';
 import type { RecordOf } from './domain/types.js';
+import { ChangeQueue, type TopicListener as QueueListener, type Topic as QueueTopic } from './fanout/queue.js';
 
 /** A committed change of one stream, published after its transaction. */
 export interface StreamChange<K extends StreamKind = StreamKind> {
@@ -39,15 +40,10 @@ function topicsOf(change: StreamChange): string[] {
 }
 
 /** A topic and its listeners. */
-export interface Topic {
-  readonly name: string;
-  readonly listeners: Set<TopicListener>;
-}
+export type Topic = QueueTopic<StreamChange>;
 
 /** What a topic delivers each change to. */
-export interface TopicListener {
-  deliver(change: StreamChange): void;
-}
+export type TopicListener = QueueListener<StreamChange>;
 
 /**
  * Typed in-process pub/sub. `subscribe` and `listen` register synchronously, so a caller can
@@ -103,7 +99,7 @@ export class StreamEvents {
    * or when the service shuts down.
    */
   subscribe(topic: string, signal?: AbortSignal): AsyncIterableIterator<StreamChange> {
-    return new ChangeQueue<StreamChange>(this, topic, signal);
+    return new ChangeQueue<StreamChange, StreamChange>(this, topic, signal);
   }
 
   /** Ends every subscription (graceful shutdown). */
@@ -113,159 +109,5 @@ export class StreamEvents {
     for (const topic of this.topics.values()) listeners.push(...topic.listeners);
     for (const listener of listeners) (listener as Partial<{ closed(): void }>).closed?.();
     this.topics.clear();
-  }
-}
-
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
-
-/**
- * A consumer that maps each result it pulls from a `ChangeQueue` (see `ChangeQueue.mapWith`).
- */
-export interface QueueMapper<T> {
-  /** What a pull answers for this result (a value or a promise of one). */
-  mapResult(result: IteratorResult<T>): unknown;
-  /** What a pull rejects with when the queue failed with `error`. */
-  mapError(error: unknown): unknown;
-}
-
-/**
- * One subscription to one topic as an async iterator: changes queue until the consumer pulls them.
- * `accept` decides what a change becomes for the consumer (`undefined` skips it); subclasses
- * narrow or map it (see schema/watch.ts). One object per subscription, no closures.
- */
-export class ChangeQueue<T> implements AsyncIterableIterator<T>, TopicListener {
-  private readonly topic: Topic;
-  private queue: T[] | null = null;
-  private wake: ((result: IteratorResult<T> | Promise<IteratorResult<T>>) => void) | null = null;
-  private failure: unknown;
-  private mapper: QueueMapper<T> | null = null;
-  protected done = false;
-
-  constructor(
-    protected readonly events: StreamEvents,
-    topic: string,
-    private readonly signal?: AbortSignal,
-  ) {
-    this.topic = events.listen(topic, this);
-    if (events.isClosed) this.finish();
-    else if (signal) {
-      if (signal.aborted) this.finish();
-      else signal.addEventListener('abort', this, { once: true });
-    }
-  }
-
-  /**
-   * Makes each pull answer `mapper`'s mapping of its result: a consumer that maps what it pulls
-   * (subscription-execution.ts) then needs no promise and no callbacks of its own per pull, which
-   * an idle subscription would hold for its whole life.
-   */
-  mapWith(mapper: QueueMapper<T>): void {
-    this.mapper = mapper;
-  }
-
-  /** A result as the consumer receives it: mapped, if a mapper is set (a mapper's throw rejects). */
-  private out(result: IteratorResult<T>): IteratorResult<T> | Promise<IteratorResult<T>> {
-    const mapper = this.mapper;
-    if (!mapper) return result;
-    try {
-      return mapper.mapResult(result) as IteratorResult<T> | Promise<IteratorResult<T>>;
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  /** How many values wait for the consumer to pull them. */
-  protected get queuedCount(): number {
-    return this.queue?.length ?? 0;
-  }
-
-  /** Maps a published change to what the consumer receives; `undefined` drops it. */
-  protected accept(change: StreamChange): T | undefined {
-    return change as T;
-  }
-
-  deliver(change: StreamChange): void {
-    if (this.done) return;
-    const value = this.accept(change);
-    if (value === undefined) return;
-    this.push(value);
-  }
-
-  /** Queues a value for the consumer (or hands it over if the consumer is waiting). */
-  protected push(value: T): void {
-    const wake = this.wake;
-    if (wake) {
-      this.wake = null;
-      wake(this.out({ value, done: false }));
-    } else {
-      this.queue ??= [];
-      this.queue.push(value);
-    }
-  }
-
-  /** The hub shut down. */
-  closed(): void {
-    this.finish();
-  }
-
-  /** `abort` of the signal (EventListener object form: no closure per subscription). */
-  handleEvent(): void {
-    this.finish();
-  }
-
-  next(): Promise<IteratorResult<T>> {
-    const queued = this.queue?.shift();
-    if (queued !== undefined) return Promise.resolve(this.out({ value: queued, done: false }));
-    if (this.failure !== undefined) {
-      const failure = this.failure;
-      this.failure = undefined;
-      return Promise.reject(this.mapper ? this.mapper.mapError(failure) : failure);
-    }
-    if (this.done) return Promise.resolve(this.out(DONE));
-    return new Promise((resolve) => {
-      this.wake = resolve;
-    });
-  }
-
-  return(): Promise<IteratorResult<T>> {
-    this.finish();
-    return Promise.resolve(DONE);
-  }
-
-  throw(error?: unknown): Promise<IteratorResult<T>> {
-    this.finish();
-    return Promise.reject(error);
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  /** Stops listening and drops what is queued; a consumer waiting for a value is told it is done. */
-  protected finish(): void {
-    this.queue = null;
-    this.failure = undefined;
-    this.complete();
-  }
-
-  /** Stops listening; what is already queued is still handed out, then the iterator is done. */
-  protected complete(): void {
-    if (!this.done) {
-      this.done = true;
-      this.events.unlisten(this.topic, this);
-      this.signal?.removeEventListener('abort', this);
-    }
-    const wake = this.wake;
-    if (wake && !this.queue?.length) {
-      this.wake = null;
-      wake(this.out(DONE));
-    }
-  }
-
-  /** Stops listening; the consumer's next pull rejects with `error`, then the iterator is done. */
-  protected fail(error: unknown): void {
-    this.queue = null;
-    this.failure = error;
-    this.complete();
   }
 }

@@ -37,6 +37,26 @@ describe('configuration', () => {
     expect(problems({ TENBYTE_STOP_PATH: 'end' })[0]).toContain('TENBYTE_STOP_PATH');
   });
 
+  it('has the documented transport bounds, and reads CORS_ORIGINS as a list', () => {
+    const { transport } = loadConfig({});
+    expect(transport).toEqual({
+      websocket: { maxBufferedBytes: 4 * 1024 * 1024, maxMessagesPerSecond: 300, maxPendingInit: 1000 },
+      maxConnections: 25_000,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5000,
+      maxSseSubscriptionsPerClient: 100,
+      corsOrigins: [],
+    });
+    expect(loadConfig({ CORS_ORIGINS: 'https://a.example.com/, https://b.example.com' }).transport.corsOrigins).toEqual(
+      ['https://a.example.com', 'https://b.example.com'],
+    );
+    expect(problems({ HTTP_HEADERS_TIMEOUT_MS: '60000', HTTP_REQUEST_TIMEOUT_MS: '30000' })[0]).toContain(
+      'HTTP_HEADERS_TIMEOUT_MS',
+    );
+    expect(problems({ WS_MAX_BUFFERED_BYTES: '10' })[0]).toContain('WS_MAX_BUFFERED_BYTES');
+  });
+
   it('refuses half a set of vendor credentials, naming what is missing', () => {
     const [problem] = problems({ HMS_ACCESS_KEY: 'key' });
     expect(problem).toContain('HMS_APP_SECRET');

@@ -21,11 +21,16 @@ const ENTITIES = `query($representations: [_Any!]!) {
   }
 }`;
 
-/** Counts the SQL statements reading one table while `run` executes. */
+/**
+ * Counts the SQL statements reading one table while `run` executes. The poller's own schedule
+ * queries (they claim under a lease, on the poller's timer) are not the request's: on a busy
+ * machine one of its ticks can fall inside the window.
+ */
 async function countReads(table: string, run: () => Promise<unknown>): Promise<number> {
   let count = 0;
   const stop = server.app.services.store.onStatement((sql) => {
-    if (/^\s*select/i.test(sql) && sql.includes(`from "${table}"`)) count++;
+    if (/^\s*select/i.test(sql) && sql.includes(`from "${table}"`) && !sql.includes('"poll_lease_until" is null'))
+      count++;
   });
   try {
     await run();

@@ -66,6 +66,8 @@ export class ProviderError extends DomainError {
     readonly provider: ProviderId,
     message: string,
     readonly vendorStatusCode: number | null = null,
+    /** For RATE_LIMITED: how long the vendor asked us to wait (its `Retry-After`), when it said. */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message);
     this.name = 'ProviderError';

@@ -5,6 +5,7 @@ import { type GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationCont
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import { AuthenticationError, type Authenticator, type Caller } from '../auth.js';
 import type { Config } from '../config.js';
+import { answerEarly, graphqlErrorText } from './transport.js';
 
 /** Largest GraphQL request body (HTTP) and WebSocket message accepted. */
 export const MAX_GRAPHQL_BODY_BYTES = 1024 * 1024;
@@ -88,23 +89,19 @@ export function securityPlugins(config: Config, authenticator: Authenticator): P
 
 /**
  * Reads a request body of at most `limit` bytes. Resolves null, having answered 413 (by default a
- * GraphQL-shaped error; `answerTooLarge` writes a route's own), when it is larger (by its
- * Content-Length, or once that many bytes have arrived), and null when the request fails.
+ * GraphQL-shaped error; `tooLargeText` is a route's own JSON), when it is larger (by its
+ * Content-Length, before reading any of it, or once that many bytes have arrived), and null when
+ * the request fails. The 413 reaches the client whatever it is (see `answerEarly`).
  */
 export function readLimitedBody(
   req: IncomingMessage,
   res: ServerResponse,
   limit: number,
-  answerTooLarge: () => void = () =>
-    writeError(res, 413, `Request body larger than ${limit} bytes`, 'PAYLOAD_TOO_LARGE'),
+  tooLargeText = graphqlErrorText(`Request body larger than ${limit} bytes`, 'PAYLOAD_TOO_LARGE'),
 ): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const refuse = () => {
-      res.setHeader('connection', 'close');
-      answerTooLarge();
-      // Discard the rest rather than buffer it; the connection closes after the answer.
-      req.removeAllListeners('data');
-      req.resume();
+      answerEarly(req, res, 413, tooLargeText);
       resolve(null);
     };
     if (Number(req.headers['content-length'] ?? 0) > limit) return refuse();
@@ -116,6 +113,7 @@ export function readLimitedBody(
       size += chunk.length;
       if (size > limit) {
         done = true;
+        chunks.length = 0;
         refuse();
         return;
       }

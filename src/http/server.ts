@@ -16,21 +16,16 @@ import {
 } from '../auth.js';
 import type { Config } from '../config.js';
 import type { ProviderId } from '../domain/status.js';
+import { useServer, useSharedSubscriptionExecution } from '../fanout/index.js';
+import { WEBHOOK_ROUTES } from '../providers/index.js';
 import { type AppServices, createContext, type GraphQLContext } from '../schema/context.js';
 import { buildSchema, getSchema } from '../schema/index.js';
 import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
-import { useServer } from './graphql-ws.js';
 import { callerOf, MAX_GRAPHQL_BODY_BYTES, readLimitedBody, securityPlugins, writeError } from './security.js';
-import { useSseEventIds } from './sse.js';
-import { useSharedSubscriptionExecution } from './subscription-execution.js';
-
-/** Webhook routes and the provider each one belongs to. */
-const WEBHOOK_ROUTES: Record<string, ProviderId> = {
-  '/webhooks/hms': 'HMS',
-  '/webhooks/cloudflare': 'CLOUDFLARE',
-  '/webhooks/dyte': 'DYTE',
-  '/webhooks/livekit': 'LIVEKIT',
-};
+import { SseBacklog, useSseEventIds } from './sse.js';
+import { useSseSubscriptionLimit } from './sse-limits.js';
+import { useHiddenSuggestions } from './suggestions.js';
+import { answerEarly, boundServer, corsFor, graphqlErrorText, hasBody, SERVER_OPTIONS } from './transport.js';
 
 /** Paths that speak graphql-transport-ws: ours, and Apollo Router's default. */
 const WEBSOCKET_PATHS = new Set(['/graphql', '/ws']);
@@ -72,20 +67,33 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
       graphqlEndpoint: '/graphql',
       graphiql: config.graphql.introspection && { subscriptionsProtocol: 'WS' },
       landingPage: false,
+      // No cross-origin browser access unless CORS_ORIGINS names the origin (yoga's default
+      // reflects any origin with credentials).
+      cors: corsFor(config),
       // The body is already read and limited (MAX_GRAPHQL_BODY_BYTES, `readLimitedBody` below):
       // yoga's own limit would only pipe the same bytes through another stream.
       maxRequestBodySize: false,
       plugins: [
         ...securityPlugins(config, authenticator),
+        useHiddenSuggestions(!config.graphql.introspection),
         ...(tracing ? [useApolloInlineTrace()] : []),
         useSharedSubscriptionExecution(),
         useSseEventIds(),
+        useSseSubscriptionLimit(config.transport.maxSseSubscriptionsPerClient),
       ],
       // Unexpected errors reach clients as "Unexpected error." (never their details); yoga logs them.
       maskedErrors: { maskError: (error, message) => maskError(error, message, false) },
-      context: ({ request, caller }) =>
-        // WebSocket operations carry no fetch Request (nor an SSE client's Last-Event-ID).
-        createContext(services, caller ?? callerOf(request), request?.headers.get('last-event-id') ?? null),
+      context: ({ request, caller, res }) => {
+        const context = createContext(services, caller ?? callerOf(request));
+        // WebSocket operations carry no fetch Request; their backlog is the socket's (onSubscribe below).
+        if (!request) return context;
+        context.lastEventId = request.headers.get('last-event-id');
+        // An SSE response holds its client's queued events: bounded like a WebSocket's.
+        if (res && request.headers.get('accept')?.includes('text/event-stream')) {
+          context.backlog = new SseBacklog(res, config.transport.websocket.maxBufferedBytes, logger);
+        }
+        return context;
+      },
       logging: {
         debug: (...args) => logger.debug(args.map(String).join(' ')),
         info: (...args) => logger.info(args.map(String).join(' ')),
@@ -110,15 +118,17 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
     return tracedYoga;
   };
 
-  const server = createServer((req, res) => {
+  const server = createServer(SERVER_OPTIONS, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       const ready = services.store.isReady();
       return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
     }
-    const webhookProvider = path ? WEBHOOK_ROUTES[path] : undefined;
+    // Each vendor declares its webhook route (`webhookPath` in `providers/<vendor>/index.ts`).
+    const webhookProvider = path ? WEBHOOK_ROUTES.get(path) : undefined;
     if (webhookProvider) {
+      if (refuseWebhookEarly(webhookProvider, req, res, services)) return;
       handleWebhook(webhookProvider, req, res, webhooks, logger);
       return;
     }
@@ -133,13 +143,17 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
     }
     const handler = yogaFor(req);
     if (req.method === 'GET' || req.method === 'HEAD') return handler(req, res);
-    readLimitedBody(req, res, MAX_GRAPHQL_BODY_BYTES).then((body) => {
-      if (!body) return;
-      // yoga (whatwg-node) reads an already-read body from `req.body`.
-      (req as IncomingMessage & { body?: Buffer }).body = body;
-      return handler(req, res);
+    refuseUnauthenticatedEarly(req, res, authenticator).then((refused) => {
+      if (refused) return;
+      readLimitedBody(req, res, MAX_GRAPHQL_BODY_BYTES).then((body) => {
+        if (!body) return;
+        // yoga (whatwg-node) reads an already-read body from `req.body`.
+        (req as IncomingMessage & { body?: Buffer }).body = body;
+        return handler(req, res);
+      });
     });
   });
+  boundServer(server, config);
 
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
@@ -148,7 +162,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WEBSOCKET_PAYLOAD });
-  useServer<Record<string, unknown>, { caller: Caller }>(
+  const graphqlWs = useServer<Record<string, unknown>, { caller: Caller }>(
     {
       connectionInitWaitTimeout: config.graphql.wsInitTimeoutMs,
       onConnect: async (ctx) => {
@@ -229,16 +243,26 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
           contextValue: await enveloped.contextFactory(),
           rootValue: enveloped,
         };
+        // Events queued for this operation count in the socket's slow-consumer bound.
+        (args.contextValue as GraphQLContext).backlog = graphqlWs.backlogOf(ctx.extra.socket);
         return args;
       },
     },
     wss,
+    { limits: config.transport.websocket, production: config.production, logger },
   );
 
   server.on('upgrade', (req, socket, head) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (!WEBSOCKET_PATHS.has(path)) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    // Sockets that have not sent connection_init yet are capped (WS_MAX_PENDING_INIT).
+    if (!graphqlWs.acceptsMore()) {
+      socket.end(
+        'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+      );
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
@@ -276,6 +300,42 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
   };
 }
 
+/**
+ * A webhook route whose vendor cannot verify deliveries (not configured) is answered 401 before
+ * its body is read. Answers whether it refused.
+ */
+function refuseWebhookEarly(
+  provider: ProviderId,
+  req: IncomingMessage,
+  res: ServerResponse,
+  services: AppServices,
+): boolean {
+  if (req.method !== 'POST' || services.providers.get(provider).webhooks) return false;
+  answerEarly(req, res, 401, JSON.stringify({ error: `webhooks for ${provider} are not configured` }));
+  return true;
+}
+
+/**
+ * With authentication on, a request with a body and a missing or invalid token is answered 401
+ * before its body is read (the same answer yoga would give after reading it). A key set that
+ * cannot be fetched is left to yoga (its 500). Answers whether it refused.
+ */
+async function refuseUnauthenticatedEarly(
+  req: IncomingMessage,
+  res: ServerResponse,
+  authenticator: ReturnType<typeof createAuthenticator>,
+): Promise<boolean> {
+  if (!authenticator.enabled || !hasBody(req)) return false;
+  try {
+    await authenticator.authenticate(req.headers.authorization);
+    return false;
+  } catch (error) {
+    if (!(error instanceof AuthenticationError)) return false;
+    answerEarly(req, res, 401, graphqlErrorText(error.message, 'UNAUTHENTICATED'), { 'www-authenticate': 'Bearer' });
+    return true;
+  }
+}
+
 function handleWebhook(
   provider: ProviderId,
   req: IncomingMessage,
@@ -288,7 +348,7 @@ function handleWebhook(
     json(res, 405, { error: 'method not allowed' });
     return;
   }
-  readLimitedBody(req, res, MAX_WEBHOOK_BYTES, () => json(res, 413, { error: 'body too large' })).then((body) => {
+  readLimitedBody(req, res, MAX_WEBHOOK_BYTES, JSON.stringify({ error: 'body too large' })).then((body) => {
     if (!body) return;
     const headers: Record<string, string | undefined> = {};
     for (const [name, value] of Object.entries(req.headers)) {

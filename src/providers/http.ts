@@ -17,21 +17,35 @@ import type { ProviderId } from '../domain/status.js';
 
 /**
  * The one way providers talk HTTP to a vendor: a timeout on every attempt, jittered exponential
- * retries (only for calls that are safe to repeat), `Retry-After` honoured on 429, and a circuit
- * breaker per provider. Failures become `ProviderError`s whose messages never carry credentials.
+ * retries (only for calls that are safe to repeat), and a circuit breaker per provider. A 429 is
+ * sent again after its `Retry-After` when that wait is at most `maxRetryAfterMs`
+ * (VENDOR_MAX_RETRY_AFTER_MS), so a start or stop never hangs for long; a longer wait fails at once
+ * as `RATE_LIMITED`, carrying the vendor's wait (`retryAfterMs`) so the poller can come back after
+ * it. Failures become `ProviderError`s whose messages never carry credentials.
  */
 
-export interface VendorHttpOptions {
+/** VENDOR_TIMEOUT_MS, VENDOR_MAX_RETRIES and VENDOR_MAX_RETRY_AFTER_MS (`config.vendor`). */
+export interface VendorLimits {
+  /** Timeout of each attempt. */
+  timeoutMs: number;
+  /** Retries of a call that is safe to repeat, and of any call answered 429. */
+  maxRetries: number;
+  /** Longest `Retry-After` waited before sending again; a longer one fails at once as RATE_LIMITED. */
+  maxRetryAfterMs: number;
+}
+
+/** Just the limits out of a vendor's options. */
+export function limitsOf({ timeoutMs, maxRetries, maxRetryAfterMs }: VendorLimits): VendorLimits {
+  return { timeoutMs, maxRetries, maxRetryAfterMs };
+}
+
+export interface VendorHttpOptions extends VendorLimits {
   provider: ProviderId;
   baseUrl: string;
-  timeoutMs: number;
-  maxRetries: number;
   /** Headers that authenticate a call; called per attempt so tokens can be re-minted. */
   auth: () => Promise<Record<string, string>> | Record<string, string>;
   /** Pulls the vendor's own error message out of an error body. */
   errorMessage?: (body: unknown) => string | undefined;
-  /** Cap on a single Retry-After wait; longer waits fail fast as RATE_LIMITED. */
-  maxRetryAfterMs?: number;
   /** Consecutive failures that open the breaker, and how long it stays open. */
   breakerThreshold?: number;
   breakerHalfOpenAfterMs?: number;
@@ -97,6 +111,34 @@ class RetryAfterBackoff implements IBackoffFactory<IRetryBackoffContext<unknown>
   }
 }
 
+/** The vendor may or may not have acted: no answer, a 5xx, an unreadable 2xx, or a timeout. */
+export function isAmbiguous(error: unknown): boolean {
+  if (error instanceof VendorHttpError) return error.ambiguous;
+  // Timeouts and an open breaker reach providers already as ProviderErrors (see `toProviderError`).
+  return error instanceof ProviderError && error.code === 'PROVIDER_UNAVAILABLE';
+}
+
+/**
+ * A start is sent once, never blindly again. When its outcome is unclear (`isAmbiguous`) the vendor
+ * may have started the job anyway, so the room's active job is read and adopted when there is one;
+ * otherwise, and after any clear failure, the start's error stands (as `toError` words it).
+ */
+export async function startOnce<T>(
+  send: () => Promise<T>,
+  readActive: () => Promise<T | null>,
+  toError: (error: unknown) => unknown = (error) => error,
+): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    const failure = toError(error);
+    if (!isAmbiguous(error)) throw failure;
+    const active = await readActive().catch(() => null);
+    if (!active) throw failure;
+    return active;
+  }
+}
+
 export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
   if (!value) return null;
   const seconds = Number(value);
@@ -124,15 +166,19 @@ export class VendorHttpClient {
       },
     );
     const backoff = () => new RetryAfterBackoff(new ExponentialBackoff({ initialDelay: 200, maxDelay: 5_000 }));
+    const waitsTooLong = (error: VendorHttpError) =>
+      error.status === 429 && (error.retryAfterMs ?? 0) > options.maxRetryAfterMs;
     this.retryPolicy = retry(
       handleWhen(
-        (error) => (error instanceof VendorHttpError && error.retryable) || error instanceof TaskCancelledError,
+        (error) =>
+          (error instanceof VendorHttpError && error.retryable && !waitsTooLong(error)) ||
+          error instanceof TaskCancelledError,
       ),
       { maxAttempts: options.maxRetries, backoff: backoff() },
     );
     // A 429 means the vendor did nothing, so even a start may be sent again after waiting.
     this.rateLimitRetryPolicy = retry(
-      handleWhen((error) => error instanceof VendorHttpError && error.status === 429),
+      handleWhen((error) => error instanceof VendorHttpError && error.status === 429 && !waitsTooLong(error)),
       { maxAttempts: options.maxRetries, backoff: backoff() },
     );
   }
@@ -177,7 +223,13 @@ export class VendorHttpClient {
     }
     if (error instanceof VendorHttpError) {
       if (error.status === 429) {
-        return new ProviderError('RATE_LIMITED', provider, `${provider} is rate limiting requests`, 429);
+        return new ProviderError(
+          'RATE_LIMITED',
+          provider,
+          `${provider} is rate limiting requests`,
+          429,
+          error.retryAfterMs,
+        );
       }
       if (error.status >= 400 && error.status < 500) {
         return new ProviderError(
@@ -239,15 +291,9 @@ export class VendorHttpClient {
         `${this.options.provider} answered HTTP ${response.status}`,
         response.status,
         this.options.errorMessage?.(body) ?? (typeof body === 'string' && body.length < 300 ? body : undefined),
-        response.status === 429 ? this.retryAfter(response) : null,
+        response.status === 429 ? parseRetryAfter(response.headers.get('retry-after')) : null,
       );
     }
     return { status: response.status, body: body as T, headers: response.headers };
-  }
-
-  private retryAfter(response: Response): number | null {
-    const wait = parseRetryAfter(response.headers.get('retry-after'));
-    if (wait === null) return null;
-    return Math.min(wait, this.options.maxRetryAfterMs ?? 30_000);
   }
 }

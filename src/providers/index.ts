@@ -1,22 +1,32 @@
 import type { Config } from '../config.js';
 import { PROVIDERS, type ProviderId } from '../domain/status.js';
-import { createCloudflareProvider } from './cloudflare/index.js';
-import { createDyteProvider } from './dyte/index.js';
-import { createHmsProvider } from './hms/index.js';
-import { createLivekitProvider } from './livekit/index.js';
-import { type Provider, type ProviderCapabilities, UnconfiguredProvider, type VendorEventSink } from './provider.js';
-import { SandboxProvider } from './sandbox.js';
-import { createTenbyteProvider } from './tenbyte/index.js';
+import { cloudflare } from './cloudflare/index.js';
+import { dyte } from './dyte/index.js';
+import { hms } from './hms/index.js';
+import { livekit } from './livekit/index.js';
+import { type Provider, type ProviderContext, type ProviderDefinition, UnconfiguredProvider } from './provider.js';
+import { sandbox } from './sandbox.js';
+import { tenbyte } from './tenbyte/index.js';
 
-/** What each vendor can do, as its documentation describes it (shown by the `providers` query). */
-export const CAPABILITIES: Record<ProviderId, ProviderCapabilities> = {
-  SANDBOX: { livestreams: true, recordings: true, webhooks: true },
-  HMS: { livestreams: true, recordings: true, webhooks: true },
-  CLOUDFLARE: { livestreams: true, recordings: true, webhooks: true },
-  DYTE: { livestreams: true, recordings: true, webhooks: true },
-  TENBYTE: { livestreams: true, recordings: false, webhooks: false },
-  LIVEKIT: { livestreams: true, recordings: true, webhooks: true },
+export type { ProviderContext, ProviderDefinition } from './provider.js';
+
+/** Every vendor, as each one's folder declares it. */
+export const PROVIDER_DEFINITIONS: Readonly<Record<ProviderId, ProviderDefinition>> = {
+  SANDBOX: sandbox,
+  HMS: hms,
+  CLOUDFLARE: cloudflare,
+  DYTE: dyte,
+  TENBYTE: tenbyte,
+  LIVEKIT: livekit,
 };
+
+/** Webhook routes (path → provider), from the vendors' declarations. */
+export const WEBHOOK_ROUTES: ReadonlyMap<string, ProviderId> = new Map(
+  PROVIDERS.flatMap((id) => {
+    const path = PROVIDER_DEFINITIONS[id].webhookPath;
+    return path ? [[path, id] as const] : [];
+  }),
+);
 
 export class ProviderRegistry {
   constructor(private readonly providers: ReadonlyMap<ProviderId, Provider>) {}
@@ -36,27 +46,12 @@ export class ProviderRegistry {
   }
 }
 
-export interface ProviderContext {
-  /** Where providers that push events (the sandbox) deliver them. */
-  report: VendorEventSink;
-}
-
-/** A vendor's factory answers `null` when its credentials are not set. */
-export type ProviderFactory = (config: Config, context: ProviderContext) => Provider | null;
-
-const FACTORIES: Record<Exclude<ProviderId, 'SANDBOX'>, ProviderFactory> = {
-  HMS: createHmsProvider,
-  CLOUDFLARE: createCloudflareProvider,
-  DYTE: createDyteProvider,
-  TENBYTE: createTenbyteProvider,
-  LIVEKIT: createLivekitProvider,
-};
-
+/** Builds every provider; a vendor whose credentials are not set is listed as not configured. */
 export function createProviders(config: Config, context: ProviderContext): ProviderRegistry {
   const providers = new Map<ProviderId, Provider>();
-  providers.set('SANDBOX', new SandboxProvider({ stepMs: config.sandboxStepMs, report: context.report }));
-  for (const [id, create] of Object.entries(FACTORIES) as [Exclude<ProviderId, 'SANDBOX'>, ProviderFactory][]) {
-    providers.set(id, create(config, context) ?? new UnconfiguredProvider(id, CAPABILITIES[id]));
+  for (const id of PROVIDERS) {
+    const definition = PROVIDER_DEFINITIONS[id];
+    providers.set(id, definition.create(config, context) ?? new UnconfiguredProvider(definition));
   }
   return new ProviderRegistry(providers);
 }

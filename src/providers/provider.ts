@@ -1,4 +1,4 @@
-import type { ZodType } from 'zod';
+import type { Config } from '../config.js';
 import { ProviderError } from '../domain/errors.js';
 import type { ProviderId, StreamKind } from '../domain/status.js';
 import type { VendorObservation } from '../domain/types.js';
@@ -62,6 +62,29 @@ export interface VendorEvent {
 /** Where providers that push events deliver them: the same intake real webhooks use. */
 export type VendorEventSink = (event: VendorEvent) => void;
 
+/** What a provider is given besides configuration. */
+export interface ProviderContext {
+  /** Where providers that push events in process (the sandbox) deliver them. */
+  report: VendorEventSink;
+}
+
+/**
+ * A vendor, declared once in its folder's `index.ts`: what it can do (shown by the `providers`
+ * query), where it posts webhooks, and how it is built. The registry (`providers/index.ts`) and the
+ * HTTP server's webhook routes are made from these declarations.
+ */
+export interface ProviderDefinition {
+  readonly id: ProviderId;
+  readonly capabilities: ProviderCapabilities;
+  /**
+   * The route the vendor's webhooks are posted to; the provider's `webhooks` handler verifies and
+   * parses them. None for vendors without webhooks, or that report in process (the sandbox).
+   */
+  readonly webhookPath?: `/webhooks/${string}`;
+  /** The provider, or `null` when the vendor's credentials are not set. */
+  create(config: Config, context: ProviderContext): Provider | null;
+}
+
 /** A room's life-cycle news from a vendor webhook, which recording automation acts on. */
 export interface RoomEvent {
   provider: ProviderId;
@@ -86,27 +109,7 @@ export interface ParsedWebhook {
   roomEvents: RoomEvent[];
 }
 
-/** Thrown by `WebhookHandler.parse` for a body that is not what the vendor sends: answered 400. */
-export class MalformedWebhookError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'MalformedWebhookError';
-  }
-}
-
-/**
- * Reads a verified webhook body with the vendor's schema; a body of another shape is refused as
- * malformed (answered 400), naming where it differs but never echoing its values.
- */
-export function readWebhookBody<T>(provider: ProviderId, schema: ZodType<T>, body: unknown): T {
-  const parsed = schema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
-    throw new MalformedWebhookError(`${provider} webhook is not the vendor's shape${where}`);
-  }
-  return parsed.data;
-}
+export { MalformedWebhookError, readWebhookBody } from './webhook-body.js';
 
 /**
  * A vendor's webhook contract. `verify` checks authenticity on the raw bytes before anything else
@@ -157,10 +160,12 @@ export interface Provider {
 /** A vendor whose credentials are not set: listed by `providers`, refused by every mutation. */
 export class UnconfiguredProvider implements Provider {
   readonly configured = false;
-  constructor(
-    readonly id: ProviderId,
-    readonly capabilities: ProviderCapabilities,
-  ) {}
+  readonly id: ProviderId;
+  readonly capabilities: ProviderCapabilities;
+  constructor(definition: ProviderDefinition) {
+    this.id = definition.id;
+    this.capabilities = definition.capabilities;
+  }
 
   private refuse(): never {
     throw new ProviderError('PROVIDER_NOT_CONFIGURED', this.id, `Provider ${this.id} is not configured`);

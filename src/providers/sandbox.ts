@@ -3,6 +3,7 @@ import type { LivestreamStatus, RecordingStatus, StreamKind } from '../domain/st
 import type { AssetInput, VendorObservation } from '../domain/types.js';
 import type {
   Provider,
+  ProviderDefinition,
   StartLivestreamRequest,
   StartRecordingRequest,
   StreamRef,
@@ -52,10 +53,17 @@ export interface SandboxOptions {
   report: VendorEventSink;
 }
 
+/** Always there: it needs no credentials, and reports its steps in process rather than over HTTP. */
+export const sandbox: ProviderDefinition = {
+  id: 'SANDBOX',
+  capabilities: { livestreams: true, recordings: true, webhooks: true },
+  create: (config, context) => new SandboxProvider({ stepMs: config.sandboxStepMs, report: context.report }),
+};
+
 export class SandboxProvider implements Provider {
   readonly id = 'SANDBOX' as const;
   readonly configured = true;
-  readonly capabilities = { livestreams: true, recordings: true, webhooks: true };
+  readonly capabilities = sandbox.capabilities;
   private readonly jobs = new Map<string, SandboxJob>();
   private closed = false;
 

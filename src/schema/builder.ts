@@ -7,6 +7,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
 import { DateTimeResolver } from 'graphql-scalars';
 import { ForbiddenError } from '../domain/errors.js';
+import { serializeDateTime } from '../fanout/index.js';
 import type { GraphQLContext } from './context.js';
 
 export const builder = new SchemaBuilder<{
@@ -47,32 +48,7 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-// graphql-scalars' DateTime serialises to the Date itself, left for JSON.stringify to turn into
-// its ISO string through `toJSON`, which takes every result with a date off V8's fast stringify
-// path; the same string, made here.
-/**
- * Each Date's ISO string, made once: the records `activeLivestreams` answers with are shared
- * between requests until a stream changes (Store.listActive), and so are their Dates, which
- * nothing ever modifies.
- */
-const isoStrings = new WeakMap<Date, string>();
-
-builder.addScalarType('DateTime', DateTimeResolver, {
-  serialize: (value) => {
-    // Our own values are valid Dates (every record's times): straight to the string.
-    if (value instanceof Date && !Number.isNaN(value.getTime())) {
-      let iso = isoStrings.get(value);
-      if (iso === undefined) {
-        iso = value.toISOString();
-        isoStrings.set(value, iso);
-      }
-      return iso as unknown as Date;
-    }
-    const serialized: Date | string = DateTimeResolver.serialize(value);
-    // Typed as the Date it stands for (Pothos types a scalar's wire value as its output type).
-    return (serialized instanceof Date ? serialized.toISOString() : serialized) as unknown as Date;
-  },
-});
+builder.addScalarType('DateTime', DateTimeResolver, { serialize: serializeDateTime });
 // Reading and subscribing need `viewer` (or `host`); every mutation needs `host`.
 builder.queryType({ authScopes: { viewer: true } });
 builder.mutationType({ authScopes: { host: true } });

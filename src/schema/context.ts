@@ -9,6 +9,7 @@ import type {
   StatusEventRecord,
 } from '../domain/types.js';
 import type { StreamEvents } from '../events.js';
+import type { Backlog } from '../fanout/index.js';
 import type { ProviderRegistry } from '../providers/index.js';
 import type { RecordingAssetService } from '../service/assets.js';
 import type { AutomationService } from '../service/automation.js';
@@ -31,6 +32,11 @@ export interface GraphQLContext extends AppServices {
   caller: Caller;
   /** An SSE client's `Last-Event-ID` (the changeCursor of the last event it got): it resumes there. */
   lastEventId: string | null;
+  /**
+   * The connection's send backlog (a WebSocket's, or an SSE response's): a subscription counts
+   * what it queues for the client there, so a slow consumer is closed (`WS_MAX_BUFFERED_BYTES`).
+   */
+  backlog?: Backlog;
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
@@ -154,10 +160,6 @@ export class Loaders {
   }
 }
 
-export function createContext(
-  services: AppServices,
-  caller: Caller,
-  lastEventId: string | null = null,
-): GraphQLContext {
-  return { ...services, loaders: new Loaders(services.store), caller, lastEventId };
+export function createContext(services: AppServices, caller: Caller): GraphQLContext {
+  return { ...services, loaders: new Loaders(services.store), caller, lastEventId: null };
 }

@@ -1,6 +1,7 @@
 import { printSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLSchema } from 'graphql';
 import { builder } from './builder.js';
+import { judgeEntityRepresentations } from './entities.js';
 import './enums.js';
 import './errors.js';
 import './history.js';
@@ -10,10 +11,11 @@ import './room.js';
 import './provider.js';
 
 export function buildSchema(): GraphQLSchema {
-  return builder.toSubGraphSchema({
+  const schema = builder.toSubGraphSchema({
     linkUrl: 'https://specs.apollo.dev/federation/v2.6',
     federationDirectives: ['@key'],
   });
+  return judgeEntityRepresentations(schema);
 }
 
 let cached: GraphQLSchema | undefined;

@@ -1,7 +1,8 @@
 import { GraphQLError } from 'graphql';
 import { isFinal, type StreamKind } from '../domain/status.js';
 import type { RecordOf } from '../domain/types.js';
-import { ChangeQueue, type StreamChange, type StreamEvents } from '../events.js';
+import type { StreamChange, StreamEvents } from '../events.js';
+import { type Backlog, ChangeQueue } from '../fanout/index.js';
 import type { ChangeFilter, Store } from '../store/types.js';
 
 /** Changes read from the log at once, and how few may be left queued before the next read. */
@@ -23,7 +24,7 @@ const MAX_HELD = 1000;
  * position). The log is read a page at a time, as the consumer takes them: a resume over a long
  * absence holds one page, not the whole backlog. By id, it completes after a final state.
  */
-export class ResumedWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>> {
+export class ResumedWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>, StreamChange> {
   /** Position of the last change handed out (at first, the cursor). */
   private position: number;
   private catchingUp = true;
@@ -38,9 +39,13 @@ export class ResumedWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>>
     private readonly filter: ChangeFilter,
     private readonly cursor: number,
     topic: string,
+    backlog: Backlog | undefined,
   ) {
     // Listen first, then read the log.
     super(events, topic);
+    // What it queues counts in the connection's slow-consumer bound (live changes it holds while
+    // reading the log are bounded by MAX_HELD instead).
+    this.countIn(backlog);
     this.position = cursor;
     if (!this.done) void this.read();
   }

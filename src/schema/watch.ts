@@ -3,7 +3,8 @@ import { decodeChangeCursor } from '../domain/cursor.js';
 import { CursorExpiredError, type DomainError } from '../domain/errors.js';
 import { isFinal, type ProviderId, type StreamKind } from '../domain/status.js';
 import type { RecordOf } from '../domain/types.js';
-import { ChangeQueue, type StreamChange, topicFor } from '../events.js';
+import { type StreamChange, topicFor } from '../events.js';
+import { ChangeQueue } from '../fanout/index.js';
 import type { GraphQLContext } from './context.js';
 import { alreadyFinal, ResumedWatch } from './resume.js';
 
@@ -22,7 +23,7 @@ export interface WatchArgs {
  *
  * One object per subscription (no generator, no closures): there may be tens of thousands open.
  */
-class StreamWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>> {
+class StreamWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>, StreamChange> {
   /** Last version handed out, for a subscription by id. */
   private version = 0;
 
@@ -34,6 +35,7 @@ class StreamWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>> {
   ) {
     // Listen first, then read the snapshot, in the same tick: nothing committed in between is missed.
     super(context.events, topic);
+    this.countIn(context.backlog);
     if (!id || this.done) return;
     const current = context.store.streams.get(kind, id);
     if (!current) {
@@ -82,7 +84,7 @@ export async function watchStreams<K extends StreamKind>(
   if (await context.store.changes.isPruned(after)) throw asGraphQLError(new CursorExpiredError());
   if (id && (await alreadyFinal(context.store, kind, id, after))) return emptyWatch(context, kind, id);
   const filter = { id, provider: args.provider ?? null, roomId: args.roomId ?? null };
-  return new ResumedWatch(context.store, context.events, kind, filter, after, topicFor(kind, args));
+  return new ResumedWatch(context.store, context.events, kind, filter, after, topicFor(kind, args), context.backlog);
 }
 
 /** A domain error as a subscription answers it: a GraphQL error carrying its code. */
@@ -91,8 +93,12 @@ function asGraphQLError(error: DomainError): GraphQLError {
 }
 
 /** A subscription that completes at once, having nothing to hand out. */
-function emptyWatch<K extends StreamKind>(context: GraphQLContext, kind: K, id: string): ChangeQueue<RecordOf<K>> {
-  const watch = new ChangeQueue<RecordOf<K>>(context.events, topicFor(kind, { id }));
+function emptyWatch<K extends StreamKind>(
+  context: GraphQLContext,
+  kind: K,
+  id: string,
+): ChangeQueue<RecordOf<K>, StreamChange> {
+  const watch = new ChangeQueue<RecordOf<K>, StreamChange>(context.events, topicFor(kind, { id }));
   void watch.return();
   return watch;
 }

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import pThrottle, { type ThrottledFunction } from 'p-throttle';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { ProviderError } from '../domain/errors.js';
 import { PROVIDERS, type ProviderId, type StreamKind } from '../domain/status.js';
 import type { VendorObservation } from '../domain/types.js';
 import type { PollSchedule } from '../lifecycle/index.js';
@@ -215,6 +216,7 @@ export class Poller {
     const { kind } = claim;
     const stuckForMs = Date.now() - claim.updatedAt.getTime();
     const stuck = TRANSITIONAL[kind].has(claim.status) && stuckForMs >= this.options.stuckAfterMs;
+    let vendorWaitMs = 0;
     try {
       if (!claim.externalId) {
         // Nothing to read the vendor by: the start call has not answered (or never will, if the
@@ -254,9 +256,10 @@ export class Poller {
     } catch (error) {
       if (!this.running && this.abort?.signal.aborted) return;
       this.stats.failedPolls += 1;
+      vendorWaitMs = retryAfterOf(error);
       this.logger.warn({ err: error, kind, streamId: claim.id, provider: claim.provider }, 'poll failed');
     } finally {
-      this.finish(claim);
+      this.finish(claim, vendorWaitMs);
     }
   }
 
@@ -279,18 +282,26 @@ export class Poller {
     }
   }
 
-  /** Writes the next due time (reset after a change, else backed off) and releases the lease. */
-  private finish(claim: PollClaim): void {
+  /**
+   * Writes the next due time (reset after a change, else backed off, and never before a rate
+   * limiting vendor's `Retry-After` has passed) and releases the lease.
+   */
+  private finish(claim: PollClaim, vendorWaitMs: number): void {
     const base = this.options.intervalMs;
     const current = this.store.streams.get(claim.kind, claim.id);
     const changed = !current || current.version !== claim.version;
     const previous = claim.pollIntervalMs ?? base;
     const intervalMs = changed ? base : Math.min(this.options.maxIntervalMs, Math.max(base, previous * 2));
-    const at = new Date(Date.now() + this.schedule.jittered(intervalMs));
+    const at = new Date(Date.now() + Math.max(this.schedule.jittered(intervalMs), vendorWaitMs));
     if (!this.store.polls.finish(claim.kind, claim.id, this.owner, { at, intervalMs })) {
       this.logger.warn({ kind: claim.kind, streamId: claim.id }, 'poll lease was lost before the poll finished');
     }
   }
+}
+
+/** How long a vendor that refused a read as rate limited asked us to wait (0 when it did not say). */
+function retryAfterOf(error: unknown): number {
+  return error instanceof ProviderError && error.code === 'RATE_LIMITED' ? (error.retryAfterMs ?? 0) : 0;
 }
 
 function seconds(ms: number): string {

@@ -95,3 +95,6 @@ export function operate(
     socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
   });
 }
+
+/** A query answered with about 130 KB: the SDL, fifteen times (the alias limit). */
+export const LARGE_QUERY = `{ ${Array.from({ length: 15 }, (_, i) => `s${i}: _service { sdl }`).join(' ')} }`;

@@ -1,7 +1,6 @@
 import type { Config } from '../../config.js';
 import type { LivestreamStatus, RecordingStatus } from '../../domain/status.js';
-import type { ProviderContext } from '../index.js';
-import type { Provider } from '../provider.js';
+import type { Provider, ProviderDefinition } from '../provider.js';
 import { RealtimeKitApi } from '../realtimekit-api/api.js';
 import { RealtimeKitFamilyProvider } from '../realtimekit-api/provider.js';
 import { REALTIMEKIT_RECORDING_STATUS } from '../realtimekit-api/status.js';
@@ -26,17 +25,24 @@ export function cloudflareBaseUrl(apiUrl: string, accountId: string, appId: stri
   return `${apiUrl}/accounts/${encodeURIComponent(accountId)}/realtime/kit/${encodeURIComponent(appId)}`;
 }
 
-export function createCloudflareProvider(config: Config, _context: ProviderContext): Provider | null {
+export const cloudflare: ProviderDefinition = {
+  id: 'CLOUDFLARE',
+  capabilities: { livestreams: true, recordings: true, webhooks: true },
+  webhookPath: '/webhooks/cloudflare',
+  create: createCloudflareProvider,
+};
+
+export function createCloudflareProvider(config: Config): Provider | null {
   const { accountId, appId, apiToken, apiUrl, webhookPublicKey } = config.cloudflare;
   if (!accountId || !appId || !apiToken) return null;
   return new RealtimeKitFamilyProvider({
+    capabilities: cloudflare.capabilities,
     api: new RealtimeKitApi({
       provider: 'CLOUDFLARE',
       baseUrl: cloudflareBaseUrl(apiUrl, accountId, appId),
       authorization: `Bearer ${apiToken}`,
       secrets: [apiToken],
-      timeoutMs: config.vendor.timeoutMs,
-      maxRetries: config.vendor.maxRetries,
+      ...config.vendor,
     }),
     livestreamStatus: CLOUDFLARE_LIVESTREAM_STATUS,
     recordingStatus: CLOUDFLARE_RECORDING_STATUS,

@@ -1,7 +1,6 @@
 import type { Config } from '../../config.js';
 import type { LivestreamStatus, RecordingStatus } from '../../domain/status.js';
-import type { ProviderContext } from '../index.js';
-import type { Provider } from '../provider.js';
+import type { Provider, ProviderDefinition } from '../provider.js';
 import { RealtimeKitApi } from '../realtimekit-api/api.js';
 import { RealtimeKitFamilyProvider } from '../realtimekit-api/provider.js';
 import { REALTIMEKIT_RECORDING_STATUS } from '../realtimekit-api/status.js';
@@ -23,18 +22,25 @@ export const DYTE_LIVESTREAM_STATUS: Readonly<Record<string, LivestreamStatus>> 
 /** "States as RealtimeKit." */
 export const DYTE_RECORDING_STATUS: Readonly<Record<string, RecordingStatus>> = REALTIMEKIT_RECORDING_STATUS;
 
-export function createDyteProvider(config: Config, _context: ProviderContext): Provider | null {
+export const dyte: ProviderDefinition = {
+  id: 'DYTE',
+  capabilities: { livestreams: true, recordings: true, webhooks: true },
+  webhookPath: '/webhooks/dyte',
+  create: createDyteProvider,
+};
+
+export function createDyteProvider(config: Config): Provider | null {
   const { orgId, apiKey, apiUrl, webhookPublicKey } = config.dyte;
   if (!orgId || !apiKey) return null;
   const basicCredential = Buffer.from(`${orgId}:${apiKey}`).toString('base64');
   return new RealtimeKitFamilyProvider({
+    capabilities: dyte.capabilities,
     api: new RealtimeKitApi({
       provider: 'DYTE',
       baseUrl: apiUrl,
       authorization: `Basic ${basicCredential}`,
       secrets: [apiKey, basicCredential],
-      timeoutMs: config.vendor.timeoutMs,
-      maxRetries: config.vendor.maxRetries,
+      ...config.vendor,
     }),
     livestreamStatus: DYTE_LIVESTREAM_STATUS,
     recordingStatus: DYTE_RECORDING_STATUS,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ProviderError } from '../../domain/errors.js';
-import { VendorHttpClient, VendorHttpError, type VendorRequest } from '../http.js';
+import { optionalNumber, optionalText } from '../fields.js';
+import { limitsOf, VendorHttpClient, VendorHttpError, type VendorLimits, type VendorRequest } from '../http.js';
 import { ManagementTokens } from './token.js';
 
 /**
@@ -9,22 +10,13 @@ import { ManagementTokens } from './token.js';
  * items in a list are skipped); a 2xx whose shape is unusable counts as malformed, like a non-JSON one.
  */
 
-export interface HmsClientOptions {
+export interface HmsClientOptions extends VendorLimits {
   accessKey: string;
   appSecret: string;
   baseUrl: string;
-  timeoutMs: number;
-  maxRetries: number;
   /** Clock for the management token, replaceable in tests. */
   now?: () => number;
 }
-
-/** 100ms sends numbers, and sometimes empty strings for "not yet": both are read as optional. */
-const optionalText = z.preprocess((value) => (value === '' ? null : value), z.string().nullish());
-const optionalNumber = z.preprocess((value) => {
-  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
-}, z.number().nullish());
 
 export const hmsAssetSchema = z.looseObject({
   id: z.string().min(1),
@@ -114,8 +106,7 @@ export class HmsClient {
     this.http = new VendorHttpClient({
       provider: 'HMS',
       baseUrl: options.baseUrl,
-      timeoutMs: options.timeoutMs,
-      maxRetries: options.maxRetries,
+      ...limitsOf(options),
       auth: async () => ({ authorization: `Bearer ${await this.tokens.get()}` }),
       errorMessage: hmsErrorMessage,
     });

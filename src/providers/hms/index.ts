@@ -2,10 +2,11 @@ import type { Config } from '../../config.js';
 import { ProviderError } from '../../domain/errors.js';
 import type { StreamKind, StreamStatus } from '../../domain/status.js';
 import type { AssetInput, VendorObservation } from '../../domain/types.js';
-import { VendorHttpError } from '../http.js';
-import type { ProviderContext } from '../index.js';
+import { startOnce, VendorHttpError } from '../http.js';
+import { JobProvider } from '../job-provider.js';
 import type {
   Provider,
+  ProviderDefinition,
   StartLivestreamRequest,
   StartRecordingRequest,
   StreamRef,
@@ -37,16 +38,22 @@ const PATH: Record<StreamKind, HmsJobKind> = { livestream: 'live-streams', recor
 /** 100ms statuses during which a job still occupies its room. */
 const ACTIVE_VENDOR_STATUSES = ['starting', 'running'] as const;
 
+export const hms: ProviderDefinition = {
+  id: 'HMS',
+  capabilities: { livestreams: true, recordings: true, webhooks: true },
+  webhookPath: '/webhooks/hms',
+  create: createHmsProvider,
+};
+
 /** The vendor is configured when both halves of the management-token credential are set. */
-export function createHmsProvider(config: Config, _context: ProviderContext): Provider | null {
+export function createHmsProvider(config: Config): Provider | null {
   const { accessKey, appSecret, apiUrl, webhookHeader, webhookSecret } = config.hms;
   if (!accessKey || !appSecret) return null;
   return new HmsProvider({
     accessKey,
     appSecret,
     baseUrl: apiUrl,
-    timeoutMs: config.vendor.timeoutMs,
-    maxRetries: config.vendor.maxRetries,
+    ...config.vendor,
     webhook: webhookSecret ? { header: webhookHeader, secret: webhookSecret } : null,
   });
 }
@@ -55,15 +62,16 @@ export function createHmsProvider(config: Config, _context: ProviderContext): Pr
  * 100ms: HLS live streams and browser-composite recordings. Both are jobs with one status
  * vocabulary; a completed recording's files are listed and given pre-signed download URLs.
  */
-export class HmsProvider implements Provider {
+export class HmsProvider extends JobProvider implements Provider {
   readonly id = 'HMS' as const;
   readonly configured = true;
-  readonly capabilities = { livestreams: true, recordings: true, webhooks: true };
+  readonly capabilities = hms.capabilities;
   private readonly client: HmsClient;
   private readonly presignDurationSeconds: number;
   readonly webhooks?: WebhookHandler;
 
   constructor(options: HmsProviderOptions) {
+    super();
     this.client = new HmsClient(options);
     this.presignDurationSeconds = options.presignDurationSeconds ?? DEFAULT_PRESIGN_DURATION_SECONDS;
     if (options.webhook) this.webhooks = new HmsWebhookHandler(options.webhook);
@@ -115,14 +123,6 @@ export class HmsProvider implements Provider {
     return this.start('livestream', request.roomId, body);
   }
 
-  stopLivestream(stream: StreamRef): Promise<VendorObservation> {
-    return this.stop('livestream', stream);
-  }
-
-  fetchLivestream(stream: StreamRef): Promise<VendorObservation | null> {
-    return this.fetch('livestream', stream);
-  }
-
   startRecording(request: StartRecordingRequest): Promise<VendorObservation> {
     // meeting_url is sent only when given: whether 100ms requires it is its call to make.
     const body: HmsRecordingStartBody = {};
@@ -132,32 +132,17 @@ export class HmsProvider implements Provider {
     return this.start('recording', request.roomId, body);
   }
 
-  stopRecording(stream: StreamRef): Promise<VendorObservation> {
-    return this.stop('recording', stream);
-  }
-
-  fetchRecording(stream: StreamRef): Promise<VendorObservation | null> {
-    return this.fetch('recording', stream);
-  }
-
-  /**
-   * A start is sent once. When its outcome is unclear (no answer, 5xx, unreadable answer) 100ms may
-   * have started the job anyway, so the room's active job is read and adopted if there is one.
-   */
+  /** Sent once; after an unclear failure the room's active job is adopted (`startOnce`). */
   private async start(
     kind: StreamKind,
     roomId: string,
     body: HmsLivestreamStartBody | HmsRecordingStartBody,
   ): Promise<VendorObservation> {
-    let job: HmsJob;
-    try {
-      job = await this.client.startJob(PATH[kind], roomId, body);
-    } catch (error) {
-      if (!isAmbiguous(error)) throw this.client.toProviderError(error);
-      const active = await this.findActive(kind, roomId).catch(() => null);
-      if (!active) throw this.client.toProviderError(error);
-      job = active;
-    }
+    const job = await startOnce(
+      () => this.client.startJob(PATH[kind], roomId, body),
+      () => this.findActive(kind, roomId),
+      (error) => this.client.toProviderError(error),
+    );
     try {
       // An undocumented status right after a start can only mean "not yet running".
       return await this.observe(kind, job, roomId, 'STARTING');
@@ -166,7 +151,7 @@ export class HmsProvider implements Provider {
     }
   }
 
-  private async stop(kind: StreamKind, stream: StreamRef): Promise<VendorObservation> {
+  protected async stop(kind: StreamKind, stream: StreamRef): Promise<VendorObservation> {
     const externalId = requireExternalId(stream);
     let job: HmsJob;
     try {
@@ -189,7 +174,7 @@ export class HmsProvider implements Provider {
   }
 
   /** `null` when 100ms does not know the job, or reports a status it does not document. */
-  private async fetch(kind: StreamKind, stream: StreamRef): Promise<VendorObservation | null> {
+  protected async fetch(kind: StreamKind, stream: StreamRef): Promise<VendorObservation | null> {
     if (!stream.externalId) return null;
     try {
       const job = await this.client.getJob(PATH[kind], stream.externalId);
@@ -286,12 +271,6 @@ export class HmsProvider implements Provider {
 function requireExternalId(stream: StreamRef): string {
   if (stream.externalId) return stream.externalId;
   throw new ProviderError('PROVIDER_REJECTED', 'HMS', `100ms has no id for stream ${stream.id} yet`);
-}
-
-/** The vendor may have acted: no answer, a 5xx, an unreadable 2xx, or a timeout. */
-function isAmbiguous(error: unknown): boolean {
-  if (error instanceof VendorHttpError) return error.ambiguous;
-  return error instanceof ProviderError && error.code === 'PROVIDER_UNAVAILABLE';
 }
 
 /** A 4xx that is neither about our credential nor about our pace. */

@@ -2,13 +2,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { StreamKind } from '../../domain/status.js';
 import type { AssetInput, VendorObservation } from '../../domain/types.js';
-import {
-  MalformedWebhookError,
-  type ParsedWebhook,
-  type RoomEvent,
-  type VendorEvent,
-  type WebhookHandler,
-} from '../provider.js';
+import { lenientText, optionalNumber } from '../fields.js';
+import type { ParsedWebhook, RoomEvent, VendorEvent, WebhookHandler } from '../provider.js';
+import { MalformedWebhookError } from '../webhook-body.js';
 import { type HmsStatus, mapLivestreamStatus, mapRecordingStatus } from './status.js';
 
 /**
@@ -28,42 +24,32 @@ export interface HmsWebhookOptions {
 
 const DEFAULT_PRESIGNED_URL_LIFETIME_SECONDS = 60 * 60;
 
-/** 100ms ids are strings; a number is read as its text, an empty string as absent. */
-const optionalText = z.preprocess(
-  (value) => (typeof value === 'number' ? String(value) : value === '' ? null : value),
-  z.string().nullish().catch(null),
-);
-const optionalNumber = z.preprocess((value) => {
-  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
-}, z.number().nullish());
-
 const envelopeSchema = z.looseObject({
   version: z.union([z.string(), z.number()]).nullish(),
   id: z.string().min(1),
-  app_id: optionalText,
-  account_id: optionalText,
-  timestamp: optionalText,
+  app_id: lenientText,
+  account_id: lenientText,
+  timestamp: lenientText,
   type: z.string().min(1),
   data: z.looseObject({}),
 });
 
 const dataSchema = z.looseObject({
-  room_id: optionalText,
-  session_id: optionalText,
-  beam_id: optionalText,
-  job_id: optionalText,
-  stream_id: optionalText,
-  peer_id: optionalText,
-  role: optionalText,
-  user_name: optionalText,
-  meeting_url: optionalText,
-  reason: optionalText,
-  error_message: optionalText,
-  error_type: optionalText,
-  playback_url: optionalText,
-  recording_path: optionalText,
-  recording_presigned_url: optionalText,
+  room_id: lenientText,
+  session_id: lenientText,
+  beam_id: lenientText,
+  job_id: lenientText,
+  stream_id: lenientText,
+  peer_id: lenientText,
+  role: lenientText,
+  user_name: lenientText,
+  meeting_url: lenientText,
+  reason: lenientText,
+  error_message: lenientText,
+  error_type: lenientText,
+  playback_url: lenientText,
+  recording_path: lenientText,
+  recording_presigned_url: lenientText,
   duration: optionalNumber,
   size: optionalNumber,
 });

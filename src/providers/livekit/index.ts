@@ -2,10 +2,11 @@ import type { Config } from '../../config.js';
 import { ProviderError } from '../../domain/errors.js';
 import type { StreamKind } from '../../domain/status.js';
 import type { VendorObservation } from '../../domain/types.js';
-import { VendorHttpClient, VendorHttpError } from '../http.js';
-import type { ProviderContext } from '../index.js';
+import { limitsOf, startOnce, VendorHttpClient, VendorHttpError, type VendorLimits } from '../http.js';
+import { JobProvider } from '../job-provider.js';
 import type {
   Provider,
+  ProviderDefinition,
   StartLivestreamRequest,
   StartRecordingRequest,
   StreamRef,
@@ -49,13 +50,11 @@ export {
 const PROVIDER = 'LIVEKIT' as const;
 const EGRESS_SERVICE = '/twirp/livekit.Egress';
 
-export interface LivekitProviderOptions {
+export interface LivekitProviderOptions extends VendorLimits {
   /** The LiveKit server's HTTP(S) URL. */
   url: string;
   apiKey: string;
   apiSecret: string;
-  timeoutMs: number;
-  maxRetries: number;
 }
 
 /** One EgressInfo of a ListEgress answer, parsed and as sent. */
@@ -78,23 +77,31 @@ export function twirpErrorMessage(body: unknown): string | undefined {
   return undefined;
 }
 
-export class LivekitProvider implements Provider {
+export const livekit: ProviderDefinition = {
+  id: PROVIDER,
+  capabilities: { livestreams: true, recordings: true, webhooks: true },
+  // Signed with the API key and secret the provider already has: configured with it.
+  webhookPath: '/webhooks/livekit',
+  create: createLivekitProvider,
+};
+
+export class LivekitProvider extends JobProvider implements Provider {
   readonly id = PROVIDER;
   readonly configured = true;
-  readonly capabilities = { livestreams: true, recordings: true, webhooks: true };
+  readonly capabilities = livekit.capabilities;
   private readonly http: VendorHttpClient;
   private readonly tokens: EgressTokenMinter;
   /** LiveKit signs its webhooks with the same API key and secret. */
   readonly webhooks: WebhookHandler;
 
   constructor(private readonly options: LivekitProviderOptions) {
+    super();
     this.tokens = new EgressTokenMinter(options.apiKey, options.apiSecret);
     this.webhooks = new LivekitWebhookHandler(options.apiKey, options.apiSecret);
     this.http = new VendorHttpClient({
       provider: PROVIDER,
       baseUrl: options.url,
-      timeoutMs: options.timeoutMs,
-      maxRetries: options.maxRetries,
+      ...limitsOf(options),
       auth: async () => ({ authorization: `Bearer ${await this.tokens.token()}` }),
       errorMessage: twirpErrorMessage,
     });
@@ -124,14 +131,6 @@ export class LivekitProvider implements Provider {
     return this.start('livestream', request.roomId, body, own, secrets);
   }
 
-  stopLivestream(stream: StreamRef): Promise<VendorObservation> {
-    return this.stop('livestream', stream);
-  }
-
-  fetchLivestream(stream: StreamRef): Promise<VendorObservation | null> {
-    return this.fetch('livestream', stream);
-  }
-
   async startRecording(request: StartRecordingRequest): Promise<VendorObservation> {
     const filepath = `recordings/${request.recordingId}.mp4`;
     const body = {
@@ -144,17 +143,9 @@ export class LivekitProvider implements Provider {
     return this.start('recording', request.roomId, body, { kind: 'file', pathMarker: filepath, destination: null }, []);
   }
 
-  stopRecording(stream: StreamRef): Promise<VendorObservation> {
-    return this.stop('recording', stream);
-  }
-
-  fetchRecording(stream: StreamRef): Promise<VendorObservation | null> {
-    return this.fetch('recording', stream);
-  }
-
   /**
-   * Starts are never retried blindly: after an answer that leaves it unclear whether LiveKit
-   * acted (timeout, 5xx, unreadable 2xx), the room's active egresses are read and ours adopted.
+   * Sent once (`startOnce`): after an answer that leaves it unclear whether LiveKit acted
+   * (timeout, 5xx, unreadable 2xx), the room's active egresses are read and ours adopted.
    */
   private async start(
     kind: StreamKind,
@@ -163,35 +154,22 @@ export class LivekitProvider implements Provider {
     own: OwnOutputs,
     secrets: string[],
   ): Promise<VendorObservation> {
-    let answer: unknown;
-    try {
-      answer = await this.call('StartRoomCompositeEgress', body, false);
-    } catch (error) {
-      const failure = this.toProviderError(error, secrets);
-      if (!isAmbiguous(error)) throw failure;
-      return this.adoptAfterAmbiguousStart(kind, roomId, own, failure, secrets);
-    }
-    const info = parseEgressInfo(answer);
-    if (!info?.egressId) {
-      const failure = new ProviderError('PROVIDER_UNAVAILABLE', PROVIDER, 'LIVEKIT answered an unreadable egress', 502);
-      return this.adoptAfterAmbiguousStart(kind, roomId, own, failure, secrets);
-    }
-    return this.observe(kind, info, secrets, answer);
+    const started = await startOnce<ListedEgress>(
+      async () => {
+        const answer = await this.call('StartRoomCompositeEgress', body, false);
+        const info = parseEgressInfo(answer);
+        if (info?.egressId) return { info, raw: answer };
+        throw new ProviderError('PROVIDER_UNAVAILABLE', PROVIDER, 'LIVEKIT answered an unreadable egress', 502);
+      },
+      () => this.findOwnActiveEgress(roomId, own),
+      (error) => this.toProviderError(error, secrets),
+    );
+    return this.observe(kind, started.info, secrets, started.raw);
   }
 
-  private async adoptAfterAmbiguousStart(
-    kind: StreamKind,
-    roomId: string,
-    own: OwnOutputs,
-    failure: ProviderError,
-    secrets: string[],
-  ): Promise<VendorObservation> {
-    let items: ListedEgress[];
-    try {
-      items = await this.listEgress({ room_name: roomId, active: true });
-    } catch {
-      throw failure;
-    }
+  /** The room's active egress our unclear start may have created, or null. */
+  private async findOwnActiveEgress(roomId: string, own: OwnOutputs): Promise<ListedEgress | null> {
+    const items = await this.listEgress({ room_name: roomId, active: true });
     const candidates = items
       .filter(({ info }) => info.egressId && egressStatus(info.status) !== null)
       .map(({ info, raw }) => ({ info, raw, match: ownership(info, own) }))
@@ -201,12 +179,10 @@ export class LivekitProvider implements Provider {
     candidates.sort(
       (a, b) => Number(b.match === 'ours') - Number(a.match === 'ours') || newest(b.info) - newest(a.info),
     );
-    const adopted = candidates[0];
-    if (!adopted) throw failure;
-    return this.observe(kind, adopted.info, secrets, adopted.raw);
+    return candidates[0] ?? null;
   }
 
-  private async stop(kind: StreamKind, stream: StreamRef): Promise<VendorObservation> {
+  protected async stop(kind: StreamKind, stream: StreamRef): Promise<VendorObservation> {
     const egressId = requireEgressId(stream);
     try {
       const answer = await this.call('StopEgress', { egress_id: egressId }, true);
@@ -230,7 +206,7 @@ export class LivekitProvider implements Provider {
     throw new ProviderError('PROVIDER_UNAVAILABLE', PROVIDER, 'LIVEKIT answered an unreadable egress', 502);
   }
 
-  private async fetch(kind: StreamKind, stream: StreamRef): Promise<VendorObservation | null> {
+  protected async fetch(kind: StreamKind, stream: StreamRef): Promise<VendorObservation | null> {
     if (!stream.externalId) return null;
     let items: ListedEgress[];
     try {
@@ -287,7 +263,7 @@ export class LivekitProvider implements Provider {
     const message = this.redact(base.message, secrets);
     return message === base.message
       ? base
-      : new ProviderError(base.code, base.provider, message, base.vendorStatusCode);
+      : new ProviderError(base.code, base.provider, message, base.vendorStatusCode, base.retryAfterMs);
   }
 
   private redact(text: string, secrets: string[]): string {
@@ -296,15 +272,14 @@ export class LivekitProvider implements Provider {
 }
 
 /** Answers null when LiveKit's credentials are not set: the vendor is then "not configured". */
-export function createLivekitProvider(config: Config, _context: ProviderContext): Provider | null {
+export function createLivekitProvider(config: Config): Provider | null {
   const { url, apiKey, apiSecret } = config.livekit;
   if (!url || !apiKey || !apiSecret) return null;
   return new LivekitProvider({
     url,
     apiKey,
     apiSecret,
-    timeoutMs: config.vendor.timeoutMs,
-    maxRetries: config.vendor.maxRetries,
+    ...config.vendor,
   });
 }
 
@@ -332,12 +307,6 @@ function requireEgressId(stream: StreamRef): string {
     throw new ProviderError('PROVIDER_REJECTED', PROVIDER, `LiveKit has no egress for stream ${stream.id} yet`);
   }
   return stream.externalId;
-}
-
-/** True when LiveKit may have acted although we have no readable answer. */
-function isAmbiguous(error: unknown): boolean {
-  if (error instanceof VendorHttpError) return error.ambiguous;
-  return error instanceof ProviderError && error.code === 'PROVIDER_UNAVAILABLE';
 }
 
 /**

@@ -1,14 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { z } from 'zod';
-import {
-  MalformedWebhookError,
-  type ParsedWebhook,
-  type RoomEvent,
-  readWebhookBody,
-  type VendorEvent,
-  type WebhookHandler,
-} from '../provider.js';
+import type { ParsedWebhook, RoomEvent, VendorEvent, WebhookHandler } from '../provider.js';
+import { MalformedWebhookError, readWebhookBody } from '../webhook-body.js';
 import { camelizeKeys, egressInfoSchema, egressKind, egressObservation, UnknownEgressStatusError } from './egress.js';
 import { redactSecrets } from './redact.js';
 

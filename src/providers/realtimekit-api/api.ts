@@ -1,14 +1,14 @@
 import { z } from 'zod';
 import { ProviderError } from '../../domain/errors.js';
 import type { ProviderId } from '../../domain/status.js';
-import { VendorHttpClient, VendorHttpError, type VendorRequest } from '../http.js';
+import { limitsOf, VendorHttpClient, VendorHttpError, type VendorLimits, type VendorRequest } from '../http.js';
 
 /**
  * The REST API Cloudflare RealtimeKit inherited from Dyte v2: same paths below the base URL, same
  * `{success, data}` envelope, same objects. Only the base URL and the credential differ.
  */
 
-export interface RealtimeKitApiOptions {
+export interface RealtimeKitApiOptions extends VendorLimits {
   provider: ProviderId;
   /** Everything before `/meetings`, `/livestreams`, `/recordings`. */
   baseUrl: string;
@@ -16,13 +16,11 @@ export interface RealtimeKitApiOptions {
   authorization: string;
   /** Credentials that must never reach an error message, even if the vendor echoes them. */
   secrets: readonly string[];
-  timeoutMs: number;
-  maxRetries: number;
 }
 
-const optionalText = z.string().nullish();
+export const optionalText = z.string().nullish();
 /** Sizes and durations are documented as numbers; a numeric string is read as one. */
-const optionalNumber = z
+export const optionalNumber = z
   .union([z.number(), z.string()])
   .nullish()
   .transform((value) => {
@@ -131,8 +129,7 @@ export class RealtimeKitApi {
     this.http = new VendorHttpClient({
       provider: options.provider,
       baseUrl: options.baseUrl,
-      timeoutMs: options.timeoutMs,
-      maxRetries: options.maxRetries,
+      ...limitsOf(options),
       auth: () => ({ authorization: options.authorization }),
       errorMessage: (body) => this.redact(vendorErrorMessage(body)),
     });

@@ -1,6 +1,7 @@
 import { ProviderError } from '../../domain/errors.js';
 import type { LivestreamStatus, ProviderId, RecordingStatus } from '../../domain/status.js';
 import type { AssetInput, VendorObservation } from '../../domain/types.js';
+import { startOnce } from '../http.js';
 import type {
   Provider,
   ProviderCapabilities,
@@ -21,6 +22,8 @@ import { type LivestreamHistory, mapLivestreamStatus, mapRecordingStatus, SYNTHE
 import { RealtimeKitWebhookHandler } from './webhooks.js';
 
 export interface RealtimeKitProviderOptions {
+  /** As the vendor's definition declares them. */
+  capabilities: ProviderCapabilities;
   api: RealtimeKitApi;
   livestreamStatus: Readonly<Record<string, LivestreamStatus>>;
   recordingStatus: Readonly<Record<string, RecordingStatus>>;
@@ -46,7 +49,7 @@ const RECORDING_PAST_CAPTURE: ReadonlySet<RecordingStatus> = new Set(['UPLOADING
 export class RealtimeKitFamilyProvider implements Provider {
   readonly id: ProviderId;
   readonly configured = true;
-  readonly capabilities: ProviderCapabilities = { livestreams: true, recordings: true, webhooks: true };
+  readonly capabilities: ProviderCapabilities;
   /**
    * What this process has seen of each livestream that is not over yet, to read `OFFLINE` and a
    * missing active livestream (see `mapLivestreamStatus`). Lost on restart: a stream then stays
@@ -57,6 +60,7 @@ export class RealtimeKitFamilyProvider implements Provider {
 
   constructor(private readonly options: RealtimeKitProviderOptions) {
     this.id = options.api.provider;
+    this.capabilities = options.capabilities;
     if (options.webhook) {
       this.webhooks = new RealtimeKitWebhookHandler({ provider: this.id, ...options.webhook }, this);
     }
@@ -66,12 +70,10 @@ export class RealtimeKitFamilyProvider implements Provider {
     const body: StartLivestreamBody = {};
     if (request.name) body.name = request.name;
     if (request.video) body.video_config = { height: request.video.height, width: request.video.width };
-    let livestream: VendorLivestream;
-    try {
-      livestream = await this.options.api.startLivestream(request.roomId, body);
-    } catch (error) {
-      livestream = await this.adoptAfterUnclearStart(error, () => this.options.api.getActiveLivestream(request.roomId));
-    }
+    const livestream = await startOnce(
+      () => this.options.api.startLivestream(request.roomId, body),
+      () => this.options.api.getActiveLivestream(request.roomId),
+    );
     return this.observeLivestream(livestream, { startAnswer: true });
   }
 
@@ -119,12 +121,10 @@ export class RealtimeKitFamilyProvider implements Provider {
     if (request.resolution) {
       body.video_config = { width: request.resolution.width, height: request.resolution.height };
     }
-    let recording: VendorRecording;
-    try {
-      recording = await this.options.api.startRecording(body);
-    } catch (error) {
-      recording = await this.adoptAfterUnclearStart(error, () => this.options.api.getActiveRecording(request.roomId));
-    }
+    const recording = await startOnce(
+      () => this.options.api.startRecording(body),
+      () => this.options.api.getActiveRecording(request.roomId),
+    );
     return this.observeRecording(recording);
   }
 
@@ -161,18 +161,6 @@ export class RealtimeKitFamilyProvider implements Provider {
 
   close(): void {
     this.livestreamHistory.clear();
-  }
-
-  /**
-   * After a start failed unclearly (the vendor may have acted), the meeting's active stream is
-   * adopted when there is one; otherwise, and after any clear failure, the start's error stands.
-   */
-  private async adoptAfterUnclearStart<T>(error: unknown, readActive: () => Promise<T | null>): Promise<T> {
-    const unclear = error instanceof ProviderError && error.code === 'PROVIDER_UNAVAILABLE';
-    if (!unclear) throw error;
-    const active = await readActive().catch(() => null);
-    if (!active) throw error;
-    return active;
   }
 
   /**

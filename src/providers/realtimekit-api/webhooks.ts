@@ -2,15 +2,9 @@ import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import { z } from 'zod';
 import type { ProviderId } from '../../domain/status.js';
 import type { VendorObservation } from '../../domain/types.js';
-import {
-  MalformedWebhookError,
-  type ParsedWebhook,
-  type RoomEvent,
-  readWebhookBody,
-  type VendorEvent,
-  type WebhookHandler,
-} from '../provider.js';
-import type { VendorLivestream, VendorRecording } from './api.js';
+import type { ParsedWebhook, RoomEvent, VendorEvent, WebhookHandler } from '../provider.js';
+import { MalformedWebhookError, readWebhookBody } from '../webhook-body.js';
+import { optionalNumber, optionalText, type VendorLivestream, type VendorRecording } from './api.js';
 
 /**
  * Webhooks of the RealtimeKit family (Cloudflare RealtimeKit, Dyte v2). Each delivery is signed:
@@ -33,30 +27,20 @@ export interface RealtimeKitObserver {
   observeRecording(recording: VendorRecording): VendorObservation;
 }
 
-const text = z.string().nullish();
-const number = z
-  .union([z.number(), z.string()])
-  .nullish()
-  .transform((value) => {
-    if (value === null || value === undefined || value === '') return null;
-    const parsed = Number(value);
-    return Number.isFinite(parsed) ? parsed : null;
-  });
-
 const meetingSchema = z.object({
   id: z.string().min(1),
-  sessionId: text,
-  startedAt: text,
-  endedAt: text,
+  sessionId: optionalText,
+  startedAt: optionalText,
+  endedAt: optionalText,
 });
 
 const livestreamUpdateSchema = z.object({
   event: z.literal('livestreaming.statusUpdate'),
   streamId: z.string().min(1),
   status: z.string().min(1),
-  playbackUrl: text,
-  ingestServer: text,
-  streamKey: text,
+  playbackUrl: optionalText,
+  ingestServer: optionalText,
+  streamKey: optionalText,
   meeting: meetingSchema.nullish(),
 });
 
@@ -65,18 +49,18 @@ const recordingUpdateSchema = z.object({
   recording: z.object({
     id: z.string().min(1),
     status: z.string().min(1),
-    meetingId: text,
-    sessionId: text,
-    outputFileName: text,
-    invokedTime: text,
-    startedTime: text,
-    stoppedTime: text,
-    recordingDuration: number,
-    downloadUrl: text,
-    downloadUrlExpiry: text,
-    audioDownloadUrl: text,
-    fileSize: number,
-    stopReason: text,
+    meetingId: optionalText,
+    sessionId: optionalText,
+    outputFileName: optionalText,
+    invokedTime: optionalText,
+    startedTime: optionalText,
+    stoppedTime: optionalText,
+    recordingDuration: optionalNumber,
+    downloadUrl: optionalText,
+    downloadUrlExpiry: optionalText,
+    audioDownloadUrl: optionalText,
+    fileSize: optionalNumber,
+    stopReason: optionalText,
   }),
   meeting: meetingSchema.nullish(),
 });
@@ -87,11 +71,11 @@ const meetingEventSchema = z.object({
 });
 
 const participantSchema = z.object({
-  peerId: text,
-  id: text,
-  customParticipantId: text,
-  joinedAt: text,
-  leftAt: text,
+  peerId: optionalText,
+  id: optionalText,
+  customParticipantId: optionalText,
+  joinedAt: optionalText,
+  leftAt: optionalText,
   // The vendor's recorder / livestreamer joins like a participant. How it is marked is not
   // documented: only an explicit flag makes it a bot, never a guess from names.
   isRecorder: z.boolean().nullish(),

@@ -3,9 +3,15 @@ import type { Config } from '../../config.js';
 import { ProviderError } from '../../domain/errors.js';
 import type { LivestreamStatus } from '../../domain/status.js';
 import type { VendorObservation } from '../../domain/types.js';
-import { VendorHttpClient, VendorHttpError, type VendorResponse } from '../http.js';
-import type { ProviderContext } from '../index.js';
-import type { Provider, StartLivestreamRequest, StreamRef } from '../provider.js';
+import {
+  limitsOf,
+  startOnce,
+  VendorHttpClient,
+  VendorHttpError,
+  type VendorLimits,
+  type VendorResponse,
+} from '../http.js';
+import type { Provider, ProviderDefinition, StartLivestreamRequest, StreamRef } from '../provider.js';
 import {
   GO_LIVE_PATH,
   type GoLiveAnswer,
@@ -24,15 +30,13 @@ import {
  * no webhooks and no recordings). See contract.ts for what is documented and what is assumed.
  */
 
-export interface TenbyteOptions {
+export interface TenbyteOptions extends VendorLimits {
   apiToken: string;
   apiUrl: string;
   /** Assumed read path, `{id}` = session id. */
   statusPath: string;
   /** Assumed end path, `{id}` = session id. */
   stopPath: string;
-  timeoutMs: number;
-  maxRetries: number;
 }
 
 /** Our marker, not a Tenbyte value: the end call succeeded but its answer named no session status. */
@@ -40,7 +44,14 @@ export const END_REQUESTED = 'end_requested';
 
 const NO_RECORDINGS = 'Tenbyte does not support recordings';
 
-export function createTenbyteProvider(config: Config, _context: ProviderContext): Provider | null {
+/** No webhooks and no recordings: the poller reads its livestreams. */
+export const tenbyte: ProviderDefinition = {
+  id: 'TENBYTE',
+  capabilities: { livestreams: true, recordings: false, webhooks: false },
+  create: createTenbyteProvider,
+};
+
+export function createTenbyteProvider(config: Config): Provider | null {
   const { apiToken, apiUrl, statusPath, stopPath } = config.tenbyte;
   if (!apiToken) return null;
   return new TenbyteProvider({
@@ -48,15 +59,14 @@ export function createTenbyteProvider(config: Config, _context: ProviderContext)
     apiUrl,
     statusPath,
     stopPath,
-    timeoutMs: config.vendor.timeoutMs,
-    maxRetries: config.vendor.maxRetries,
+    ...config.vendor,
   });
 }
 
 export class TenbyteProvider implements Provider {
   readonly id = 'TENBYTE' as const;
   readonly configured = true;
-  readonly capabilities = { livestreams: true, recordings: false, webhooks: false };
+  readonly capabilities = tenbyte.capabilities;
   private readonly http: VendorHttpClient;
 
   constructor(private readonly options: TenbyteOptions) {
@@ -64,8 +74,7 @@ export class TenbyteProvider implements Provider {
     this.http = new VendorHttpClient({
       provider: this.id,
       baseUrl: options.apiUrl,
-      timeoutMs: options.timeoutMs,
-      maxRetries: options.maxRetries,
+      ...limitsOf(options),
       auth: () => ({ authorization }),
       errorMessage: (body) => this.errorMessage(body),
     });
@@ -73,22 +82,20 @@ export class TenbyteProvider implements Provider {
 
   async startLivestream(request: StartLivestreamRequest): Promise<VendorObservation> {
     const sessionId = request.roomId;
-    try {
-      // go_live takes no body (seed 003) and is never retried: a second one is not ours to send blindly.
-      const response = await this.http.requestRaw({
-        method: 'POST',
-        path: sessionPath(GO_LIVE_PATH, sessionId),
-        idempotent: false,
-      });
-      return goLiveObservation(this.readAnswer(goLiveAnswerSchema, response), response.body);
-    } catch (error) {
-      const failure = this.http.toProviderError(error);
-      if (!isAmbiguous(error)) throw failure;
-      // The session may have gone live although we heard nothing usable: read before failing.
-      const adopted = await this.readLiveSession(sessionId);
-      if (adopted) return adopted;
-      throw failure;
-    }
+    // go_live takes no body (seed 003) and is sent once; when we heard nothing usable, the session
+    // may have gone live all the same: it is read before the start fails.
+    return startOnce(
+      async () => {
+        const response = await this.http.requestRaw({
+          method: 'POST',
+          path: sessionPath(GO_LIVE_PATH, sessionId),
+          idempotent: false,
+        });
+        return goLiveObservation(this.readAnswer(goLiveAnswerSchema, response), response.body);
+      },
+      () => this.readLiveSession(sessionId),
+      (error) => this.http.toProviderError(error),
+    );
   }
 
   async stopLivestream(stream: StreamRef): Promise<VendorObservation> {
@@ -207,13 +214,6 @@ export class TenbyteProvider implements Provider {
 
 function sessionIdOf(stream: StreamRef): string {
   return stream.externalId ?? stream.sessionId ?? stream.roomId;
-}
-
-/** The vendor may or may not have acted: no answer, a 5xx, a body we could not read. */
-function isAmbiguous(error: unknown): boolean {
-  if (error instanceof VendorHttpError) return error.ambiguous;
-  // Timeouts reach us already as ProviderErrors (see http.ts).
-  return error instanceof ProviderError && error.code === 'PROVIDER_UNAVAILABLE';
 }
 
 /** 4xx answers that may mean "not in a state to end" rather than "not allowed". */

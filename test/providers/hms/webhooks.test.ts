@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HmsWebhookHandler, presignedUrlExpiry } from '../../src/providers/hms/webhooks.js';
-import { MalformedWebhookError } from '../../src/providers/provider.js';
-import { FakeHms } from '../fakes/hms.js';
+import { HmsWebhookHandler, presignedUrlExpiry } from '../../../src/providers/hms/webhooks.js';
+import { MalformedWebhookError } from '../../../src/providers/provider.js';
+import { FakeHms } from '../../fakes/hms.js';
 import {
   collect,
   gql,
@@ -11,7 +11,7 @@ import {
   type TestServer,
   waitFor,
   wsClient,
-} from '../helpers.js';
+} from '../../helpers.js';
 import {
   completedWithin,
   distinctStatuses,
@@ -21,7 +21,7 @@ import {
   RECORDING_READ,
   RECORDING_WATCH,
   storedTrace,
-} from './support.js';
+} from '../../webhooks/support.js';
 
 const ACCESS_KEY = 'hms-webhook-test-access-key';
 const APP_SECRET = 'hms-webhook-test-app-secret-0000';

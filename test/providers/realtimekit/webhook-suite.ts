@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RealtimeKitFake } from '../fakes/realtimekit.js';
+import type { RealtimeKitFake } from '../../fakes/realtimekit.js';
 import {
   collect,
   gql,
@@ -11,7 +11,7 @@ import {
   type TestServer,
   waitFor,
   wsClient,
-} from '../helpers.js';
+} from '../../helpers.js';
 import {
   completedWithin,
   distinctStatuses,
@@ -22,7 +22,7 @@ import {
   RECORDING_WATCH,
   storedPayloads,
   storedTrace,
-} from './support.js';
+} from '../../webhooks/support.js';
 
 export type RealtimeKitVendorFake = RealtimeKitFake & {
   env: Record<string, string>;

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { DYTE_LIVESTREAM_STATUS, DYTE_RECORDING_STATUS } from '../../src/providers/dyte/index.js';
-import { vendorErrorMessage } from '../../src/providers/realtimekit-api/api.js';
-import { mapLivestreamStatus, mapRecordingStatus } from '../../src/providers/realtimekit-api/status.js';
-import { DYTE_AUTH_ERROR, type DyteFake, startDyteFake } from '../fakes/dyte.js';
+import { DYTE_LIVESTREAM_STATUS, DYTE_RECORDING_STATUS } from '../../../src/providers/dyte/index.js';
+import { vendorErrorMessage } from '../../../src/providers/realtimekit-api/api.js';
+import { mapLivestreamStatus, mapRecordingStatus } from '../../../src/providers/realtimekit-api/status.js';
+import { DYTE_AUTH_ERROR, type DyteFake, startDyteFake } from '../../fakes/dyte.js';
 import {
   collect,
   gql,
@@ -16,7 +16,8 @@ import {
   type TestServer,
   waitFor,
   wsClient,
-} from '../helpers.js';
+} from '../../helpers.js';
+import { realtimeKitProviderSuite } from '../realtimekit/provider-suite.js';
 
 const FAST = { POLL_INTERVAL_MS: '50', VENDOR_TIMEOUT_MS: '300', VENDOR_MAX_RETRIES: '2' };
 const FRESH = { wentLive: false, stopRequested: false };
@@ -109,18 +110,6 @@ describe('Dyte provider against its fake', () => {
     return { rows: data?.recordings.edges.map((e: any) => e.node), active: data?.activeRecordings };
   };
   const activeReads = (roomId: string) => fake.requestsTo('GET', new RegExp(`^/meetings/${roomId}/active-livestream$`));
-
-  it('is listed as configured with livestreams, recordings and webhooks', async () => {
-    await boot();
-    const { data } = await gql(server.url, '{ providers { provider configured livestreams recordings webhooks } }');
-    expect(data?.providers.find((p: any) => p.provider === 'DYTE')).toEqual({
-      provider: 'DYTE',
-      configured: true,
-      livestreams: true,
-      recordings: true,
-      webhooks: true,
-    });
-  });
 
   it('runs a livestream through its life, polling the meeting active livestream', async () => {
     await boot();
@@ -255,114 +244,6 @@ describe('Dyte provider against its fake', () => {
     expect(result.recording).toMatchObject({ status: 'UPLOADING', vendorStatus: 'UPLOADING' });
   });
 
-  describe('a start that fails', () => {
-    const cases = [
-      { mode: '500', code: 'PROVIDER_UNAVAILABLE', message: /HTTP 500/ },
-      { mode: 'hang', code: 'PROVIDER_UNAVAILABLE', message: /did not answer in time/ },
-      { mode: 'malformed', code: 'PROVIDER_UNAVAILABLE', message: /malformed/ },
-      { mode: 'success-false', code: 'PROVIDER_REJECTED', message: /Simulated refusal/ },
-    ] as const;
-    for (const { mode, code, message } of cases) {
-      it(`(${mode}) answers ${code}, leaves the row FAILED and nothing active`, async () => {
-        await boot();
-        const roomId = meeting();
-        fake.fail({ mode, method: 'POST', path: /\/livestreams$/, retryAfterSeconds: 1 });
-        const result = (await startLivestream(roomId)).data?.startLivestream;
-        expect(result).toMatchObject({ __typename: 'ProviderError', code, provider: 'DYTE' });
-        expect(result.message).toMatch(message);
-        expect(fake.requestsTo('POST', /\/livestreams$/)).toHaveLength(1);
-        const { rows, active } = await livestreamRows(roomId);
-        expect(rows[0]).toMatchObject({ status: 'FAILED', failureReason: expect.stringContaining(code) });
-        expect(active).toEqual([]);
-        expect((await startLivestream(roomId)).data?.startLivestream.__typename).toBe('StartLivestreamSuccess');
-      });
-    }
-
-    // A 429 means the vendor did nothing, so the shared client may send even a start again.
-    it('(429, transient) waits the Retry-After, sends the start again and ends with one livestream', async () => {
-      await boot();
-      const roomId = meeting();
-      fake.fail({ mode: '429', method: 'POST', path: /\/livestreams$/, retryAfterSeconds: 1 });
-      const before = Date.now();
-      const result = (await startLivestream(roomId)).data?.startLivestream;
-      const elapsed = Date.now() - before;
-      expect(result.__typename).toBe('StartLivestreamSuccess');
-      const starts = fake.requestsTo('POST', /\/livestreams$/);
-      expect(starts).toHaveLength(2);
-      expect(starts[1]!.at - starts[0]!.at).toBeGreaterThanOrEqual(900);
-      expect(elapsed).toBeGreaterThanOrEqual(900);
-      const vendor = [...fake.livestreams.values()].filter((l) => l.meeting_id === roomId);
-      expect(vendor).toHaveLength(1);
-      expect(result.livestream).toMatchObject({ status: 'STARTING', externalId: vendor[0]!.id });
-      const { rows, active } = await livestreamRows(roomId);
-      expect(rows).toHaveLength(1);
-      expect(active).toEqual([{ id: result.livestream.id }]);
-    });
-
-    it('(429, persistent) answers RATE_LIMITED after the retries, leaves the row FAILED and nothing active', async () => {
-      await boot();
-      const roomId = meeting();
-      // More refusals than the client makes attempts (VENDOR_MAX_RETRIES=2: three in all).
-      fake.fail({ mode: '429', times: 10, method: 'POST', path: /\/livestreams$/, retryAfterSeconds: 0 });
-      const result = (await startLivestream(roomId)).data?.startLivestream;
-      expect(result).toMatchObject({ __typename: 'ProviderError', code: 'RATE_LIMITED', provider: 'DYTE' });
-      expect(result.message).toMatch(/rate limiting/);
-      expect(fake.requestsTo('POST', /\/livestreams$/)).toHaveLength(3);
-      // A 429 is not a maybe: no lookup of the meeting's active livestream follows.
-      expect(fake.requestsTo('GET', /\/active-livestream$/)).toHaveLength(0);
-      expect([...fake.livestreams.values()].filter((l) => l.meeting_id === roomId)).toEqual([]);
-      const { rows, active } = await livestreamRows(roomId);
-      expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({ status: 'FAILED', failureReason: expect.stringContaining('RATE_LIMITED') });
-      expect(active).toEqual([]);
-
-      fake.clearFaults();
-      const again = (await startLivestream(roomId)).data?.startLivestream;
-      expect(again.__typename).toBe('StartLivestreamSuccess');
-      expect(again.livestream.status).toBe('STARTING');
-      expect(fake.requestsTo('POST', /\/livestreams$/)).toHaveLength(4);
-    });
-
-    it('recording (hang): answers PROVIDER_UNAVAILABLE, row FAILED, nothing active, a second start works', async () => {
-      await boot();
-      const roomId = meeting();
-      fake.fail({ mode: 'hang', method: 'POST', path: /^\/recordings$/ });
-      const result = (await startRecording(roomId)).data?.startRecording;
-      expect(result).toMatchObject({ __typename: 'ProviderError', code: 'PROVIDER_UNAVAILABLE' });
-      expect(fake.requestsTo('POST', /^\/recordings$/)).toHaveLength(1);
-      const { rows, active } = await recordingRows(roomId);
-      expect(rows[0]).toMatchObject({
-        status: 'FAILED',
-        failureReason: expect.stringContaining('PROVIDER_UNAVAILABLE'),
-      });
-      expect(active).toEqual([]);
-      expect((await startRecording(roomId)).data?.startRecording.__typename).toBe('StartRecordingSuccess');
-    });
-  });
-
-  describe('a start whose answer was lost after the vendor acted', () => {
-    it('(hang) adopts the meeting active livestream, sending the start once', async () => {
-      await boot();
-      const roomId = meeting();
-      fake.fail({ mode: 'hang', actFirst: true, method: 'POST', path: /\/livestreams$/ });
-      const result = (await startLivestream(roomId)).data?.startLivestream;
-      expect(result.__typename).toBe('StartLivestreamSuccess');
-      expect(result.livestream).toMatchObject({ status: 'STARTING', externalId: fake.activeLivestream(roomId)!.id });
-      expect(fake.requestsTo('POST', /\/livestreams$/)).toHaveLength(1);
-    });
-
-    it('(malformed) adopts the meeting active recording, sending the start once', async () => {
-      await boot();
-      const roomId = meeting();
-      fake.fail({ mode: 'malformed', actFirst: true, method: 'POST', path: /^\/recordings$/ });
-      const result = (await startRecording(roomId)).data?.startRecording;
-      expect(result.__typename).toBe('StartRecordingSuccess');
-      expect(result.recording.externalId).toBe([...fake.recordings.values()][0]!.id);
-      expect(fake.requestsTo('POST', /^\/recordings$/)).toHaveLength(1);
-      expect(fake.requestsTo('GET', new RegExp(`^/recordings/active-recording/${roomId}$`))).toHaveLength(1);
-    });
-  });
-
   it('a wrong credential answers PROVIDER_REJECTED with the vendor message and never the credential', async () => {
     const wrongKey = 'dyte-wrong-key-9c1e77f2';
     await boot({ DYTE_API_KEY: wrongKey });
@@ -394,4 +275,11 @@ describe('Dyte provider against its fake', () => {
     const [limited, retried] = activeReads(roomId).slice(before);
     expect(retried!.at - limited!.at).toBeGreaterThanOrEqual(950);
   });
+});
+
+realtimeKitProviderSuite({
+  provider: 'DYTE',
+  start: () => startDyteFake(),
+  meeting: () => `188566bc-${crypto.randomUUID().slice(9)}`,
+  livestreamStartStatus: 'OFFLINE',
 });

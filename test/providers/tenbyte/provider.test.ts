@@ -1,18 +1,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { ProviderError } from '../../src/domain/errors.js';
-import { serializePayload } from '../../src/lifecycle/index.js';
-import type { Provider, StreamRef } from '../../src/providers/provider.js';
-import { mapSessionStatus, TENBYTE_SESSION_STATUS, vendorErrorMessage } from '../../src/providers/tenbyte/contract.js';
-import { createTenbyteProvider, END_REQUESTED } from '../../src/providers/tenbyte/index.js';
+import { loadConfig } from '../../../src/config.js';
+import { ProviderError } from '../../../src/domain/errors.js';
+import { serializePayload } from '../../../src/lifecycle/index.js';
+import type { Provider, StreamRef } from '../../../src/providers/provider.js';
+import {
+  mapSessionStatus,
+  TENBYTE_SESSION_STATUS,
+  vendorErrorMessage,
+} from '../../../src/providers/tenbyte/contract.js';
+import { createTenbyteProvider, END_REQUESTED } from '../../../src/providers/tenbyte/index.js';
 import {
   FAKE_TENBYTE_HOST_TOKEN,
   FAKE_TENBYTE_VIEWER_TOKEN,
   startTenbyteFake,
   TENBYTE_ROUTES,
   type TenbyteFake,
-} from '../fakes/tenbyte.js';
+} from '../../fakes/tenbyte.js';
 import {
   collect,
   gql,
@@ -23,7 +27,7 @@ import {
   type TestServer,
   waitFor,
   wsClient,
-} from '../helpers.js';
+} from '../../helpers.js';
 
 let fake: TenbyteFake;
 
@@ -37,8 +41,6 @@ afterEach(() => {
   fake.reset();
 });
 
-const noReport = () => {};
-
 function tenbyteEnv(overrides: Record<string, string> = {}): Record<string, string> {
   return {
     TENBYTE_API_TOKEN: FAKE_TENBYTE_HOST_TOKEN,
@@ -50,7 +52,7 @@ function tenbyteEnv(overrides: Record<string, string> = {}): Record<string, stri
 }
 
 function provider(overrides: Record<string, string> = {}): Provider {
-  const created = createTenbyteProvider(loadConfig(tenbyteEnv(overrides)), { report: noReport });
+  const created = createTenbyteProvider(loadConfig(tenbyteEnv(overrides)));
   if (!created) throw new Error('Tenbyte provider not configured');
   return created;
 }
@@ -107,7 +109,7 @@ describe('Tenbyte error envelopes', () => {
 
 describe('Tenbyte provider over HTTP', () => {
   it('is not configured without a token and says what it supports', () => {
-    expect(createTenbyteProvider(loadConfig({}), { report: noReport })).toBeNull();
+    expect(createTenbyteProvider(loadConfig({}))).toBeNull();
     expect(provider().capabilities).toEqual({ livestreams: true, recordings: false, webhooks: false });
   });
 

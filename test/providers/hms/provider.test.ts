@@ -1,18 +1,18 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { ProviderError } from '../../src/domain/errors.js';
-import { createHmsProvider, expiryDate } from '../../src/providers/hms/index.js';
+import { loadConfig } from '../../../src/config.js';
+import { ProviderError } from '../../../src/domain/errors.js';
+import { createHmsProvider, expiryDate } from '../../../src/providers/hms/index.js';
 import {
   HMS_LIVESTREAM_STATUS,
   HMS_RECORDING_STATUS,
   HMS_STATUSES,
   mapLivestreamStatus,
   mapRecordingStatus,
-} from '../../src/providers/hms/status.js';
-import { ManagementTokens } from '../../src/providers/hms/token.js';
-import type { Provider, StreamRef } from '../../src/providers/provider.js';
-import { FakeHms } from '../fakes/hms.js';
+} from '../../../src/providers/hms/status.js';
+import { ManagementTokens } from '../../../src/providers/hms/token.js';
+import type { Provider, StreamRef } from '../../../src/providers/provider.js';
+import { FakeHms } from '../../fakes/hms.js';
 import {
   collect,
   gql,
@@ -24,7 +24,7 @@ import {
   type TestServer,
   waitFor,
   wsClient,
-} from '../helpers.js';
+} from '../../helpers.js';
 
 const ACCESS_KEY = 'hms-access-key-0123';
 const APP_SECRET = 'hms-app-secret-must-never-leak-4f9a';
@@ -43,7 +43,7 @@ function hmsEnv(fake: FakeHms, overrides: Record<string, string> = {}): Record<s
 }
 
 function providerFor(fake: FakeHms, overrides: Record<string, string> = {}): Provider {
-  const provider = createHmsProvider(loadConfig(hmsEnv(fake, overrides)), { report: () => {} });
+  const provider = createHmsProvider(loadConfig(hmsEnv(fake, overrides)));
   if (!provider) throw new Error('100ms should be configured');
   return provider;
 }
@@ -161,7 +161,7 @@ describe('100ms provider against the fake API', () => {
   });
 
   it('is not configured without credentials', () => {
-    expect(createHmsProvider(loadConfig({}), { report: () => {} })).toBeNull();
+    expect(createHmsProvider(loadConfig({}))).toBeNull();
     expect(provider.capabilities).toEqual({ livestreams: true, recordings: true, webhooks: true });
   });
 

@@ -1,7 +1,7 @@
 import { decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { ProviderError } from '../../src/domain/errors.js';
+import { loadConfig } from '../../../src/config.js';
+import { ProviderError } from '../../../src/domain/errors.js';
 import {
   camelizeKeys,
   EGRESS_STATUSES,
@@ -12,12 +12,12 @@ import {
   LIVEKIT_RECORDING_STATUS,
   parseEgressInfo,
   parseEgressList,
-} from '../../src/providers/livekit/egress.js';
-import { createLivekitProvider, type LivekitProvider } from '../../src/providers/livekit/index.js';
-import { redactSecrets } from '../../src/providers/livekit/redact.js';
-import { EgressTokenMinter } from '../../src/providers/livekit/token.js';
-import type { StreamRef } from '../../src/providers/provider.js';
-import { LivekitFake } from '../fakes/livekit.js';
+} from '../../../src/providers/livekit/egress.js';
+import { createLivekitProvider, type LivekitProvider } from '../../../src/providers/livekit/index.js';
+import { redactSecrets } from '../../../src/providers/livekit/redact.js';
+import { EgressTokenMinter } from '../../../src/providers/livekit/token.js';
+import type { StreamRef } from '../../../src/providers/provider.js';
+import { LivekitFake } from '../../fakes/livekit.js';
 import {
   collect,
   gql,
@@ -29,7 +29,7 @@ import {
   type TestServer,
   waitFor,
   wsClient,
-} from '../helpers.js';
+} from '../../helpers.js';
 
 const START = 'StartRoomCompositeEgress';
 const DESTINATION = 'rtmp://live.example.com/app/sk_live_SECRET_KEY_123';
@@ -43,7 +43,7 @@ function providerFor(fake: LivekitFake, env: Record<string, string> = {}): Livek
     VENDOR_MAX_RETRIES: '2',
     ...env,
   });
-  const provider = createLivekitProvider(config, { report: () => {} });
+  const provider = createLivekitProvider(config);
   if (!provider) throw new Error('LiveKit provider should be configured');
   return provider as LivekitProvider;
 }
@@ -196,7 +196,7 @@ describe('LiveKit provider against the fake', () => {
   });
 
   it('is not configured without credentials', () => {
-    expect(createLivekitProvider(loadConfig({}), { report: () => {} })).toBeNull();
+    expect(createLivekitProvider(loadConfig({}))).toBeNull();
     expect(provider.configured).toBe(true);
     expect(provider.capabilities).toEqual({ livestreams: true, recordings: true, webhooks: true });
   });

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLOUDFLARE_LIVESTREAM_STATUS, CLOUDFLARE_RECORDING_STATUS } from '../../src/providers/cloudflare/index.js';
-import { vendorErrorMessage } from '../../src/providers/realtimekit-api/api.js';
-import { mapLivestreamStatus, mapRecordingStatus } from '../../src/providers/realtimekit-api/status.js';
-import { CLOUDFLARE_AUTH_ERROR, type CloudflareFake, startCloudflareFake } from '../fakes/cloudflare.js';
+import { CLOUDFLARE_LIVESTREAM_STATUS, CLOUDFLARE_RECORDING_STATUS } from '../../../src/providers/cloudflare/index.js';
+import { vendorErrorMessage } from '../../../src/providers/realtimekit-api/api.js';
+import { mapLivestreamStatus, mapRecordingStatus } from '../../../src/providers/realtimekit-api/status.js';
+import { CLOUDFLARE_AUTH_ERROR, type CloudflareFake, startCloudflareFake } from '../../fakes/cloudflare.js';
 import {
   collect,
   gql,
@@ -16,7 +16,8 @@ import {
   type TestServer,
   waitFor,
   wsClient,
-} from '../helpers.js';
+} from '../../helpers.js';
+import { realtimeKitProviderSuite } from '../realtimekit/provider-suite.js';
 
 const FAST = { POLL_INTERVAL_MS: '50', VENDOR_TIMEOUT_MS: '300', VENDOR_MAX_RETRIES: '2' };
 const FRESH = { wentLive: false, stopRequested: false };
@@ -67,10 +68,6 @@ const LIVESTREAMS_IN_ROOM = `query Rows($roomId: String!) {
   livestreams(provider: CLOUDFLARE, roomId: $roomId) { edges { node { ${LIVESTREAM_FIELDS} } } }
   activeLivestreams(provider: CLOUDFLARE, roomId: $roomId) { id }
 }`;
-const RECORDINGS_IN_ROOM = `query Rows($roomId: String!) {
-  recordings(provider: CLOUDFLARE, roomId: $roomId) { edges { node { ${RECORDING_FIELDS} } } }
-  activeRecordings(provider: CLOUDFLARE, roomId: $roomId) { id }
-}`;
 const LIVESTREAM = `query One($id: ID!) { livestream(id: $id) { ${LIVESTREAM_FIELDS} history { status vendorStatus source applied } } }`;
 const RECORDING = `query One($id: ID!) { recording(id: $id) { ${RECORDING_FIELDS} } }`;
 
@@ -99,24 +96,8 @@ describe('Cloudflare RealtimeKit provider against its fake', () => {
     const { data } = await gql(server.url, LIVESTREAMS_IN_ROOM, { roomId });
     return { rows: data?.livestreams.edges.map((e: any) => e.node), active: data?.activeLivestreams };
   };
-  const recordingRows = async (roomId: string) => {
-    const { data } = await gql(server.url, RECORDINGS_IN_ROOM, { roomId });
-    return { rows: data?.recordings.edges.map((e: any) => e.node), active: data?.activeRecordings };
-  };
   const base = () => `/client/v4/accounts/${fake.env.CLOUDFLARE_ACCOUNT_ID}/realtime/kit/${fake.env.CLOUDFLARE_APP_ID}`;
   const bearer = () => `Bearer ${fake.env.CLOUDFLARE_API_TOKEN}`;
-
-  it('is listed as configured with livestreams, recordings and webhooks', async () => {
-    await boot();
-    const { data } = await gql(server.url, '{ providers { provider configured livestreams recordings webhooks } }');
-    expect(data?.providers.find((p: any) => p.provider === 'CLOUDFLARE')).toEqual({
-      provider: 'CLOUDFLARE',
-      configured: true,
-      livestreams: true,
-      recordings: true,
-      webhooks: true,
-    });
-  });
 
   it('runs a livestream through its life: exact requests, polling, subscription', async () => {
     await boot();
@@ -258,134 +239,11 @@ describe('Cloudflare RealtimeKit provider against its fake', () => {
     expect(failed.failureReason).toContain('RECORDING_TOO_SHORT');
   });
 
-  describe('a start that fails', () => {
-    const cases = [
-      { mode: '500', code: 'PROVIDER_UNAVAILABLE', message: /HTTP 500/ },
-      { mode: 'hang', code: 'PROVIDER_UNAVAILABLE', message: /did not answer in time/ },
-      { mode: 'malformed', code: 'PROVIDER_UNAVAILABLE', message: /malformed/ },
-      { mode: 'success-false', code: 'PROVIDER_REJECTED', message: /Simulated refusal/ },
-    ] as const;
-    for (const { mode, code, message } of cases) {
-      it(`(${mode}) answers ${code}, leaves the row FAILED and nothing active`, async () => {
-        await boot();
-        const roomId = meeting();
-        fake.fail({ mode, method: 'POST', path: /\/livestreams$/, retryAfterSeconds: 1 });
-        const result = (await startLivestream(roomId)).data?.startLivestream;
-        expect(result).toMatchObject({ __typename: 'ProviderError', code, provider: 'CLOUDFLARE' });
-        expect(result.message).toMatch(message);
-        // A start is never sent twice.
-        expect(fake.requestsTo('POST', /\/livestreams$/)).toHaveLength(1);
-        const { rows, active } = await livestreamRows(roomId);
-        expect(rows).toHaveLength(1);
-        expect(rows[0]).toMatchObject({ status: 'FAILED', failureReason: expect.stringContaining(code) });
-        expect(active).toEqual([]);
-
-        const again = (await startLivestream(roomId)).data?.startLivestream;
-        expect(again.__typename).toBe('StartLivestreamSuccess');
-        expect(again.livestream.status).toBe('STARTING');
-      });
-    }
-
-    // A 429 means the vendor did nothing, so the shared client may send even a start again.
-    it('(429, transient) waits the Retry-After, sends the start again and ends with one livestream', async () => {
-      await boot();
-      const roomId = meeting();
-      fake.fail({ mode: '429', method: 'POST', path: /\/livestreams$/, retryAfterSeconds: 1 });
-      const before = Date.now();
-      const result = (await startLivestream(roomId)).data?.startLivestream;
-      const elapsed = Date.now() - before;
-      expect(result.__typename).toBe('StartLivestreamSuccess');
-      const starts = fake.requestsTo('POST', /\/livestreams$/);
-      expect(starts).toHaveLength(2);
-      expect(starts[1]!.at - starts[0]!.at).toBeGreaterThanOrEqual(900);
-      expect(elapsed).toBeGreaterThanOrEqual(900);
-      const vendor = [...fake.livestreams.values()].filter((l) => l.meeting_id === roomId);
-      expect(vendor).toHaveLength(1);
-      expect(result.livestream).toMatchObject({ status: 'STARTING', externalId: vendor[0]!.id });
-      const { rows, active } = await livestreamRows(roomId);
-      expect(rows).toHaveLength(1);
-      expect(active).toEqual([{ id: result.livestream.id }]);
-    });
-
-    it('(429, persistent) answers RATE_LIMITED after the retries, leaves the row FAILED and nothing active', async () => {
-      await boot();
-      const roomId = meeting();
-      // More refusals than the client makes attempts (VENDOR_MAX_RETRIES=2: three in all).
-      fake.fail({ mode: '429', times: 10, method: 'POST', path: /\/livestreams$/, retryAfterSeconds: 0 });
-      const result = (await startLivestream(roomId)).data?.startLivestream;
-      expect(result).toMatchObject({ __typename: 'ProviderError', code: 'RATE_LIMITED', provider: 'CLOUDFLARE' });
-      expect(result.message).toMatch(/rate limiting/);
-      expect(fake.requestsTo('POST', /\/livestreams$/)).toHaveLength(3);
-      // A 429 is not a maybe: no lookup of the meeting's active livestream follows.
-      expect(fake.requestsTo('GET', /\/active-livestream$/)).toHaveLength(0);
-      expect([...fake.livestreams.values()].filter((l) => l.meeting_id === roomId)).toEqual([]);
-      const { rows, active } = await livestreamRows(roomId);
-      expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({ status: 'FAILED', failureReason: expect.stringContaining('RATE_LIMITED') });
-      expect(active).toEqual([]);
-
-      fake.clearFaults();
-      const again = (await startLivestream(roomId)).data?.startLivestream;
-      expect(again.__typename).toBe('StartLivestreamSuccess');
-      expect(again.livestream.status).toBe('STARTING');
-      expect(fake.requestsTo('POST', /\/livestreams$/)).toHaveLength(4);
-    });
-
-    it('recording (500): answers PROVIDER_UNAVAILABLE, row FAILED, nothing active, a second start works', async () => {
-      await boot();
-      const roomId = meeting();
-      fake.fail({ mode: '500', method: 'POST', path: /^\/recordings$/ });
-      const result = (await startRecording(roomId)).data?.startRecording;
-      expect(result).toMatchObject({ __typename: 'ProviderError', code: 'PROVIDER_UNAVAILABLE' });
-      expect(fake.requestsTo('POST', /^\/recordings$/)).toHaveLength(1);
-      const { rows, active } = await recordingRows(roomId);
-      expect(rows[0]).toMatchObject({
-        status: 'FAILED',
-        failureReason: expect.stringContaining('PROVIDER_UNAVAILABLE'),
-      });
-      expect(active).toEqual([]);
-      expect((await startRecording(roomId)).data?.startRecording.__typename).toBe('StartRecordingSuccess');
-    });
-
-    it('refuses audio-only recordings, which RealtimeKit does not make', async () => {
-      await boot();
-      const result = (await startRecording(meeting(), { audioOnly: true })).data?.startRecording;
-      expect(result).toMatchObject({ __typename: 'ProviderError', code: 'PROVIDER_REJECTED' });
-      expect(fake.requestsTo('POST', /^\/recordings$/)).toHaveLength(0);
-    });
-  });
-
-  describe('a start whose answer was lost after the vendor acted', () => {
-    for (const mode of ['hang', '500', 'malformed'] as const) {
-      it(`(${mode}) adopts the meeting's active livestream instead of failing or starting twice`, async () => {
-        await boot();
-        const roomId = meeting();
-        fake.fail({ mode, actFirst: true, method: 'POST', path: /\/livestreams$/ });
-        const result = (await startLivestream(roomId)).data?.startLivestream;
-        expect(result.__typename).toBe('StartLivestreamSuccess');
-        const vendor = fake.activeLivestream(roomId)!;
-        expect(result.livestream).toMatchObject({
-          status: 'STARTING',
-          vendorStatus: 'INVOKED',
-          externalId: vendor.id,
-          ingest: { streamKey: vendor.stream_key },
-        });
-        expect(fake.requestsTo('POST', /\/livestreams$/)).toHaveLength(1);
-        expect(fake.requestsTo('GET', /\/active-livestream$/).length).toBeGreaterThan(0);
-      });
-    }
-
-    it('(hang) adopts the meeting active recording', async () => {
-      await boot();
-      const roomId = meeting();
-      fake.fail({ mode: 'hang', actFirst: true, method: 'POST', path: /^\/recordings$/ });
-      const result = (await startRecording(roomId)).data?.startRecording;
-      expect(result.__typename).toBe('StartRecordingSuccess');
-      const [vendor] = [...fake.recordings.values()];
-      expect(result.recording).toMatchObject({ status: 'STARTING', externalId: vendor!.id });
-      expect(fake.requestsTo('POST', /^\/recordings$/)).toHaveLength(1);
-      expect(fake.requestsTo('GET', new RegExp(`^/recordings/active-recording/${roomId}$`))).toHaveLength(1);
-    });
+  it('refuses audio-only recordings, which RealtimeKit does not make', async () => {
+    await boot();
+    const result = (await startRecording(meeting(), { audioOnly: true })).data?.startRecording;
+    expect(result).toMatchObject({ __typename: 'ProviderError', code: 'PROVIDER_REJECTED' });
+    expect(fake.requestsTo('POST', /^\/recordings$/)).toHaveLength(0);
   });
 
   it('a wrong credential answers PROVIDER_REJECTED with the vendor message and never the credential', async () => {
@@ -443,4 +301,11 @@ describe('Cloudflare RealtimeKit provider against its fake', () => {
     expect(fake.requestsTo('POST', /\/active-livestream\/stop$/)).toHaveLength(0);
     expect(fake.activeLivestream(roomId)?.id).toBe(someoneElses.id);
   });
+});
+
+realtimeKitProviderSuite({
+  provider: 'CLOUDFLARE',
+  start: () => startCloudflareFake(),
+  meeting: () => `bbb${crypto.randomUUID().slice(3)}`,
+  livestreamStartStatus: 'INVOKED',
 });

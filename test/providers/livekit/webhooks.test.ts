@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LivekitFake } from '../fakes/livekit.js';
+import { LivekitFake } from '../../fakes/livekit.js';
 import {
   collect,
   gql,
@@ -13,7 +13,7 @@ import {
   type TestServer,
   waitFor,
   wsClient,
-} from '../helpers.js';
+} from '../../helpers.js';
 import {
   completedWithin,
   distinctStatuses,
@@ -24,7 +24,7 @@ import {
   RECORDING_WATCH,
   storedPayloads,
   storedTrace,
-} from './support.js';
+} from '../../webhooks/support.js';
 
 describe('LIVEKIT webhooks', () => {
   let fake: LivekitFake;

@@ -1,5 +1,5 @@
-import { startCloudflareFake } from '../fakes/cloudflare.js';
-import { realtimeKitWebhookSuite } from './realtimekit-suite.js';
+import { startCloudflareFake } from '../../fakes/cloudflare.js';
+import { realtimeKitWebhookSuite } from '../realtimekit/webhook-suite.js';
 
 realtimeKitWebhookSuite({
   provider: 'CLOUDFLARE',

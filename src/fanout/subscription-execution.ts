@@ -11,10 +11,14 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { tagEventId } from '../event-ids.js';
-import { ChangeQueue, type QueueMapper } from '../events.js';
-import type { GraphQLContext } from '../schema/context.js';
+import { ChangeQueue, type QueueMapper } from './queue.js';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
+
+/** What this module reads of a GraphQL context: the caller's roles (see `groupKey`). */
+interface CallerContext {
+  caller?: { authenticated: boolean; roles: ReadonlySet<string> };
+}
 
 /**
  * Runs each subscription event's selection set once per group of identical subscriptions rather
@@ -30,7 +34,7 @@ type Result = ExecutionResult | Promise<ExecutionResult>;
  * result hooks still run for each subscription, over HTTP (SSE) and WebSocket alike. Errors
  * before the event stream exists are answered by the default subscribe, word for word.
  */
-export function useSharedSubscriptionExecution(): Plugin<GraphQLContext> {
+export function useSharedSubscriptionExecution(): Plugin<CallerContext> {
   return {
     onSubscribe({ subscribeFn, setSubscribeFn }) {
       // One wrapper per default subscribe function (the same for every operation), not one per
@@ -74,7 +78,7 @@ function groupKey(args: ExecutionArgs): string {
     documentId = nextDocumentId++;
     documentIds.set(args.document, documentId);
   }
-  const caller = (args.contextValue as Partial<GraphQLContext> | undefined)?.caller;
+  const caller = (args.contextValue as CallerContext | undefined)?.caller;
   const roles = caller ? `${caller.authenticated ? 'a' : 'o'}:${[...caller.roles].sort().join(',')}` : '-';
   const key = `${documentId}|${args.operationName ?? ''}|${roles}|${JSON.stringify(args.variableValues ?? null)}`;
   // Subscriptions of one group share one key string (a string per subscription adds up).

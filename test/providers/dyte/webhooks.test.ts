@@ -1,5 +1,5 @@
-import { startDyteFake } from '../fakes/dyte.js';
-import { realtimeKitWebhookSuite } from './realtimekit-suite.js';
+import { startDyteFake } from '../../fakes/dyte.js';
+import { realtimeKitWebhookSuite } from '../realtimekit/webhook-suite.js';
 
 realtimeKitWebhookSuite({
   provider: 'DYTE',

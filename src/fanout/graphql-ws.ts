@@ -1,0 +1,341 @@
+// graphql-ws on a `ws` server, as `graphql-ws/use/ws` does, made lean for tens of thousands of
+// idle sockets (see src/fanout/index.ts): one heartbeat timer for all sockets instead of one (or
+// two) per socket, and a message handler that lets go of each frame's buffer once graphql-ws has
+// the text. It also bounds what one socket can make the server hold (`SocketLimits`).
+import type { IncomingMessage } from 'node:http';
+import {
+  CloseCode,
+  type ConnectionInitMessage,
+  DEPRECATED_GRAPHQL_WS_PROTOCOL,
+  handleProtocols,
+  makeServer,
+  type ServerOptions,
+} from 'graphql-ws';
+import type { Logger } from 'pino';
+import type { WebSocket, WebSocketServer } from 'ws';
+import type { Backlog } from './queue.js';
+
+/** What one socket may make the server hold or do (config: `WS_*`). */
+export interface SocketLimits {
+  /** Bytes waiting to be sent plus events queued for its subscriptions; past it: 1013. */
+  maxBufferedBytes: number;
+  /** Frames a socket may send per second; past it: 4429. */
+  maxMessagesPerSecond: number;
+  /** Sockets open at once that have not sent `connection_init`; past it an upgrade is refused 503. */
+  maxPendingInit: number;
+}
+
+export interface SocketSettings {
+  limits: SocketLimits;
+  /** Production hides internal error messages from close reasons. */
+  production: boolean;
+  logger: Logger;
+  keepAliveMs?: number;
+}
+
+/** Close codes of the bounds (graphql-ws' own are 44xx; 1013 is RFC 6455's "try again later"). */
+export const CLOSE_SLOW_CONSUMER = 1013;
+export const CLOSE_TOO_MANY_MESSAGES = 4429;
+/** What a queued event is assumed to weigh until the socket has sent one. */
+const MIN_EVENT_BYTES = 256;
+
+export interface Extra {
+  readonly socket: WebSocket;
+  /**
+   * The upgrade request as far as it matters after the upgrade: `headers`, `url`, `method` and
+   * `httpVersion` (typed as graphql-ws types it). The request stream itself, its raw headers and
+   * buffers are let go: kept for each socket's whole life they cost more than a bare socket.
+   */
+  readonly request: IncomingMessage;
+}
+
+/** Headers whose values many sockets send alike (never credentials). */
+const SHARED_HEADERS = new Set([
+  'host',
+  'connection',
+  'upgrade',
+  'origin',
+  'user-agent',
+  'pragma',
+  'cache-control',
+  'accept-encoding',
+  'accept-language',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+]);
+
+function upgradeRequest(request: IncomingMessage): IncomingMessage {
+  const { url, method, httpVersion } = request;
+  // Header values most sockets share (protocol, extensions, host, user agent) are shared; the
+  // handshake key means nothing after the upgrade.
+  const headers: IncomingMessage['headers'] = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (name === 'sec-websocket-key') continue;
+    headers[name] = typeof value === 'string' && SHARED_HEADERS.has(name) ? intern(value) : value;
+  }
+  return { headers, url, method, httpVersion } as IncomingMessage;
+}
+
+const REASON_LIMIT = 123; // bytes a close reason may hold
+
+function closeReason(error: unknown, isProd: boolean): string {
+  if (isProd) return 'Internal server error';
+  const reason = error instanceof Error ? error.message : String(error);
+  return Buffer.byteLength(reason) > REASON_LIMIT ? 'Internal server error' : reason;
+}
+
+/** Sockets pinged by the heartbeat that have not answered yet. */
+const awaitingPong = new WeakSet<WebSocket>();
+function onPong(this: WebSocket): void {
+  awaitingPong.delete(this);
+}
+
+export interface SocketServer {
+  /** True while fewer than `maxPendingInit` sockets wait for their `connection_init`. */
+  acceptsMore(): boolean;
+  /** A socket's send backlog, which its subscriptions count their queued events in. */
+  backlogOf(socket: WebSocket): Backlog | undefined;
+  dispose(): Promise<void>;
+}
+
+/** Same contract as `useServer` from `graphql-ws/use/ws`, with the bounds of `settings.limits`. */
+export function useServer<
+  P extends ConnectionInitMessage['payload'] = ConnectionInitMessage['payload'],
+  E extends Record<PropertyKey, unknown> = Record<PropertyKey, never>,
+>(options: ServerOptions<P, Extra & Partial<E>>, ws: WebSocketServer, settings: SocketSettings): SocketServer {
+  const { logger, production: isProd } = settings;
+  const keepAlive = settings.keepAliveMs ?? 12_000;
+  const shared: Shared = { settings, pendingInit: 0 };
+  const onConnect = options.onConnect;
+  const server = makeServer<P, Extra & Partial<E>>({
+    jsonMessageReviver: internQuery,
+    ...options,
+    onConnect: (ctx) => {
+      adapters.get(ctx.extra.socket)?.initialised();
+      return onConnect?.(ctx);
+    },
+  });
+  ws.options.handleProtocols = handleProtocols;
+
+  ws.once('error', (error) => {
+    logger.error({ err: error }, 'internal error emitted on the WebSocket server');
+    for (const client of ws.clients) client.close(CloseCode.InternalServerError, closeReason(error, isProd));
+  });
+
+  // One timer pings every socket; a socket that has not answered the previous ping is dead.
+  const heartbeat =
+    keepAlive > 0 && Number.isFinite(keepAlive)
+      ? setInterval(() => {
+          for (const socket of ws.clients) {
+            if (socket.readyState !== socket.OPEN) continue;
+            if (awaitingPong.has(socket)) {
+              socket.terminate();
+              continue;
+            }
+            awaitingPong.add(socket);
+            socket.ping();
+          }
+        }, keepAlive)
+      : null;
+  heartbeat?.unref();
+  ws.once('close', () => {
+    if (heartbeat) clearInterval(heartbeat);
+  });
+
+  ws.on('connection', (socket: WebSocket, request: IncomingMessage) => {
+    // No closure per socket (tens of thousands stay open): shared listeners find the socket's
+    // adapter, whose methods graphql-ws calls.
+    const adapter = new SocketAdapter(socket, shared);
+    adapters.set(socket, adapter);
+    socket.on('error', onSocketError);
+    socket.on('pong', onPong);
+    adapter.closed = server.opened(adapter, { socket, request: upgradeRequest(request) } as Extra & Partial<E>);
+    socket.on('close', onSocketClose);
+  });
+
+  return {
+    acceptsMore: () => shared.pendingInit < settings.limits.maxPendingInit,
+    backlogOf: (socket) => adapters.get(socket),
+    async dispose() {
+      if (heartbeat) clearInterval(heartbeat);
+      for (const client of ws.clients) client.close(1001, 'Going away');
+      ws.removeAllListeners();
+      await new Promise<void>((resolve, reject) => ws.close((error) => (error ? reject(error) : resolve())));
+    },
+  };
+}
+
+/** Each open socket's adapter, for the listeners every socket shares. */
+const adapters = new WeakMap<WebSocket, SocketAdapter>();
+
+function onSocketError(this: WebSocket, error: Error): void {
+  const adapter = adapters.get(this);
+  adapter?.shared.settings.logger.warn({ err: error }, 'WebSocket error');
+  this.close(CloseCode.InternalServerError, closeReason(error, adapter?.isProd ?? true));
+}
+
+function onSocketMessage(this: WebSocket, data: unknown): void {
+  adapters.get(this)?.receive(data);
+}
+
+function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
+  awaitingPong.delete(this);
+  const adapter = adapters.get(this);
+  adapters.delete(this);
+  adapter?.initialised();
+  if (adapter && code === CloseCode.SubprotocolNotAcceptable && this.protocol === DEPRECATED_GRAPHQL_WS_PROTOCOL) {
+    adapter.shared.settings.logger.debug(
+      `client offered the unsupported, deprecated subprotocol "${this.protocol}" (subscriptions-transport-ws)`,
+    );
+  }
+  adapter?.closed?.(code, String(reason));
+}
+
+/** What every socket of one server shares: its settings and how many wait for `connection_init`. */
+interface Shared {
+  readonly settings: SocketSettings;
+  pendingInit: number;
+}
+
+/**
+ * What graphql-ws calls a socket: one object per connection, its methods on the prototype. It
+ * enforces the socket's bounds: nothing is sent before the connection is acknowledged (a ping
+ * flood before `connection_init` gets no pongs), frames per second, and what the server holds
+ * for the socket: bytes `ws` has not flushed plus events queued for its subscriptions.
+ */
+class SocketAdapter implements Backlog {
+  handle: ((data: string) => Promise<void>) | null = null;
+  closed: ((code?: number, reason?: string) => Promise<void>) | null = null;
+  private acknowledged = false;
+  /** Counted in `shared.pendingInit` until it sends `connection_init` or closes. */
+  private waitingForInit = true;
+  /** Set once the socket is closed for a bound: nothing more is read or sent. */
+  private refused = false;
+  private windowStart = 0;
+  private framesInWindow = 0;
+  /** Events queued for this socket's subscriptions, and what one is assumed to weigh. */
+  private queuedEvents = 0;
+  private eventBytes = MIN_EVENT_BYTES;
+
+  constructor(
+    private readonly socket: WebSocket,
+    readonly shared: Shared,
+  ) {
+    shared.pendingInit++;
+  }
+
+  get isProd(): boolean {
+    return this.shared.settings.production;
+  }
+
+  get protocol(): string {
+    return this.socket.protocol;
+  }
+
+  /** `connection_init` arrived (or the socket closed): it no longer counts as waiting. */
+  initialised(): void {
+    if (!this.waitingForInit) return;
+    this.waitingForInit = false;
+    this.shared.pendingInit--;
+  }
+
+  send(data: string): Promise<void> {
+    const socket = this.socket;
+    if (socket.readyState !== socket.OPEN || this.refused) return Promise.resolve();
+    if (!this.acknowledged) {
+      // Nothing but the acknowledgement goes out before it (graphql-ws sends nothing else then;
+      // pongs are `onPing`'s).
+      if (!data.startsWith('{"type":"connection_ack"')) return Promise.resolve();
+      this.acknowledged = true;
+    }
+    // A moving average of the operation frames sent: one large query answer does not make every
+    // queued event count as large.
+    if (data.startsWith('{"id"')) this.eventBytes = Math.max(MIN_EVENT_BYTES, (this.eventBytes * 7 + data.length) / 8);
+    const sent = new Promise<void>((resolve, reject) => {
+      // A send cut short by the socket closing is no error of the operation.
+      socket.send(data, (error) => (error && socket.readyState === socket.OPEN ? reject(error) : resolve()));
+    });
+    this.checkBacklog();
+    return sent;
+  }
+
+  /** graphql-ws calls this instead of answering a `ping` itself: no `pong` before the ack. */
+  onPing(payload?: Record<string, unknown>): Promise<void> {
+    if (!this.acknowledged) return Promise.resolve();
+    return this.send(JSON.stringify(payload ? { type: 'pong', payload } : { type: 'pong' }));
+  }
+
+  /** `Backlog`: an event was queued for (or handed to) one of this socket's subscriptions. */
+  queued(delta: number): void {
+    this.queuedEvents += delta;
+    if (delta > 0) this.checkBacklog();
+  }
+
+  private checkBacklog(): void {
+    const held = this.socket.bufferedAmount + this.queuedEvents * this.eventBytes;
+    if (held <= this.shared.settings.limits.maxBufferedBytes || this.refused) return;
+    this.shared.settings.logger.info({ held }, 'WebSocket closed: slow consumer');
+    this.refuse(CLOSE_SLOW_CONSUMER, 'slow consumer');
+  }
+
+  /**
+   * Closes the socket for a bound. The close frame follows what is already buffered; `ws`
+   * terminates a socket that does not complete the closing handshake within 30 s.
+   */
+  private refuse(code: number, reason: string): void {
+    this.refused = true;
+    this.socket.close(code, reason);
+  }
+
+  close(code?: number, reason?: string): void {
+    this.socket.close(code, reason);
+  }
+
+  onMessage(handle: (data: string) => Promise<void>): void {
+    this.handle = handle;
+    this.socket.on('message', onSocketMessage);
+  }
+
+  receive(data: unknown): void {
+    if (!this.handle || this.refused) return;
+    const now = Date.now();
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.framesInWindow = 0;
+    }
+    if (++this.framesInWindow > this.shared.settings.limits.maxMessagesPerSecond) {
+      this.refuse(CLOSE_TOO_MANY_MESSAGES, 'Too many messages');
+      return;
+    }
+    // Not awaited: a subscription's handler runs as long as the subscription does, and awaiting
+    // it would keep this frame's buffer alive with it. Identical frames (thousands of clients
+    // subscribing alike) share one string, which graphql-ws keeps while the handler runs.
+    this.handle(intern(String(data))).catch((error: unknown) => {
+      this.shared.settings.logger.error({ err: error }, 'WebSocket message handling failed');
+      this.socket.close(CloseCode.InternalServerError, closeReason(error, this.isProd));
+    });
+  }
+}
+
+/**
+ * Strings many sockets send alike (a subscribe frame, its query text), shared: each socket would
+ * otherwise keep its own copy for its subscription's life. Bounded; short strings only.
+ */
+const interned = new Map<string, string>();
+const MAX_INTERNED = 4096;
+const MAX_INTERNED_LENGTH = 4096;
+
+function intern(text: string): string {
+  if (text.length > MAX_INTERNED_LENGTH) return text;
+  const known = interned.get(text);
+  if (known !== undefined) return known;
+  if (interned.size >= MAX_INTERNED) interned.clear();
+  interned.set(text, text);
+  return text;
+}
+
+/** `JSON.parse` reviver for graphql-ws messages: a subscription's query text is shared. */
+function internQuery(this: unknown, key: string, value: unknown): unknown {
+  return key === 'query' && typeof value === 'string' ? intern(value) : value;
+}
