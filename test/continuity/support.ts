@@ -112,9 +112,10 @@ export function lastVersions(changes: readonly Change[]): Map<string, number> {
 /**
  * `n` changes of a LIVE sandbox livestream as its vendor reports them (each a new vendor status),
  * through the same intake the sandbox's own reports reach: real commits, fast. Gives way to the
- * event loop every `every` changes, so the server serves subscribers meanwhile.
+ * event loop every `every` changes, so the server serves subscribers meanwhile. `padding` makes each
+ * vendor status (and so each event) that much larger.
  */
-export async function vendorChanges(server: TestServer, id: string, n: number, every = 1): Promise<void> {
+export async function vendorChanges(server: TestServer, id: string, n: number, every = 1, padding = ''): Promise<void> {
   const stream = await server.app.services.store.streams.get('livestream', id);
   if (!stream?.externalId) throw new Error(`no vendor id for ${id}`);
   for (let i = 0; i < n; i++) {
@@ -124,7 +125,7 @@ export async function vendorChanges(server: TestServer, id: string, n: number, e
       externalId: stream.externalId,
       roomId: stream.roomId,
       eventId: `${id}:burst:${crypto.randomUUID()}`,
-      observation: { status: 'LIVE', vendorStatus: `live-${i}` },
+      observation: { status: 'LIVE', vendorStatus: `live-${i}${padding}` },
       payload: { type: 'livestream.live', index: i },
     });
     if ((i + 1) % every === 0) await new Promise((resolve) => setImmediate(resolve));
