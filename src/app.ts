@@ -38,11 +38,9 @@ export function buildApp(config: Config, logger: Logger): App {
   // Providers that push events (the sandbox) report them to the intake, as webhooks do.
   const providers: ProviderRegistry = createProviders(config, {
     report: (event) => {
-      try {
-        intake.receive(event);
-      } catch (error) {
+      intake.receive(event).catch((error: unknown) => {
         logger.error({ err: error, provider: event.provider }, 'vendor event could not be applied');
-      }
+      });
     },
   });
   const streams = new StreamService(store, lifecycle, providers, config.defaultProvider, logger);
@@ -73,8 +71,10 @@ export function buildApp(config: Config, logger: Logger): App {
       // Deliveries recorded but not applied (stream unknown then, or a crash in between) are
       // retried now and whenever a stream learns its vendor id.
       webhooks.watch(events);
-      webhooks.retryPending();
-      poller.start();
+      webhooks.retryPending().catch((error: unknown) => {
+        logger.error({ err: error }, 'retrying pending webhook deliveries failed');
+      });
+      await poller.start();
       return port;
     },
     stop() {

@@ -40,19 +40,19 @@ function stream(kind: StreamKind, i: number, status: string, extra: Partial<NewS
 }
 
 describe('Store.listActive', () => {
-  it('gives the records getStream gives, newest first, filtered', () => {
+  it('gives the records getStream gives, newest first, filtered', async () => {
     store = new SqliteStore(':memory:');
     const s = store;
-    s.transaction(() => {
+    await s.transaction(async () => {
       for (let i = 0; i < 12; i++) {
-        s.streams.insert('livestream', {
+        await s.streams.insert('livestream', {
           ...stream('livestream', i, i === 5 ? 'STOPPED' : i % 3 ? 'LIVE' : 'STARTING'),
           playbackUrl: i % 2 ? `https://cdn.example/${i}.m3u8` : null,
           ingestRtmpUrl: 'rtmp://ingest.example/live',
           ingestStreamKey: i % 2 ? `sk-${i}` : null,
           ingestWhipUrl: null,
         } as NewStream);
-        s.streams.insert('recording', stream('recording', i, i === 7 ? 'COMPLETED' : 'RECORDING'));
+        await s.streams.insert('recording', stream('recording', i, i === 7 ? 'COMPLETED' : 'RECORDING'));
       }
     });
     for (const kind of ['livestream', 'recording'] as const) {
@@ -62,7 +62,7 @@ describe('Store.listActive', () => {
         { roomId: 'room-1' },
         { provider: 'SANDBOX' as const, roomId: 'room-0' },
       ]) {
-        const listed = s.streams.listActive(kind, filter);
+        const listed = await s.streams.listActive(kind, filter);
         expect(listed.length).toBeGreaterThan(0);
         // The same rows read through drizzle's own mapping, narrowed to the record's fields.
         const table = kind === 'livestream' ? livestreams : recordings;
@@ -81,8 +81,10 @@ describe('Store.listActive', () => {
             .map((row) => [row.id, Object.fromEntries(fields.map((field) => [field, row[field as keyof typeof row]]))]),
         );
         expect(listed).toEqual(listed.map((record) => byDrizzle.get(record.id)));
-        expect(listed).toEqual(listed.map((record) => s.streams.get(kind, record.id)));
-        const expectedIds = Array.from({ length: 12 }, (_, i) => s.streams.get(kind, `${kind}-${i}`))
+        expect(listed).toEqual(await Promise.all(listed.map((record) => s.streams.get(kind, record.id))));
+        const expectedIds = (
+          await Promise.all(Array.from({ length: 12 }, (_, i) => s.streams.get(kind, `${kind}-${i}`)))
+        )
           .filter((r) => r && !['STOPPED', 'COMPLETED'].includes(r.status))
           .filter((r) => !('provider' in filter) || r?.provider === filter.provider)
           .filter((r) => !('roomId' in filter) || r?.roomId === filter.roomId)
@@ -91,12 +93,12 @@ describe('Store.listActive', () => {
         expect(listed.map((r) => r.id)).toEqual(expectedIds);
       }
     }
-    expect(s.streams.listActive('livestream', { roomId: 'nowhere' })).toEqual([]);
+    expect(await s.streams.listActive('livestream', { roomId: 'nowhere' })).toEqual([]);
   });
 });
 
 describe('Store.listActive between changes', () => {
-  it('answers again without reading while nothing changed, and sees every change made since', () => {
+  it('answers again without reading while nothing changed, and sees every change made since', async () => {
     const dir = tempDir();
     const file = join(dir, 'active.sqlite');
     store = new SqliteStore(file);
@@ -104,41 +106,44 @@ describe('Store.listActive between changes', () => {
     // Another connection to the same file: another process sharing the database.
     const other = new SqliteStore(file);
     try {
-      s.transaction(() => {
-        for (let i = 0; i < 3; i++) s.streams.insert('livestream', stream('livestream', i, 'LIVE'));
+      await s.transaction(async () => {
+        for (let i = 0; i < 3; i++) await s.streams.insert('livestream', stream('livestream', i, 'LIVE'));
       });
       const reads: string[] = [];
       const stop = s.onStatement((sql) => reads.push(sql));
-      const first = s.streams.listActive('livestream', {});
-      const again = s.streams.listActive('livestream', {});
+      const first = await s.streams.listActive('livestream', {});
+      const again = await s.streams.listActive('livestream', {});
       stop();
       expect(again).toEqual(first);
       expect(reads.filter((sql) => sql.includes('from "livestreams"'))).toHaveLength(1);
 
       // A change through this connection.
-      s.streams.update('livestream', 'livestream-0', { status: 'STOPPED', version: 2 });
-      expect(s.streams.listActive('livestream', {}).map((r) => r.id)).toEqual(['livestream-2', 'livestream-1']);
+      await s.streams.update('livestream', 'livestream-0', { status: 'STOPPED', version: 2 });
+      expect((await s.streams.listActive('livestream', {})).map((r) => r.id)).toEqual(['livestream-2', 'livestream-1']);
       // A change committed by the other connection.
-      other.streams.update('livestream', 'livestream-1', { vendorStatus: 'changed elsewhere', version: 2 });
-      expect(s.streams.listActive('livestream', {}).map((r) => [r.id, r.vendorStatus, r.version])).toEqual([
+      await other.streams.update('livestream', 'livestream-1', { vendorStatus: 'changed elsewhere', version: 2 });
+      expect((await s.streams.listActive('livestream', {})).map((r) => [r.id, r.vendorStatus, r.version])).toEqual([
         ['livestream-2', null, 3],
         ['livestream-1', 'changed elsewhere', 2],
       ]);
-      other.streams.insert('livestream', stream('livestream', 3, 'STARTING'));
-      expect(s.streams.listActive('livestream', {}).map((r) => r.id)).toEqual([
+      await other.streams.insert('livestream', stream('livestream', 3, 'STARTING'));
+      expect((await s.streams.listActive('livestream', {})).map((r) => r.id)).toEqual([
         'livestream-3',
         'livestream-2',
         'livestream-1',
       ]);
       // A write rolled back leaves the list as it was.
-      expect(() =>
-        s.transaction(() => {
-          s.streams.update('livestream', 'livestream-2', { status: 'FAILED', version: 2 });
-          expect(s.streams.listActive('livestream', {}).map((r) => r.id)).toEqual(['livestream-3', 'livestream-1']);
+      await expect(
+        s.transaction(async () => {
+          await s.streams.update('livestream', 'livestream-2', { status: 'FAILED', version: 2 });
+          expect((await s.streams.listActive('livestream', {})).map((r) => r.id)).toEqual([
+            'livestream-3',
+            'livestream-1',
+          ]);
           throw new Error('undo');
         }),
-      ).toThrow('undo');
-      expect(s.streams.listActive('livestream', {}).map((r) => r.id)).toEqual([
+      ).rejects.toThrow('undo');
+      expect((await s.streams.listActive('livestream', {})).map((r) => r.id)).toEqual([
         'livestream-3',
         'livestream-2',
         'livestream-1',

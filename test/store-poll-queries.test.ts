@@ -19,17 +19,17 @@ afterEach(() => {
 });
 
 describe('the poll schedule queries', () => {
-  it('read along the next_poll_at index, not through every active stream', () => {
+  it('read along the next_poll_at index, not through every active stream', async () => {
     dir = tempDir();
     const file = join(dir, 'schedule.sqlite');
     store = new SqliteStore(file);
     const s = store;
     const now = new Date();
     const later = new Date(now.getTime() + 60_000);
-    s.transaction(() => {
+    await s.transaction(async () => {
       for (let i = 0; i < 2000; i++) {
         const at = new Date(now.getTime() - 1000);
-        s.streams.insert('livestream', {
+        await s.streams.insert('livestream', {
           id: `live-${i}`,
           provider: 'HMS',
           roomId: `room-${i}`,
@@ -52,8 +52,8 @@ describe('the poll schedule queries', () => {
     });
     const statements: string[] = [];
     const stop = s.onStatement((sql) => statements.push(sql));
-    const claims = s.polls.claimDue('livestream', { owner: 'test', now, leaseUntil: later, limit: 10 });
-    const next = s.polls.nextDue('livestream', new Date(now.getTime() + 1));
+    const claims = await s.polls.claimDue('livestream', { owner: 'test', now, leaseUntil: later, limit: 10 });
+    const next = await s.polls.nextDue('livestream', new Date(now.getTime() + 1));
     stop();
     expect(claims.map((c) => c.id).sort()).toEqual(['live-1', 'live-2', 'live-3']);
     // The three claimed are leased: the next one due is the first of the others.

@@ -266,7 +266,9 @@ describe('Hive Gateway in front of both subgraphs', () => {
     }
     // Let the sandbox reach LIVE first, so only the gateway's query reads while we count.
     const store = livestreams.app.services.store;
-    await waitFor(() => ids.every((id) => store.streams.get('livestream', id)?.status === 'LIVE'));
+    await waitFor(async () =>
+      (await Promise.all(ids.map((id) => store.streams.get('livestream', id)))).every((s) => s?.status === 'LIVE'),
+    );
 
     const reads: string[] = [];
     const stop = store.onStatement((sql) => {

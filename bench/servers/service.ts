@@ -39,9 +39,9 @@ process.on('message', async (message: { type: string; id: number; command: strin
     const { count } = message.args as { count: number };
     const now = new Date();
     const far = new Date(Date.now() + 24 * 60 * 60 * 1000);
-    app.services.store.transaction(() => {
+    await app.services.store.transaction(async () => {
       for (let i = 0; i < count; i++) {
-        app.services.store.streams.insert('livestream', {
+        await app.services.store.streams.insert('livestream', {
           id: `wh-stream-${i}`,
           provider: 'HMS',
           roomId: `wh-room-${i}`,
@@ -69,9 +69,9 @@ process.on('message', async (message: { type: string; id: number; command: strin
     const stream = await app.services.streams.startLivestream({ roomId: 'catch-up-room' });
     for (let done = 0; done < count; ) {
       const batch = Math.min(1000, count - done);
-      app.services.store.transaction(() => {
+      await app.services.store.transaction(async () => {
         for (let i = 0; i < batch; i++) {
-          app.intake.observed('livestream', stream.id, { status: stream.status, vendorStatus: `v-${done + i}` });
+          await app.intake.observed('livestream', stream.id, { status: stream.status, vendorStatus: `v-${done + i}` });
         }
       });
       done += batch;
@@ -82,10 +82,10 @@ process.on('message', async (message: { type: string; id: number; command: strin
   } else if (message.command === 'touch') {
     // One status report that changes a stream (its vendor status), through the real intake path.
     const { id, marker } = message.args as { id: string; marker: string };
-    const stream = app.services.store.streams.get('livestream', id);
+    const stream = await app.services.store.streams.get('livestream', id);
     if (stream) {
       const startedAt = performance.timeOrigin + performance.now();
-      app.intake.observed('livestream', id, { status: stream.status, vendorStatus: marker });
+      await app.intake.observed('livestream', id, { status: stream.status, vendorStatus: marker });
       result = startedAt;
     }
   }

@@ -30,7 +30,7 @@ export interface CreateRequest {
 }
 
 /** A stream the caller names by id, or finds (correlation) inside the same transaction. */
-export type StreamTarget = string | (() => StreamRecord | undefined);
+export type StreamTarget = string | (() => Promise<StreamRecord | undefined>);
 
 /** One written change: what the row becomes, and the history event that says so. */
 interface Change {
@@ -61,10 +61,13 @@ export class StreamLifecycle {
    * (also guarded by unique indexes), so concurrent starts for one room create one stream. A
    * known idempotency key answers the stream it created (`created` false).
    */
-  create<K extends StreamKind>(kind: K, request: CreateRequest): { stream: RecordOf<K>; created: boolean } {
+  async create<K extends StreamKind>(
+    kind: K,
+    request: CreateRequest,
+  ): Promise<{ stream: RecordOf<K>; created: boolean }> {
     const attempt = () => this.store.transaction(() => this.createHere(kind, request));
     try {
-      return attempt();
+      return await attempt();
     } catch (error) {
       // Another writer (another replica) won the race for the unique indexes: answer as it would.
       if (this.store.isUniqueViolation(error)) return attempt();
@@ -77,9 +80,9 @@ export class StreamLifecycle {
    * `version`, publishes after commit. A refused update is kept in history as not applied; a
    * vendor event id seen before changes nothing.
    */
-  apply<K extends StreamKind>(update: StatusUpdate & { kind: K }): ApplyResult<K> {
-    return this.store.transaction(() => {
-      const current = this.store.streams.get(update.kind, update.streamId);
+  apply<K extends StreamKind>(update: StatusUpdate & { kind: K }): Promise<ApplyResult<K>> {
+    return this.store.transaction(async () => {
+      const current = await this.store.streams.get(update.kind, update.streamId);
       if (!current) throw new NotFoundError(update.kind, update.streamId);
       return this.applyHere(update, current);
     });
@@ -94,9 +97,9 @@ export class StreamLifecycle {
     target: StreamTarget,
     observation: VendorObservation,
     report: Report,
-  ): ApplyResult<K> | undefined {
-    return this.store.transaction(() => {
-      const current = typeof target === 'string' ? this.store.streams.get(kind, target) : target();
+  ): Promise<ApplyResult<K> | undefined> {
+    return this.store.transaction(async () => {
+      const current = typeof target === 'string' ? await this.store.streams.get(kind, target) : await target();
       if (!current) {
         if (typeof target === 'string') throw new NotFoundError(kind, target);
         return undefined;
@@ -105,10 +108,13 @@ export class StreamLifecycle {
     });
   }
 
-  private createHere<K extends StreamKind>(kind: K, request: CreateRequest): { stream: RecordOf<K>; created: boolean } {
+  private async createHere<K extends StreamKind>(
+    kind: K,
+    request: CreateRequest,
+  ): Promise<{ stream: RecordOf<K>; created: boolean }> {
     const { provider, roomId, idempotencyKey } = request;
     if (idempotencyKey) {
-      const previous = this.store.streams.findByIdempotencyKey(kind, idempotencyKey);
+      const previous = await this.store.streams.findByIdempotencyKey(kind, idempotencyKey);
       if (previous) {
         if (previous.provider !== provider || previous.roomId !== roomId) {
           throw new ConflictError(
@@ -119,7 +125,7 @@ export class StreamLifecycle {
         return { stream: previous, created: false };
       }
     }
-    const active = this.store.streams.findActive(kind, provider, roomId);
+    const active = await this.store.streams.findActive(kind, provider, roomId);
     if (active) {
       throw new ConflictError(
         `A ${kind} is already active in room ${roomId} on ${provider}`,
@@ -128,7 +134,7 @@ export class StreamLifecycle {
     }
     const now = new Date();
     const stream = newRecord(kind, { id: crypto.randomUUID(), provider, roomId, idempotencyKey, now });
-    this.write(kind, undefined, stream, {
+    await this.write(kind, undefined, stream, {
       status: stream.status,
       vendorStatus: null,
       source: 'API',
@@ -139,16 +145,19 @@ export class StreamLifecycle {
     return { stream, created: true };
   }
 
-  private applyHere<K extends StreamKind>(update: StatusUpdate & { kind: K }, current: RecordOf<K>): ApplyResult<K> {
+  private async applyHere<K extends StreamKind>(
+    update: StatusUpdate & { kind: K },
+    current: RecordOf<K>,
+  ): Promise<ApplyResult<K>> {
     const now = update.at ?? new Date();
-    if (update.eventId && this.store.history.has(update.kind, current.id, update.eventId)) {
+    if (update.eventId && (await this.store.history.has(update.kind, current.id, update.eventId))) {
       return { stream: current, changed: false, refused: false };
     }
     const verdict = judgeTransition(update.kind, current.status, update.status);
     const payload = serializePayload(update.payload);
     const refused = verdict === 'refuse';
     if (refused) {
-      this.store.history.append({
+      await this.store.history.append({
         streamKind: update.kind,
         streamId: current.id,
         status: update.status,
@@ -175,13 +184,13 @@ export class StreamLifecycle {
     const assets =
       update.kind === 'recording' &&
       update.assets?.length &&
-      assetsDiffer(this.store.assets.listFor([current.id]), update.assets)
+      assetsDiffer(await this.store.assets.listFor([current.id]), update.assets)
         ? update.assets
         : undefined;
     if (Object.keys(patch).length === 0 && !assets) {
       return { stream: current, changed: false, refused };
     }
-    const stream = this.write(update.kind, current, patch, {
+    const stream = await this.write(update.kind, current, patch, {
       status: verdict === 'apply' ? update.status : current.status,
       vendorStatus: patch.vendorStatus ?? current.vendorStatus,
       source: update.source,
@@ -200,17 +209,17 @@ export class StreamLifecycle {
    * once the outermost transaction commits. Any change starts the stream's poll schedule over
    * (or ends it).
    */
-  private write<K extends StreamKind>(
+  private async write<K extends StreamKind>(
     kind: K,
     current: RecordOf<K> | undefined,
     patch: StreamPatch | RecordOf<K>,
     change: Change,
-  ): RecordOf<K> {
+  ): Promise<RecordOf<K>> {
     const slot = this.schedule.afterChange(kind, change.status, change.at);
     const version = current ? current.version + 1 : 1;
     const next = (current ? { ...current, ...patch, version, updatedAt: change.at } : patch) as RecordOf<K>;
     // History first: the event's position in the change log is the row's `changePosition`.
-    const changePosition = this.store.history.append({
+    const changePosition = await this.store.history.append({
       streamKind: kind,
       streamId: next.id,
       status: change.status,
@@ -226,11 +235,17 @@ export class StreamLifecycle {
     // The row as just written (read in this transaction, so nothing else changed it since).
     const stream = { ...next, changePosition };
     if (current) {
-      this.store.streams.update(kind, current.id, { ...patch, ...slot, version, updatedAt: change.at, changePosition });
+      await this.store.streams.update(kind, current.id, {
+        ...patch,
+        ...slot,
+        version,
+        updatedAt: change.at,
+        changePosition,
+      });
     } else {
-      this.store.streams.insert(kind, { ...(stream as NewStream), ...slot });
+      await this.store.streams.insert(kind, { ...(stream as NewStream), ...slot });
     }
-    if (change.assets) this.store.assets.upsert(stream.id, change.assets, change.at);
+    if (change.assets) await this.store.assets.upsert(stream.id, change.assets, change.at);
     const published = { kind, stream, created: !current };
     this.store.afterCommit(() => this.events.publish(published));
     return stream;

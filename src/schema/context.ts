@@ -55,20 +55,20 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
  * but do not cache, because a subscription keeps its context for its whole life and must read
  * each event's data afresh.
  */
-function byId<T extends { id: string }>(load: (ids: readonly string[]) => T[]) {
+function byId<T extends { id: string }>(load: (ids: readonly string[]) => Promise<T[]>) {
   return new DataLoader<string, T | null>(
     async (ids) => {
-      const rows = new Map(load(ids).map((row) => [row.id, row]));
+      const rows = new Map((await load(ids)).map((row) => [row.id, row]));
       return ids.map((id) => rows.get(id) ?? null);
     },
     { cache: false },
   );
 }
 
-function grouped<T>(load: (keys: readonly string[]) => T[], key: (row: T) => string) {
+function grouped<T>(load: (keys: readonly string[]) => Promise<T[]>, key: (row: T) => string) {
   return new DataLoader<string, T[]>(
     async (keys) => {
-      const groups = groupBy(load(keys), key);
+      const groups = groupBy(await load(keys), key);
       return keys.map((k) => groups.get(k) ?? []);
     },
     { cache: false },

@@ -118,10 +118,10 @@ builder.queryFields((t) => ({
       roomId: t.arg.string(),
       status: t.arg({ type: LivestreamStatusEnum }),
     },
-    resolve: (_root, args, ctx) => {
+    resolve: async (_root, args, ctx) => {
       const first = pageSize(args.first);
       return toConnection(
-        ctx.store.streams.page('livestream', { ...args, first, after: decodeCursor(args.after) }),
+        await ctx.store.streams.page('livestream', { ...args, first, after: decodeCursor(args.after) }),
         first,
       );
     },

@@ -111,10 +111,10 @@ builder.queryFields((t) => ({
       roomId: t.arg.string(),
       status: t.arg({ type: RecordingStatusEnum }),
     },
-    resolve: (_root, args, ctx) => {
+    resolve: async (_root, args, ctx) => {
       const first = pageSize(args.first);
       return toConnection(
-        ctx.store.streams.page('recording', { ...args, first, after: decodeCursor(args.after) }),
+        await ctx.store.streams.page('recording', { ...args, first, after: decodeCursor(args.after) }),
         first,
       );
     },

@@ -33,18 +33,32 @@ class StreamWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>, StreamC
     private readonly id: string | null,
     topic: string,
   ) {
-    // Listen first, then read the snapshot, in the same tick: nothing committed in between is missed.
+    // Listen first, then read the snapshot: nothing committed in between is missed (a change
+    // delivered before the snapshot answers is newer than it, and the snapshot is then skipped).
     super(context.events, topic);
     this.countIn(context.backlog);
     if (!id || this.done) return;
-    const current = context.store.streams.get(kind, id);
+    void this.snapshot(context, id);
+  }
+
+  private async snapshot(context: GraphQLContext, id: string): Promise<void> {
+    let current: RecordOf<K> | undefined;
+    try {
+      current = await context.store.streams.get(this.kind, id);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (this.done) return;
+    // A change already delivered is newer than (or as new as) this snapshot.
+    if (this.version > 0 && (!current || current.version <= this.version)) return;
     if (!current) {
-      this.fail(new GraphQLError(`No ${kind} with id ${id}`, { extensions: { code: 'NOT_FOUND' } }));
+      this.fail(new GraphQLError(`No ${this.kind} with id ${id}`, { extensions: { code: 'NOT_FOUND' } }));
       return;
     }
     this.version = current.version;
     this.push(current);
-    if (isFinal(kind, current.status)) this.complete();
+    if (isFinal(this.kind, current.status)) this.complete();
   }
 
   override deliver(change: StreamChange): void {

@@ -47,7 +47,7 @@ export class RecordingAssetService {
 
   /** A renewal that fails leaves the old URL in place: the asset is still worth listing. */
   private async renew(asset: RecordingAssetRecord, current: AssetDownload): Promise<AssetDownload> {
-    const recording = this.store.streams.get('recording', asset.recordingId);
+    const recording = await this.store.streams.get('recording', asset.recordingId);
     if (!recording) return current;
     const provider = this.providers.get(recording.provider);
     if (!provider.configured || !provider.renewAssetUrl) return current;
@@ -62,7 +62,7 @@ export class RecordingAssetService {
         this.failedAt.set(asset.id, Date.now());
         return current;
       }
-      this.store.assets.updateUrl(asset.id, renewed.url, renewed.urlExpiresAt);
+      await this.store.assets.updateUrl(asset.id, renewed.url, renewed.urlExpiresAt);
       this.failedAt.delete(asset.id);
       return { url: renewed.url, urlExpiresAt: renewed.urlExpiresAt };
     } catch (error) {

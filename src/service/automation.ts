@@ -33,7 +33,7 @@ export class AutomationService {
     private readonly logger: Logger,
   ) {}
 
-  setRule(input: RoomAutomationInput): RoomAutomationRecord {
+  async setRule(input: RoomAutomationInput): Promise<RoomAutomationRecord> {
     const valid = parseInput(roomAutomationInput, {
       ...input,
       provider: input.provider ?? this.defaultProvider,
@@ -41,7 +41,7 @@ export class AutomationService {
       meetingUrl: input.meetingUrl ?? null,
     });
     const rule: RoomAutomationRecord = { ...valid, updatedAt: new Date() };
-    this.store.rooms.upsertAutomation(rule);
+    await this.store.rooms.upsertAutomation(rule);
     return rule;
   }
 
@@ -78,11 +78,13 @@ export class AutomationService {
     // Presence is kept whatever the rule, so a rule set mid-session knows who is there.
     const real = event.realPeer !== false;
     if (event.type === 'PEER_JOINED' && real && event.peerId)
-      this.store.rooms.addPeer(provider, roomId, event.peerId, at);
-    if (event.type === 'PEER_LEFT' && real && event.peerId) this.store.rooms.removePeer(provider, roomId, event.peerId);
-    if (event.type === 'SESSION_ENDED') this.store.rooms.clearPeers(provider, roomId);
+      await this.store.rooms.addPeer(provider, roomId, event.peerId, at);
+    if (event.type === 'PEER_LEFT' && real && event.peerId) {
+      await this.store.rooms.removePeer(provider, roomId, event.peerId);
+    }
+    if (event.type === 'SESSION_ENDED') await this.store.rooms.clearPeers(provider, roomId);
 
-    const rule = this.store.rooms.getAutomation(provider, roomId);
+    const rule = await this.store.rooms.getAutomation(provider, roomId);
     if (!rule) return;
     switch (event.type) {
       case 'SESSION_STARTED':
@@ -92,7 +94,7 @@ export class AutomationService {
         if (rule.recordOn === 'FIRST_PEER_JOIN' && real) await this.startRecording(rule, event);
         return;
       case 'PEER_LEFT':
-        if (rule.stopWhenEmpty && real && this.store.rooms.countPeers(provider, roomId) === 0) {
+        if (rule.stopWhenEmpty && real && (await this.store.rooms.countPeers(provider, roomId)) === 0) {
           await this.stopRecording(rule, event);
         }
         return;
@@ -134,7 +136,7 @@ export class AutomationService {
 
   /** The room is empty: stop its active recording now instead of after the vendor's timeout. */
   private async stopRecording(rule: RoomAutomationRecord, event: RoomEvent): Promise<void> {
-    const active = this.store.streams.findActive('recording', rule.provider, rule.roomId);
+    const active = await this.store.streams.findActive('recording', rule.provider, rule.roomId);
     if (!active || active.status === 'STOPPING') return;
     let stopped: RecordingRecord;
     try {

@@ -62,7 +62,7 @@ export class StreamService {
       throw new ValidationError(`Provider ${providerId} does not support ${kind}s`, 'provider');
     }
 
-    const created = this.lifecycle.create(kind, {
+    const created = await this.lifecycle.create(kind, {
       provider: providerId,
       roomId: input.roomId,
       idempotencyKey: input.idempotencyKey ?? null,
@@ -75,7 +75,7 @@ export class StreamService {
       observation = await callVendor(provider, id);
     } catch (error) {
       const failure = toProviderError(providerId, error, this.logger);
-      this.lifecycle.apply({
+      await this.lifecycle.apply({
         kind,
         streamId: id,
         status: 'FAILED',
@@ -88,7 +88,7 @@ export class StreamService {
   }
 
   private async stop<K extends StreamKind>(kind: K, id: string): Promise<RecordOf<K>> {
-    const stream = this.store.streams.get(kind, id);
+    const stream = await this.store.streams.get(kind, id);
     if (!stream) throw new NotFoundError(kind, id);
     if (!isActive(kind, stream.status) || stream.status === 'STOPPING') return stream;
     if (!stream.externalId) {
@@ -116,8 +116,12 @@ export class StreamService {
   }
 
   /** The vendor's answer to a start or stop, applied (history keeps the answer itself). */
-  private applyAnswer<K extends StreamKind>(kind: K, id: string, observation: VendorObservation): RecordOf<K> {
-    const result = this.lifecycle.observe(kind, id, observation, { source: 'API' });
+  private async applyAnswer<K extends StreamKind>(
+    kind: K,
+    id: string,
+    observation: VendorObservation,
+  ): Promise<RecordOf<K>> {
+    const result = await this.lifecycle.observe(kind, id, observation, { source: 'API' });
     if (!result) throw new NotFoundError(kind, id);
     return result.stream;
   }

@@ -14,10 +14,12 @@ import type {
  * `sqlite/store.ts`; every SQL statement and pragma lives behind it.
  *
  * One section per concern (streams, history, assets, deliveries, polls, rooms) and one unit of
- * work, `transaction`. Methods answer synchronously today (better-sqlite3 is synchronous, and the
- * webhook group commit relies on it); an asynchronous engine (PostgreSQL) implements the same
- * sections with every answer widened to `Awaitable<T>` and `transaction(fn)` awaiting `fn`, so the
- * code above the store keeps one copy: it only ever calls these methods inside `transaction`.
+ * work, `transaction`. Every answer is a promise, so an asynchronous engine (PostgreSQL through
+ * node-postgres) implements the same interface as the synchronous SQLite one, and the code above
+ * the store is written once. A transaction is asynchronous: the engine keeps the calling async
+ * flow's statements in it until `fn` settles (SQLite: the one connection is held, other flows
+ * wait; PostgreSQL: a pooled client is checked out), and a `transaction` called from inside it is
+ * a savepoint. Nested calls of one flow are awaited one after another, never run concurrently.
  */
 export interface Store {
   readonly streams: StreamStore;
@@ -33,13 +35,14 @@ export interface Store {
    * is a savepoint of that one (it may roll back alone): nothing is durable until the outermost
    * commits, and what waits for durability (`afterCommit`) waits for that.
    */
-  transaction<T>(fn: () => T): T;
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
   /**
    * `fn` in a transaction shared with the other writes asked for at about the same time (each
    * rolls back alone), settling once that shared transaction has committed: one durable commit
-   * for many concurrent writers (webhook deliveries).
+   * for many concurrent writers (webhook deliveries). `fn` may not call vendors: it holds the
+   * transaction while it runs.
    */
-  groupTransaction<T>(fn: () => T): Promise<T>;
+  groupTransaction<T>(fn: () => Promise<T>): Promise<T>;
   /** Runs `fn` once the current transaction has committed (at once outside one); dropped on rollback. */
   afterCommit(fn: () => void): void;
   /** True when `error` is the engine's unique-constraint violation (a concurrent writer won a race). */
@@ -51,9 +54,6 @@ export interface Store {
   isReady(): boolean;
   close(): void;
 }
-
-/** What a store method answers once the store is asynchronous (see `Store`). */
-export type Awaitable<T> = T | Promise<T>;
 
 export interface StreamFilter {
   provider?: ProviderId | null;
@@ -90,26 +90,30 @@ export type StreamPatch = Partial<
 export type StreamWrite = StreamPatch & Partial<PollSlot>;
 
 export interface StreamStore {
-  get<K extends StreamKind>(kind: K, id: string): RecordOf<K> | undefined;
-  getMany<K extends StreamKind>(kind: K, ids: readonly string[]): RecordOf<K>[];
-  findByExternalId<K extends StreamKind>(kind: K, provider: ProviderId, externalId: string): RecordOf<K> | undefined;
+  get<K extends StreamKind>(kind: K, id: string): Promise<RecordOf<K> | undefined>;
+  getMany<K extends StreamKind>(kind: K, ids: readonly string[]): Promise<RecordOf<K>[]>;
+  findByExternalId<K extends StreamKind>(
+    kind: K,
+    provider: ProviderId,
+    externalId: string,
+  ): Promise<RecordOf<K> | undefined>;
   /** The room's stream during which a second start is a conflict (STARTING to STOPPING). */
-  findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): RecordOf<K> | undefined;
-  findByIdempotencyKey<K extends StreamKind>(kind: K, key: string): RecordOf<K> | undefined;
+  findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): Promise<RecordOf<K> | undefined>;
+  findByIdempotencyKey<K extends StreamKind>(kind: K, key: string): Promise<RecordOf<K> | undefined>;
   /** The newest stream of a room that is not final (an UPLOADING recording included). */
-  findOpenInRoom<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): RecordOf<K> | undefined;
+  findOpenInRoom<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): Promise<RecordOf<K> | undefined>;
   /**
    * Every stream of `kind` that is not final (STARTING to STOPPING), newest first, filtered. The
    * records may be shared with other callers until something changes: they must not be modified.
    */
-  listActive<K extends StreamKind>(kind: K, filter: StreamFilter): readonly RecordOf<K>[];
+  listActive<K extends StreamKind>(kind: K, filter: StreamFilter): Promise<readonly RecordOf<K>[]>;
   /** Newest first, keyset-paginated on (createdAt, id). Returns one extra row to tell if more follow. */
-  page<K extends StreamKind>(kind: K, request: PageRequest): RecordOf<K>[];
+  page<K extends StreamKind>(kind: K, request: PageRequest): Promise<RecordOf<K>[]>;
   /** Every stream of the given rooms, newest first (one query for a batch of rooms). */
-  listByRooms<K extends StreamKind>(kind: K, roomIds: readonly string[]): RecordOf<K>[];
-  insert(kind: StreamKind, row: NewStream): void;
+  listByRooms<K extends StreamKind>(kind: K, roomIds: readonly string[]): Promise<RecordOf<K>[]>;
+  insert(kind: StreamKind, row: NewStream): Promise<void>;
   /** Writes the fields `patch` gives (undefined ones are left alone); a livestream's own fields are skipped for a recording. */
-  update(kind: StreamKind, id: string, patch: StreamWrite): void;
+  update(kind: StreamKind, id: string, patch: StreamWrite): Promise<void>;
 }
 
 /**
@@ -124,11 +128,11 @@ export interface HistoryStore {
    * Writes the event and answers its position in the change log. Positions of applied events
    * follow commit order (a reader that sees one sees every smaller one); they may have gaps.
    */
-  append(event: NewStatusEvent): number;
+  append(event: NewStatusEvent): Promise<number>;
   /** True when the vendor's event id was already recorded for this stream. */
-  has(kind: StreamKind, streamId: string, eventId: string): boolean;
+  has(kind: StreamKind, streamId: string, eventId: string): Promise<boolean>;
   /** History of several streams in one query, oldest first per stream. */
-  listFor(kind: StreamKind, streamIds: readonly string[]): StatusEventRecord[];
+  listFor(kind: StreamKind, streamIds: readonly string[]): Promise<StatusEventRecord[]>;
 }
 
 export interface AssetStore {
@@ -136,10 +140,10 @@ export interface AssetStore {
    * Adds assets, replacing one with the same vendor id; an asset known by its path alone and the
    * same file listed later with its vendor id are one asset.
    */
-  upsert(recordingId: string, assets: readonly AssetInput[], now: Date): void;
+  upsert(recordingId: string, assets: readonly AssetInput[], now: Date): Promise<void>;
   /** Stores a renewed download URL of one asset. */
-  updateUrl(id: string, url: string, urlExpiresAt: Date | null): void;
-  listFor(recordingIds: readonly string[]): RecordingAssetRecord[];
+  updateUrl(id: string, url: string, urlExpiresAt: Date | null): Promise<void>;
+  listFor(recordingIds: readonly string[]): Promise<RecordingAssetRecord[]>;
 }
 
 export interface NewDelivery {
@@ -165,15 +169,15 @@ export interface DeliveryRecord {
 /** Webhook deliveries, unique per provider and delivery id. */
 export interface DeliveryStore {
   /** Records a delivery; `inserted` false when the same provider + delivery id was recorded before. */
-  record(delivery: NewDelivery): { inserted: boolean; id: number };
-  markProcessed(id: number, at: Date): void;
+  record(delivery: NewDelivery): Promise<{ inserted: boolean; id: number }>;
+  markProcessed(id: number, at: Date): Promise<void>;
   /** Marks a delivery as waiting for its stream. */
-  markPending(id: number): void;
+  markPending(id: number): Promise<void>;
   /** Deliveries some of whose events have not found their stream yet, oldest first. */
-  pending(provider: ProviderId | null, receivedAfter: Date, limit: number): DeliveryRecord[];
+  pending(provider: ProviderId | null, receivedAfter: Date, limit: number): Promise<DeliveryRecord[]>;
   /** How many deliveries per provider wait for their stream (received after `receivedAfter`). */
-  pendingCounts(receivedAfter: Date): Map<ProviderId, number>;
-  count(provider: ProviderId): number;
+  pendingCounts(receivedAfter: Date): Promise<Map<ProviderId, number>>;
+  count(provider: ProviderId): Promise<number>;
 }
 
 export interface PollClaimRequest {
@@ -206,29 +210,29 @@ export interface PollClaim {
  */
 export interface PollStore {
   /** Claims up to `limit` streams that are due and not leased (or whose lease expired). */
-  claimDue(kind: StreamKind, claim: PollClaimRequest): PollClaim[];
+  claimDue(kind: StreamKind, claim: PollClaimRequest): Promise<PollClaim[]>;
   /**
    * Writes the schedule after a poll and releases the lease, only while `owner` still holds it.
    * A stream that became final meanwhile drops out of the schedule. False when the lease was lost.
    */
-  finish(kind: StreamKind, id: string, owner: string, next: { at: Date; intervalMs: number }): boolean;
+  finish(kind: StreamKind, id: string, owner: string, next: { at: Date; intervalMs: number }): Promise<boolean>;
   /** At boot: every stream that is not final is due now with the base interval. Answers how many. */
-  resume(kind: StreamKind, now: Date, intervalMs: number): number;
+  resume(kind: StreamKind, now: Date, intervalMs: number): Promise<number>;
   /** When the earliest stream not leased by anyone becomes due; null when none is scheduled. */
-  nextDue(kind: StreamKind, now: Date): Date | null;
+  nextDue(kind: StreamKind, now: Date): Promise<Date | null>;
   /** Gives up every lease `owner` holds (graceful stop), leaving the schedule as it is. */
-  releaseLeases(owner: string): number;
+  releaseLeases(owner: string): Promise<number>;
 }
 
 /** Room presence (real peers) and per-room recording rules. */
 export interface RoomStore {
-  addPeer(provider: ProviderId, roomId: string, peerId: string, at: Date): void;
-  removePeer(provider: ProviderId, roomId: string, peerId: string): void;
-  clearPeers(provider: ProviderId, roomId: string): void;
-  countPeers(provider: ProviderId, roomId: string): number;
-  upsertAutomation(rule: RoomAutomationRecord): void;
-  getAutomation(provider: ProviderId, roomId: string): RoomAutomationRecord | undefined;
-  automationsFor(roomIds: readonly string[]): RoomAutomationRecord[];
+  addPeer(provider: ProviderId, roomId: string, peerId: string, at: Date): Promise<void>;
+  removePeer(provider: ProviderId, roomId: string, peerId: string): Promise<void>;
+  clearPeers(provider: ProviderId, roomId: string): Promise<void>;
+  countPeers(provider: ProviderId, roomId: string): Promise<number>;
+  upsertAutomation(rule: RoomAutomationRecord): Promise<void>;
+  getAutomation(provider: ProviderId, roomId: string): Promise<RoomAutomationRecord | undefined>;
+  automationsFor(roomIds: readonly string[]): Promise<RoomAutomationRecord[]>;
 }
 
 /** Which changes a resuming subscriber asked for (the filters of `livestreamChanged` / `recordingChanged`). */

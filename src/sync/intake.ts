@@ -23,10 +23,10 @@ export class Intake {
   ) {}
 
   /** A pushed vendor event (source WEBHOOK), correlated by the vendor's id, else by room. */
-  receive(event: VendorEvent): IntakeResult {
+  async receive(event: VendorEvent): Promise<IntakeResult> {
     // Correlated and applied in one transaction, so the row correlation read is the one the
     // change starts from: it need not be read twice.
-    const result = this.lifecycle.observe(event.kind, () => this.correlate(event), event.observation, {
+    const result = await this.lifecycle.observe(event.kind, () => this.correlate(event), event.observation, {
       source: 'WEBHOOK',
       eventId: event.eventId ?? null,
       payload: event.payload,
@@ -47,22 +47,27 @@ export class Intake {
    * A poll answer for a stream we already know (source POLL). History keeps `payload` when given,
    * else the vendor's own answer (`observation.raw`), else the observation itself.
    */
-  observed(kind: StreamKind, streamId: string, observation: VendorObservation, payload?: unknown): IntakeResult {
+  async observed(
+    kind: StreamKind,
+    streamId: string,
+    observation: VendorObservation,
+    payload?: unknown,
+  ): Promise<IntakeResult> {
     const report = payload === undefined ? { source: 'POLL' as const } : { source: 'POLL' as const, payload };
-    const result = this.lifecycle.observe(kind, streamId, observation, report);
+    const result = await this.lifecycle.observe(kind, streamId, observation, report);
     return { streamId, changed: result?.changed ?? false };
   }
 
-  private correlate(event: VendorEvent): StreamRecord | undefined {
+  private async correlate(event: VendorEvent): Promise<StreamRecord | undefined> {
     if (event.externalId) {
-      const byId = this.store.streams.findByExternalId(event.kind, event.provider, event.externalId);
+      const byId = await this.store.streams.findByExternalId(event.kind, event.provider, event.externalId);
       if (byId) return byId;
     }
     if (event.roomId) {
       // A webhook may beat the start call's answer (the stream has no vendor id yet), and a vendor
       // may name its job differently in webhooks than in its REST answers (100ms beam_id / job_id):
       // the room's open stream is this event's stream when nothing says otherwise.
-      const open = this.store.streams.findOpenInRoom(event.kind, event.provider, event.roomId);
+      const open = await this.store.streams.findOpenInRoom(event.kind, event.provider, event.roomId);
       if (!open) return undefined;
       const bothSessions = Boolean(open.sessionId && event.sessionId);
       const sameSession = !bothSessions || open.sessionId === event.sessionId;

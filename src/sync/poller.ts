@@ -67,6 +67,9 @@ export class Poller {
   /** True when the last claim took every free slot: more may be due as soon as one frees. */
   private backlog = false;
   private kindFirst = 0;
+  private ticking = false;
+  /** A tick was asked for while one was running: run the next one at once. */
+  private tickAgain = false;
   private readonly inFlight = new Set<Promise<void>>();
   private budgets = new Map<ProviderId, Budget>();
   private abort: AbortController | null = null;
@@ -84,7 +87,7 @@ export class Poller {
   }
 
   /** Resumes polling of everything not final (due at once) and keeps polling until `stop`. */
-  start(): void {
+  async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
     this.abort = new AbortController();
@@ -103,7 +106,7 @@ export class Poller {
     try {
       const now = new Date();
       let resumed = 0;
-      for (const kind of KINDS) resumed += this.store.polls.resume(kind, now, this.options.intervalMs);
+      for (const kind of KINDS) resumed += await this.store.polls.resume(kind, now, this.options.intervalMs);
       if (resumed > 0) this.logger.info({ resumed, owner: this.owner }, 'polling resumed');
     } catch (error) {
       this.logger.error({ err: error }, 'could not resume polling');
@@ -129,7 +132,7 @@ export class Poller {
     ]);
     clearTimeout(timeout);
     try {
-      const released = this.store.polls.releaseLeases(this.owner);
+      const released = await this.store.polls.releaseLeases(this.owner);
       if (released > 0) this.logger.info({ released }, 'poll leases released');
     } catch (error) {
       this.logger.error({ err: error }, 'could not release poll leases');
@@ -147,15 +150,21 @@ export class Poller {
     if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => this.tick(), delayMs);
+    this.timer = setTimeout(() => void this.tick(), delayMs);
     this.timer.unref();
   }
 
   /** Claims what is due, and sleeps until the next due time. */
-  private tick(): void {
+  private async tick(): Promise<void> {
     this.timer = null;
     this.timerAt = Number.POSITIVE_INFINITY;
     if (!this.running) return;
+    // The store answers asynchronously: one tick at a time, so two never share out the same free slots.
+    if (this.ticking) {
+      this.tickAgain = true;
+      return;
+    }
+    this.ticking = true;
     let delay = this.maxTickMs;
     try {
       const now = new Date();
@@ -168,7 +177,7 @@ export class Poller {
         const kinds = this.kindFirst ? KINDS : [...KINDS].reverse();
         for (const kind of kinds) {
           if (free <= 0) break;
-          const claims = this.store.polls.claimDue(kind, {
+          const claims = await this.store.polls.claimDue(kind, {
             owner: this.owner,
             now,
             leaseUntil,
@@ -180,10 +189,13 @@ export class Poller {
         }
       }
       this.backlog = free <= 0;
-      delay = this.untilNextDue(now);
+      delay = await this.untilNextDue(now);
     } catch (error) {
       this.logger.error({ err: error }, 'poll tick failed');
     }
+    this.ticking = false;
+    if (this.tickAgain) delay = 0;
+    this.tickAgain = false;
     this.scheduleTick(delay);
   }
 
@@ -193,10 +205,10 @@ export class Poller {
     return ready.length === PROVIDERS.length ? undefined : ready;
   }
 
-  private untilNextDue(now: Date): number {
+  private async untilNextDue(now: Date): Promise<number> {
     let next = Number.POSITIVE_INFINITY;
     for (const kind of KINDS) {
-      const at = this.store.polls.nextDue(kind, now);
+      const at = await this.store.polls.nextDue(kind, now);
       if (at) next = Math.min(next, at.getTime());
     }
     return Math.min(this.maxTickMs, Math.max(MIN_TICK_MS, next - now.getTime()));
@@ -222,7 +234,7 @@ export class Poller {
         // Nothing to read the vendor by: the start call has not answered (or never will, if the
         // process that sent it died). Past the deadline the stream can not be anything but lost.
         if (claim.status === 'STARTING' && stuck) {
-          this.markFailed(
+          await this.markFailed(
             claim,
             'START_UNANSWERED',
             `The start call to ${claim.provider} never answered: still STARTING without a vendor id after ${seconds(stuckForMs)}`,
@@ -245,9 +257,9 @@ export class Poller {
       const observation =
         kind === 'livestream' ? await provider.fetchLivestream(ref) : await provider.fetchRecording(ref);
       if (observation) {
-        this.intake.observed(kind, claim.id, observation);
+        await this.intake.observed(kind, claim.id, observation);
       } else if (stuck) {
-        this.markFailed(
+        await this.markFailed(
           claim,
           'NOT_FOUND',
           `${claim.provider} no longer knows this ${kind}: it was ${claim.status} for ${seconds(stuckForMs)}`,
@@ -259,21 +271,25 @@ export class Poller {
       vendorWaitMs = retryAfterOf(error);
       this.logger.warn({ err: error, kind, streamId: claim.id, provider: claim.provider }, 'poll failed');
     } finally {
-      this.finish(claim, vendorWaitMs);
+      await this.finish(claim, vendorWaitMs);
     }
   }
 
   /** Fails a stuck stream, unless something moved it since it was claimed. */
-  private markFailed(claim: PollClaim, vendorStatus: string, reason: string): void {
-    const current = this.store.streams.get(claim.kind, claim.id);
-    if (!current || current.version !== claim.version) return;
-    const observation: VendorObservation = { status: 'FAILED', vendorStatus, failureReason: reason };
-    const result = this.intake.observed(claim.kind, claim.id, observation, {
-      reason,
-      previousStatus: claim.status,
-      poller: this.owner,
+  private async markFailed(claim: PollClaim, vendorStatus: string, reason: string): Promise<void> {
+    // Checked and failed in one transaction, so a change landing in between (the start's
+    // answer) is seen by the check.
+    const result = await this.store.transaction(async () => {
+      const current = await this.store.streams.get(claim.kind, claim.id);
+      if (!current || current.version !== claim.version) return undefined;
+      const observation: VendorObservation = { status: 'FAILED', vendorStatus, failureReason: reason };
+      return this.intake.observed(claim.kind, claim.id, observation, {
+        reason,
+        previousStatus: claim.status,
+        poller: this.owner,
+      });
     });
-    if (result.changed) {
+    if (result?.changed) {
       this.stats.markedFailed += 1;
       this.logger.warn(
         { kind: claim.kind, streamId: claim.id, provider: claim.provider, reason },
@@ -286,14 +302,14 @@ export class Poller {
    * Writes the next due time (reset after a change, else backed off, and never before a rate
    * limiting vendor's `Retry-After` has passed) and releases the lease.
    */
-  private finish(claim: PollClaim, vendorWaitMs: number): void {
+  private async finish(claim: PollClaim, vendorWaitMs: number): Promise<void> {
     const base = this.options.intervalMs;
-    const current = this.store.streams.get(claim.kind, claim.id);
+    const current = await this.store.streams.get(claim.kind, claim.id);
     const changed = !current || current.version !== claim.version;
     const previous = claim.pollIntervalMs ?? base;
     const intervalMs = changed ? base : Math.min(this.options.maxIntervalMs, Math.max(base, previous * 2));
     const at = new Date(Date.now() + Math.max(this.schedule.jittered(intervalMs), vendorWaitMs));
-    if (!this.store.polls.finish(claim.kind, claim.id, this.owner, { at, intervalMs })) {
+    if (!(await this.store.polls.finish(claim.kind, claim.id, this.owner, { at, intervalMs }))) {
       this.logger.warn({ kind: claim.kind, streamId: claim.id }, 'poll lease was lost before the poll finished');
     }
   }

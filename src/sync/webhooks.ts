@@ -36,7 +36,9 @@ export class WebhookIntake {
    * kept exact after each commit that records or completes one, so the retry that follows every
    * new vendor id costs nothing when none waits (the usual case).
    */
-  private readonly pendingCounts: Map<ProviderId, number>;
+  private readonly pendingCounts = new Map<ProviderId, number>();
+  /** Settles once `pendingCounts` holds what the database had at construction. */
+  private readonly primed: Promise<void>;
 
   constructor(
     private readonly store: Store,
@@ -44,7 +46,12 @@ export class WebhookIntake {
     private readonly intake: Intake,
     private readonly logger: Logger,
   ) {
-    this.pendingCounts = store.deliveries.pendingCounts(new Date(Date.now() - PENDING_WINDOW_MS));
+    this.primed = store.deliveries.pendingCounts(new Date(Date.now() - PENDING_WINDOW_MS)).then(
+      (counts) => {
+        for (const [provider, count] of counts) this.addPending(provider, count);
+      },
+      (error: unknown) => this.logger.error({ err: error }, 'counting pending webhook deliveries failed'),
+    );
   }
 
   onRoomEvent(handler: RoomEventHandler): void {
@@ -90,8 +97,8 @@ export class WebhookIntake {
     // alongside (group commit: one fsync for them all): the 2xx follows that commit, subscribers
     // hear of it after it, and a crash before it leaves nothing behind and no 2xx, so the vendor
     // delivers again.
-    const { recorded, allMatched } = await this.store.groupTransaction(() => {
-      const recorded = this.store.deliveries.record({
+    const { recorded, allMatched } = await this.store.groupTransaction(async () => {
+      const recorded = await this.store.deliveries.record({
         provider,
         deliveryId,
         eventType: parsed.eventType,
@@ -103,9 +110,9 @@ export class WebhookIntake {
         processedAt: now,
       });
       if (!recorded.inserted) return { recorded, allMatched: true };
-      const allMatched = parsed.events.length === 0 || this.applyEvents(parsed);
+      const allMatched = parsed.events.length === 0 || (await this.applyEvents(parsed));
       if (!allMatched) {
-        this.store.deliveries.markPending(recorded.id);
+        await this.store.deliveries.markPending(recorded.id);
         // Counted once durable (dropped with its savepoint if this delivery rolls back).
         this.store.afterCommit(() => this.addPending(provider, 1));
       }
@@ -146,11 +153,9 @@ export class WebhookIntake {
     this.retryScheduled.add(provider);
     setImmediate(() => {
       this.retryScheduled.delete(provider);
-      try {
-        this.retryPending(provider);
-      } catch (error) {
+      this.retryPending(provider).catch((error: unknown) => {
         this.logger.error({ err: error, provider }, 'retrying pending webhook deliveries failed');
-      }
+      });
     });
   }
 
@@ -158,12 +163,13 @@ export class WebhookIntake {
    * Applies stored deliveries that were waiting for their stream (called once a stream gets its
    * vendor id, and by the poller). Answers how many were completed.
    */
-  retryPending(provider: ProviderId | null = null): number {
+  async retryPending(provider: ProviderId | null = null): Promise<number> {
+    await this.primed;
     if (provider && this.pendingCount(provider) === 0) return 0;
     let completed = 0;
     const since = new Date(Date.now() - PENDING_WINDOW_MS);
     const limit = 500;
-    const deliveries = this.store.deliveries.pending(provider, since, limit);
+    const deliveries = await this.store.deliveries.pending(provider, since, limit);
     const left = new Map<ProviderId, number>();
     for (const delivery of deliveries) {
       const deliveryProvider = delivery.provider as ProviderId;
@@ -172,8 +178,8 @@ export class WebhookIntake {
       if (handler) {
         try {
           const parsed = handler.parse(JSON.parse(delivery.payload), delivery.deliveryId);
-          if (this.applyEvents(parsed)) {
-            this.store.deliveries.markProcessed(delivery.id, new Date());
+          if (await this.applyEvents(parsed)) {
+            await this.store.deliveries.markProcessed(delivery.id, new Date());
             completed++;
             done = true;
           }
@@ -199,11 +205,11 @@ export class WebhookIntake {
   }
 
   /** Applies every observation; true when each found its stream. */
-  private applyEvents(parsed: ParsedWebhook): boolean {
+  private async applyEvents(parsed: ParsedWebhook): Promise<boolean> {
     let allMatched = true;
     for (const event of parsed.events) {
       try {
-        const result = this.intake.receive(event);
+        const result = await this.intake.receive(event);
         if (!result.streamId) allMatched = false;
       } catch (error) {
         // The delivery is recorded: a 5xx would only bring a redelivery that is a duplicate. It

@@ -79,7 +79,7 @@ describe('WebSocket bounds', () => {
     );
     await waitFor(() => events.subscriberCount >= 2);
     socket.pause();
-    const record = server.app.services.store.streams.get('livestream', stream.id)!;
+    const record = (await server.app.services.store.streams.get('livestream', stream.id))!;
     // Changes arrive in bursts of 200 with a pause between: a reader keeps up, the paused socket
     // fills its TCP buffers, then its subscription's queue.
     let sent = 0;

@@ -1,6 +1,6 @@
 import type { StreamKind } from '../../domain/status.js';
 import type { LivestreamRecord, RecordOf } from '../../domain/types.js';
-import type { ChangeFilter, ChangeLogStore, LoggedChange } from '../types.js';
+import type { ChangeFilter, LoggedChange } from '../types.js';
 import type { OpenedDatabase, Statement } from './database.js';
 import { fromRow, RECORD_COLUMNS, type StreamRow, TABLE_NAMES } from './rows.js';
 
@@ -17,9 +17,10 @@ type LogRow = [
 
 /**
  * The change log on SQLite: the applied rows of status_events. With one writer per database,
- * autoincrement ids follow commit order, so a position is simply the row's id.
+ * autoincrement ids follow commit order, so a position is simply the row's id. Synchronous, as
+ * every section: the store gives it its asynchronous face (ChangeLogStore).
  */
-export class SqliteChangeLog implements ChangeLogStore {
+export class SqliteChangeLog {
   private readonly reads = new Map<string, Statement<LogRow>>();
   private oldest?: { min: Statement<number | null>; sequence: Statement<number> };
 
@@ -50,12 +51,7 @@ export class SqliteChangeLog implements ChangeLogStore {
     return statement;
   }
 
-  async after<K extends StreamKind>(
-    kind: K,
-    filter: ChangeFilter,
-    after: number,
-    limit: number,
-  ): Promise<LoggedChange<K>[]> {
+  after<K extends StreamKind>(kind: K, filter: ChangeFilter, after: number, limit: number): LoggedChange<K>[] {
     const params: Record<string, unknown> = { kind, after, limit };
     if (filter.id) params.id = filter.id;
     if (filter.provider) params.provider = filter.provider;
@@ -78,7 +74,7 @@ export class SqliteChangeLog implements ChangeLogStore {
     return changes;
   }
 
-  async isPruned(position: number): Promise<boolean> {
+  isPruned(position: number): boolean {
     this.oldest ??= {
       min: this.opened.prepare<number | null>('select min(id) from "status_events"', 'first'),
       sequence: this.opened.prepare<number>(`select seq from sqlite_sequence where name = 'status_events'`, 'first'),

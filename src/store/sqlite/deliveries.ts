@@ -1,11 +1,11 @@
 import { and, asc, count, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { ProviderId } from '../../domain/status.js';
 import { webhookDeliveries } from '../tables.js';
-import type { DeliveryRecord, DeliveryStore, NewDelivery } from '../types.js';
+import type { DeliveryRecord, NewDelivery } from '../types.js';
 import type { Db, OpenedDatabase, Statement } from './database.js';
 
 /** webhook_deliveries: unique per provider and delivery id; asked on every webhook. */
-export class SqliteDeliveries implements DeliveryStore {
+export class SqliteDeliveries {
   private insertStatement?: Statement<number>;
   private markStatement?: ReturnType<SqliteDeliveries['prepareMark']>;
   private readonly pendingStatements = new Map<string, { all(params: Record<string, unknown>): DeliveryRecord[] }>();

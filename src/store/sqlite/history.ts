@@ -2,12 +2,12 @@ import { and, asc, eq, getTableColumns, inArray, isNull } from 'drizzle-orm';
 import type { StreamKind } from '../../domain/status.js';
 import type { AssetInput, RecordingAssetRecord, StatusEventRecord } from '../../domain/types.js';
 import { recordingAssets, statusEvents } from '../tables.js';
-import type { AssetStore, HistoryStore, NewStatusEvent } from '../types.js';
+import type { NewStatusEvent } from '../types.js';
 import type { Db, OpenedDatabase, Statement } from './database.js';
 import { toSnapshot } from './rows.js';
 
 /** status_events: every report about a stream, applied or refused. */
-export class SqliteHistory implements HistoryStore {
+export class SqliteHistory {
   private insertStatement?: Statement<never>;
   private hasStatement?: Statement<number>;
 
@@ -58,7 +58,7 @@ export class SqliteHistory implements HistoryStore {
 }
 
 /** recording_assets: the files a recording produced. */
-export class SqliteAssets implements AssetStore {
+export class SqliteAssets {
   constructor(private readonly db: Db) {}
 
   upsert(recordingId: string, assets: readonly AssetInput[], now: Date): void {

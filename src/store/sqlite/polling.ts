@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, isNotNull, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
 import { type ProviderId, polledStatuses as polled, type StreamKind } from '../../domain/status.js';
-import type { PollClaim, PollClaimRequest, PollStore } from '../types.js';
+import type { PollClaim, PollClaimRequest } from '../types.js';
 import type { Db } from './database.js';
 import { type StreamTable, TABLES } from './rows.js';
 
@@ -10,7 +10,7 @@ import { type StreamTable, TABLES } from './rows.js';
  * UPDATE … WHERE id IN (SELECT … LIMIT n) … RETURNING, so a PostgreSQL store can mirror it (there
  * the outer WHERE re-checks the lease on rows another replica took meanwhile).
  */
-export class SqlitePolls implements PollStore {
+export class SqlitePolls {
   constructor(
     private readonly db: Db,
     private readonly transaction: <T>(fn: () => T) => T,

@@ -2,11 +2,10 @@ import { and, count, desc, eq, inArray } from 'drizzle-orm';
 import type { ProviderId } from '../../domain/status.js';
 import type { RoomAutomationRecord } from '../../domain/types.js';
 import { roomAutomations, roomPeers } from '../tables.js';
-import type { RoomStore } from '../types.js';
 import type { Db } from './database.js';
 
 /** room_peers (presence of real peers) and room_automations (recording rules). */
-export class SqliteRooms implements RoomStore {
+export class SqliteRooms {
   constructor(private readonly db: Db) {}
 
   addPeer(provider: ProviderId, roomId: string, peerId: string, at: Date): void {

@@ -2,7 +2,7 @@ import type { Database, Statement as SqliteStatement } from 'better-sqlite3';
 import { activeStatuses, type ProviderId, polledStatuses, type StreamKind } from '../../domain/status.js';
 import type { RecordOf } from '../../domain/types.js';
 import { livestreams, recordings } from '../tables.js';
-import type { NewStream, PageRequest, StreamFilter, StreamStore, StreamWrite } from '../types.js';
+import type { NewStream, PageRequest, StreamFilter, StreamWrite } from '../types.js';
 import type { Db, OpenedDatabase, Statement } from './database.js';
 import { fromRow, fromRows, RECORD_COLUMNS, STREAM_COLUMNS, type StreamRow, TABLE_NAMES, toSqlite } from './rows.js';
 
@@ -15,7 +15,7 @@ function statusIn(statuses: readonly string[]): string {
  * The stream tables. Every read is plain SQL prepared once per shape, its rows mapped by
  * `fromRow`: building and preparing SQL on each call costs more than running it.
  */
-export class SqliteStreams implements StreamStore {
+export class SqliteStreams {
   private readonly reads = new Map<string, Statement<StreamRow>>();
   private readonly updates = new Map<string, Statement<never>>();
   private readonly listActiveStatements = new Map<string, (params: Record<string, unknown>) => StreamRow[]>();

@@ -221,7 +221,7 @@ describe('100ms webhooks', () => {
     for (const answer of [wrong, shorter, otherHeader, missing]) expect(answer.status).toBe(401);
 
     expect(storedTrace(server.dbPath)).toEqual(before);
-    expect(server.app.services.store.deliveries.count('HMS')).toBe(0);
+    expect(await server.app.services.store.deliveries.count('HMS')).toBe(0);
     expect(await readRecording(recording.id)).toMatchObject({ status: 'STARTING', version: recording.version });
   });
 
@@ -251,13 +251,13 @@ describe('100ms webhooks', () => {
     expect(response.status).toBe(400);
     const noRoom = await fake.sendWebhook('peer.join.success', { peer_id: 'p-1' });
     expect(noRoom.status).toBe(400);
-    expect(server.app.services.store.deliveries.count('HMS')).toBe(0);
+    expect(await server.app.services.store.deliveries.count('HMS')).toBe(0);
   });
 
   it('keep an event type it does not act on, answered 2xx', async () => {
     const answer = await fake.sendWebhook('track.add.success', { room_id: nextRoom(), track_id: 't-1' });
     expect(answer.status).toBe(200);
-    expect(server.app.services.store.deliveries.count('HMS')).toBe(1);
+    expect(await server.app.services.store.deliveries.count('HMS')).toBe(1);
   });
 
   it('renew an expired pre-signed URL when it is read', async () => {

@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../src/store/sqlite/store.js';
+import type { NewStream } from '../src/store/types.js';
+
+/**
+ * The store's transactions are asynchronous while SQLite has one connection: a transaction holds
+ * it until it settles, so another flow neither sees nor joins its uncommitted writes, and a
+ * transaction opened inside it (same async flow) is a savepoint that may roll back alone.
+ */
+
+let store: SqliteStore | undefined;
+afterEach(() => store?.close());
+
+function stream(id: string): NewStream {
+  const at = new Date(Date.UTC(2026, 0, 1));
+  return {
+    id,
+    provider: 'SANDBOX',
+    roomId: `room-${id}`,
+    externalId: null,
+    sessionId: null,
+    status: 'STARTING',
+    vendorStatus: null,
+    version: 1,
+    failureReason: null,
+    idempotencyKey: null,
+    startedAt: null,
+    stoppedAt: null,
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('Store.transaction', () => {
+  it('keeps another flow out until it settles: no uncommitted read, no write joining a rollback', async () => {
+    store = new SqliteStore(':memory:');
+    const s = store;
+    let inside!: () => void;
+    const paused = new Promise<void>((resolve) => {
+      inside = resolve;
+    });
+    let resume!: () => void;
+    const resumed = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    const rolledBack = s.transaction(async () => {
+      await s.streams.insert('livestream', stream('undone'));
+      inside();
+      await resumed;
+      throw new Error('undo');
+    });
+    await paused;
+    // Asked while the transaction is open, answered after it rolled back.
+    const read = s.streams.get('livestream', 'undone');
+    const write = s.streams.insert('livestream', stream('kept'));
+    const other = s.transaction(async () => s.streams.get('livestream', 'undone'));
+    await tick();
+    resume();
+    await expect(rolledBack).rejects.toThrow('undo');
+    expect(await read).toBeUndefined();
+    await write;
+    expect(await other).toBeUndefined();
+    expect((await s.streams.get('livestream', 'kept'))?.id).toBe('kept');
+  });
+
+  it('makes a nested transaction of the same flow a savepoint that rolls back alone', async () => {
+    store = new SqliteStore(':memory:');
+    const s = store;
+    const published: string[] = [];
+    await s.transaction(async () => {
+      await s.streams.insert('livestream', stream('outer'));
+      s.afterCommit(() => published.push('outer'));
+      await expect(
+        s.transaction(async () => {
+          await s.streams.insert('livestream', stream('inner'));
+          s.afterCommit(() => published.push('inner'));
+          throw new Error('inner only');
+        }),
+      ).rejects.toThrow('inner only');
+      // Nothing is published before the outermost commit.
+      expect(published).toEqual([]);
+    });
+    expect(published).toEqual(['outer']);
+    expect(await s.streams.get('livestream', 'outer')).toBeDefined();
+    expect(await s.streams.get('livestream', 'inner')).toBeUndefined();
+  });
+
+  it('commits concurrent group transactions together, each rolling back alone', async () => {
+    store = new SqliteStore(':memory:');
+    const s = store;
+    const results = await Promise.allSettled(
+      ['a', 'b', 'c'].map((id) =>
+        s.groupTransaction(async () => {
+          await s.streams.insert('livestream', stream(id));
+          if (id === 'b') throw new Error('b fails');
+          return id;
+        }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((await s.streams.getMany('livestream', ['a', 'b', 'c'])).map((r) => r.id).sort()).toEqual(['a', 'c']);
+  });
+});
