@@ -40,4 +40,4 @@ it('resumes over a long backlog while changes keep being committed: every change
     await expectHistoryAfter(live.url, changes, newest, ids);
   }
   for (const client of clients) await client.dispose();
-});
+}, 60_000);

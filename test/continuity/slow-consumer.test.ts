@@ -105,4 +105,4 @@ it('a WebSocket that stops reading is closed with 1013, holds the server to a bo
   );
   await reader.dispose();
   await back.dispose();
-});
+}, 60_000);

@@ -43,8 +43,8 @@ it('an SSE response whose client stops reading ends past the bound; the client r
     req.end(body);
   });
   await waitFor(() => live.app.services.events.subscriberCount > listening);
-  // Large events (an 8 KB vendor status each), more than the kernel's socket buffers take.
-  await vendorChanges(live, id, 2000, 50, '.'.repeat(8192));
+  // Large events (a 32 KB vendor status each), more than the kernel's socket buffers take.
+  await vendorChanges(live, id, 500, 25, '.'.repeat(32 * 1024));
   // The subscription ended on the server while the client read nothing.
   await waitFor(() => live.app.services.events.subscriberCount === listening);
   // It reads again: what reached it, then the end.
@@ -67,4 +67,4 @@ it('an SSE response whose client stops reading ends past the bound; the client r
     [id],
   );
   await client.dispose();
-});
+}, 60_000);
