@@ -3,6 +3,9 @@ import { StreamEvents } from './events.js';
 import { createHttpApp, type HttpApp } from './http/server.js';
 import { PollSchedule, StreamLifecycle } from './lifecycle/index.js';
 import type { Logger } from './logger.js';
+import { recent } from './observability/recent.js';
+import { flushTracing, startTracing } from './observability/tracing.js';
+import { instrumentProvider } from './observability/vendor-calls.js';
 import { createProviders, type ProviderRegistry } from './providers/index.js';
 import type { AppServices } from './schema/context.js';
 import { RecordingAssetService } from './service/assets.js';
@@ -43,6 +46,8 @@ export function buildApp(config: Config, logger: Logger): App {
       });
     },
   });
+  for (const provider of providers.list()) instrumentProvider(provider);
+  recent.configureBudgets(config.polling.budget, config.polling.budgetWindowMs);
   const streams = new StreamService(store, lifecycle, providers, config.defaultProvider, logger);
   const automation = new AutomationService(store, config.defaultProvider, streams, logger);
   const poller = new Poller(
@@ -67,6 +72,7 @@ export function buildApp(config: Config, logger: Logger): App {
     webhooks,
     http,
     async start() {
+      await startTracing(config.tracing);
       const port = await http.listen(config.port);
       // Deliveries recorded but not applied (stream unknown then, or a crash in between) are
       // retried now and whenever a stream learns its vendor id.
@@ -84,6 +90,7 @@ export function buildApp(config: Config, logger: Logger): App {
         await automation.idle();
         providers.close();
         store.close();
+        await flushTracing();
       })();
       return stopping;
     },

@@ -52,6 +52,16 @@ const optionalBoolean = z.preprocess(
 const environmentSchema = z.object({
   PORT: integer(0, 65535, 4000),
   DATABASE_URL: z.preprocess(emptyToUndefined, z.string().min(1).default('./data/livestreams.sqlite')),
+  // PostgreSQL (DATABASE_URL=postgres://…) connection pool of each replica.
+  DATABASE_POOL_SIZE: integer(1, 1000, 10),
+  DATABASE_CONNECT_TIMEOUT_MS: integer(100, 120_000, 5000),
+  DATABASE_STATEMENT_TIMEOUT_MS: integer(100, 3_600_000, 15_000),
+  REDIS_URL: z.preprocess(
+    emptyToUndefined,
+    z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  ),
+  // Replicas sharing each vendor's poll budget: with Redis unreachable, each polls with 1/N of it.
+  POLL_BUDGET_REPLICAS: integer(1, 1000, 1),
   DEFAULT_PROVIDER: z.preprocess(
     emptyToUndefined,
     z.enum(PROVIDERS, { error: `must be one of ${PROVIDERS.join(', ')}` }).default('SANDBOX'),
@@ -89,6 +99,14 @@ const environmentSchema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   SHUTDOWN_TIMEOUT_MS: integer(0, 60_000, 5000),
+  // Operating it: the /metrics guard, and OpenTelemetry tracing (off unless an endpoint is set).
+  METRICS_TOKEN: z.preprocess(
+    emptyToUndefined,
+    z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
+  ),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl,
+  OTEL_SERVICE_NAME: z.preprocess(emptyToUndefined, z.string().trim().min(1).default('livestream-subgraph')),
 
   // Who may call: JWTs (HS256 secret or a JWKS), the router's shared secret, and abuse limits.
   AUTH_JWT_SECRET: z.preprocess(
@@ -179,6 +197,8 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
   return {
     port: env.PORT,
     databaseUrl: env.DATABASE_URL,
+    database: toDatabase(env),
+    redisUrl: env.REDIS_URL,
     defaultProvider: env.DEFAULT_PROVIDER,
     sandboxStepMs: env.SANDBOX_STEP_MS,
     polling: {
@@ -189,6 +209,7 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
       stuckAfterMs: env.POLL_STUCK_AFTER_MS,
       concurrency: env.POLL_CONCURRENCY,
       budgetWindowMs: env.POLL_BUDGET_WINDOW_MS,
+      budgetReplicas: env.POLL_BUDGET_REPLICAS,
       budget: {
         SANDBOX: env.POLL_BUDGET_SANDBOX,
         HMS: env.POLL_BUDGET_HMS,
@@ -240,6 +261,14 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
         .filter(Boolean),
     },
     logLevel: env.LOG_LEVEL,
+    metricsToken: env.METRICS_TOKEN,
+    tracing: {
+      // The standard OTLP rule: the traces endpoint as given, else the base endpoint + /v1/traces.
+      tracesUrl:
+        env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+        (env.OTEL_EXPORTER_OTLP_ENDPOINT ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces` : undefined),
+      serviceName: env.OTEL_SERVICE_NAME,
+    },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     vendor: {
       timeoutMs: env.VENDOR_TIMEOUT_MS,
@@ -273,6 +302,22 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
       stopPath: env.TENBYTE_STOP_PATH,
     },
     livekit: { url: env.LIVEKIT_URL, apiKey: env.LIVEKIT_API_KEY, apiSecret: env.LIVEKIT_API_SECRET },
+  };
+}
+
+export type DatabaseConfig =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'postgres'; url: string; poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number };
+
+/** A postgres:// (or postgresql://) URL selects PostgreSQL; anything else is a SQLite path. */
+function toDatabase(env: z.infer<typeof environmentSchema>): DatabaseConfig {
+  if (!/^postgres(ql)?:\/\//i.test(env.DATABASE_URL)) return { kind: 'sqlite', path: env.DATABASE_URL };
+  return {
+    kind: 'postgres',
+    url: env.DATABASE_URL,
+    poolSize: env.DATABASE_POOL_SIZE,
+    connectTimeoutMs: env.DATABASE_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS,
   };
 }
 

@@ -1,6 +1,7 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { logDestination } from './observability/pretty.js';
 
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -13,12 +14,22 @@ try {
   throw error;
 }
 
-const logger = createLogger(config.logLevel);
+const logger = createLogger(config.logLevel, await logDestination());
 const app = buildApp(config, logger);
 const port = await app.start();
+const base = `http://localhost:${port}`;
 logger.info(
-  { port, database: config.databaseUrl, defaultProvider: config.defaultProvider },
-  `livestream subgraph listening on http://localhost:${port}/graphql`,
+  {
+    port,
+    database: config.databaseUrl,
+    defaultProvider: config.defaultProvider,
+    statusPage: `${base}/`,
+    graphql: `${base}/graphql`,
+    metrics: `${base}/metrics`,
+    tracing: config.tracing.tracesUrl ?? 'off',
+  },
+  `livestream subgraph listening on ${base}: open ${base}/ for the status page` +
+    (config.graphql.introspection ? `, ${base}/graphql for GraphiQL` : ''),
 );
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -11,6 +11,12 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { tagEventId } from '../event-ids.js';
+import {
+  observeDelivery,
+  type SubscriptionTransport,
+  subscriptionClosed,
+  subscriptionOpened,
+} from '../observability/metrics.js';
 import { ChangeQueue, type QueueMapper } from './queue.js';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
@@ -107,6 +113,8 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, 
 class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, QueueMapper<unknown> {
   /** True when the source (one of ours) maps what it hands out itself (`ChangeQueue.mapWith`). */
   private readonly mapped: boolean;
+  /** Counted open (metrics) until the stream ends, once. */
+  private transport: SubscriptionTransport | null;
 
   constructor(
     private readonly source: AsyncIterator<unknown>,
@@ -114,6 +122,7 @@ class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, Queu
     private readonly key: string,
     private readonly operation: OperationDefinitionNode | null | undefined,
   ) {
+    this.transport = subscriptionOpened(args.contextValue);
     this.mapped = source instanceof ChangeQueue;
     if (source instanceof ChangeQueue) source.mapWith(this);
   }
@@ -145,8 +154,9 @@ class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, Queu
   private resultFor(
     event: IteratorResult<unknown>,
   ): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> {
-    if (event.done) return DONE;
+    if (event.done) return this.ended();
     const payload = event.value;
+    observeDelivery(payload);
     let result: Result;
     if (typeof payload !== 'object' || payload === null) {
       result = execute({ ...this.args, rootValue: payload });
@@ -183,11 +193,20 @@ class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, Queu
     );
   }
 
+  /** The stream is over (its end, the consumer's `return` or `throw`): no longer open. */
+  private ended(): IteratorReturnResult<undefined> {
+    if (this.transport) subscriptionClosed(this.transport);
+    this.transport = null;
+    return DONE;
+  }
+
   return(): Promise<IteratorResult<ExecutionResult>> {
+    this.ended();
     return this.source.return ? this.source.return().then(() => DONE) : Promise.resolve(DONE);
   }
 
   throw(error?: unknown): Promise<IteratorResult<ExecutionResult>> {
+    this.ended();
     return this.source.throw ? this.source.throw(error).then(() => DONE) : Promise.reject(error);
   }
 

@@ -17,10 +17,16 @@ import {
 import type { Config } from '../config.js';
 import type { ProviderId } from '../domain/status.js';
 import { useServer, useSharedSubscriptionExecution } from '../fanout/index.js';
+import { graphqlObservabilityPlugins } from '../observability/graphql.js';
+import { observeRequests, observeWebhook } from '../observability/http.js';
+import { countWebhook } from '../observability/metrics.js';
+import { inSpan } from '../observability/tracing.js';
+import { yogaLogging } from '../observability/yoga-log.js';
 import { WEBHOOK_ROUTES } from '../providers/index.js';
 import { type AppServices, createContext, type GraphQLContext } from '../schema/context.js';
 import { buildSchema, getSchema } from '../schema/index.js';
 import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
+import { createOperatorRoutes } from './operator-routes.js';
 import { callerOf, MAX_GRAPHQL_BODY_BYTES, readLimitedBody, securityPlugins, writeError } from './security.js';
 import { SseBacklog, useSseEventIds } from './sse.js';
 import { useSseSubscriptionLimit } from './sse-limits.js';
@@ -77,6 +83,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         ...securityPlugins(config, authenticator),
         useHiddenSuggestions(!config.graphql.introspection),
         ...(tracing ? [useApolloInlineTrace()] : []),
+        ...graphqlObservabilityPlugins(config.tracing.tracesUrl !== undefined),
         useSharedSubscriptionExecution(),
         useSseEventIds(),
         useSseSubscriptionLimit(config.transport.maxSseSubscriptionsPerClient),
@@ -94,16 +101,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         }
         return context;
       },
-      logging: {
-        debug: (...args) => logger.debug(args.map(String).join(' ')),
-        info: (...args) => logger.info(args.map(String).join(' ')),
-        warn: (...args) => logger.warn(args.map(String).join(' ')),
-        error: (...args) => {
-          const error = args.find((arg): arg is Error => arg instanceof Error);
-          const cause = error instanceof GraphQLError && error.originalError ? error.originalError : error;
-          logger.error({ err: cause, detail: args.filter((arg) => arg !== error).map(String) }, 'graphql error');
-        },
-      },
+      logging: yogaLogging(logger),
     });
   const yoga = makeYoga(getSchema(), false);
   // Federated tracing (`extensions.ftv1`) for the requests where the router asks for it
@@ -118,41 +116,46 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
     return tracedYoga;
   };
 
-  const server = createServer(SERVER_OPTIONS, (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/healthz') return json(res, 200, { status: 'ok' });
-    if (path === '/readyz') {
-      const ready = services.store.isReady();
-      return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
-    }
-    // Each vendor declares its webhook route (`webhookPath` in `providers/<vendor>/index.ts`).
-    const webhookProvider = path ? WEBHOOK_ROUTES.get(path) : undefined;
-    if (webhookProvider) {
-      if (refuseWebhookEarly(webhookProvider, req, res, services)) return;
-      handleWebhook(webhookProvider, req, res, webhooks, logger);
-      return;
-    }
-    // Health and webhooks (which check their vendor's signature) are open; the rest is the router's.
-    if (config.subgraphSecret && !secretMatches(req.headers[SUBGRAPH_SECRET_HEADER], config.subgraphSecret)) {
-      return writeError(
-        res,
-        401,
-        `Only the router may call this subgraph (${SUBGRAPH_SECRET_HEADER})`,
-        'UNAUTHENTICATED',
-      );
-    }
-    const handler = yogaFor(req);
-    if (req.method === 'GET' || req.method === 'HEAD') return handler(req, res);
-    refuseUnauthenticatedEarly(req, res, authenticator).then((refused) => {
-      if (refused) return;
-      readLimitedBody(req, res, MAX_GRAPHQL_BODY_BYTES).then((body) => {
-        if (!body) return;
-        // yoga (whatwg-node) reads an already-read body from `req.body`.
-        (req as IncomingMessage & { body?: Buffer }).body = body;
-        return handler(req, res);
+  const operatorRoutes = createOperatorRoutes(config, authenticator);
+  const server = createServer(
+    SERVER_OPTIONS,
+    observeRequests(logger, (req, res, path) => {
+      if (path === '/healthz') return json(res, 200, { status: 'ok' });
+      if (path === '/readyz') {
+        const ready = services.store.isReady();
+        return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
+      }
+      // Each vendor declares its webhook route (`webhookPath` in `providers/<vendor>/index.ts`).
+      const webhookProvider = path ? WEBHOOK_ROUTES.get(path) : undefined;
+      if (webhookProvider) {
+        if (refuseWebhookEarly(webhookProvider, req, res, services)) return;
+        handleWebhook(webhookProvider, req, res, webhooks, logger);
+        return;
+      }
+      // The status page and /metrics have their own guards (a viewer's token, METRICS_TOKEN).
+      if (operatorRoutes.handle(path, req, res)) return;
+      // Health and webhooks (which check their vendor's signature) are open; the rest is the router's.
+      if (config.subgraphSecret && !secretMatches(req.headers[SUBGRAPH_SECRET_HEADER], config.subgraphSecret)) {
+        return writeError(
+          res,
+          401,
+          `Only the router may call this subgraph (${SUBGRAPH_SECRET_HEADER})`,
+          'UNAUTHENTICATED',
+        );
+      }
+      const handler = yogaFor(req);
+      if (req.method === 'GET' || req.method === 'HEAD') return handler(req, res);
+      refuseUnauthenticatedEarly(req, res, authenticator).then((refused) => {
+        if (refused) return;
+        readLimitedBody(req, res, MAX_GRAPHQL_BODY_BYTES).then((body) => {
+          if (!body) return;
+          // yoga (whatwg-node) reads an already-read body from `req.body`.
+          (req as IncomingMessage & { body?: Buffer }).body = body;
+          return handler(req, res);
+        });
       });
-    });
-  });
+    }),
+  );
   boundServer(server, config);
 
   const sockets = new Set<Socket>();
@@ -348,18 +351,22 @@ function handleWebhook(
     json(res, 405, { error: 'method not allowed' });
     return;
   }
-  readLimitedBody(req, res, MAX_WEBHOOK_BYTES, JSON.stringify({ error: 'body too large' })).then((body) => {
+  const answer = (status: number, body: Record<string, unknown>) =>
+    json(observeWebhook(provider, res, status, body), status, body);
+  const tooLarge = { error: 'body too large' };
+  readLimitedBody(req, res, MAX_WEBHOOK_BYTES, JSON.stringify(tooLarge)).then((body) => {
+    if (!body && res.statusCode === 413) countWebhook(provider, 'too_large');
     if (!body) return;
     const headers: Record<string, string | undefined> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
-    webhooks
-      .handle(provider, body, headers)
-      .then((answer) => json(res, answer.status, answer.body))
+    // One trace from the delivery through apply to publish (the store's group commit keeps it).
+    inSpan('webhook.delivery', { 'livestream.provider': provider }, () => webhooks.handle(provider, body, headers))
+      .then((result) => answer(result.status, result.body))
       .catch((error: unknown) => {
         logger.error({ err: error, provider }, 'webhook failed');
-        json(res, 500, { error: 'internal error' });
+        answer(500, { error: 'internal error' });
       });
   });
 }

@@ -10,6 +10,8 @@ import type {
   VendorObservation,
 } from '../domain/types.js';
 import type { StreamEvents } from '../events.js';
+import { observedPublication } from '../observability/metrics.js';
+import { inSpan } from '../observability/tracing.js';
 import type { NewStream, Store, StreamPatch } from '../store/types.js';
 import { assetsDiffer, detailPatch, type Report, stopsCapture, toUpdate } from './changes.js';
 import { serializePayload } from './redact.js';
@@ -81,11 +83,13 @@ export class StreamLifecycle {
    * vendor event id seen before changes nothing.
    */
   apply<K extends StreamKind>(update: StatusUpdate & { kind: K }): Promise<ApplyResult<K>> {
-    return this.store.transaction(async () => {
-      const current = await this.store.streams.get(update.kind, update.streamId);
-      if (!current) throw new NotFoundError(update.kind, update.streamId);
-      return this.applyHere(update, current);
-    });
+    return inSpan('stream.apply', { 'livestream.kind': update.kind, 'livestream.source': update.source }, () =>
+      this.store.transaction(async () => {
+        const current = await this.store.streams.get(update.kind, update.streamId);
+        if (!current) throw new NotFoundError(update.kind, update.streamId);
+        return this.applyHere(update, current);
+      }),
+    );
   }
 
   /**
@@ -98,14 +102,16 @@ export class StreamLifecycle {
     observation: VendorObservation,
     report: Report,
   ): Promise<ApplyResult<K> | undefined> {
-    return this.store.transaction(async () => {
-      const current = typeof target === 'string' ? await this.store.streams.get(kind, target) : await target();
-      if (!current) {
-        if (typeof target === 'string') throw new NotFoundError(kind, target);
-        return undefined;
-      }
-      return this.applyHere(toUpdate(kind, current.id, observation, report), current as RecordOf<K>);
-    });
+    return inSpan('stream.apply', { 'livestream.kind': kind, 'livestream.source': report.source }, () =>
+      this.store.transaction(async () => {
+        const current = typeof target === 'string' ? await this.store.streams.get(kind, target) : await target();
+        if (!current) {
+          if (typeof target === 'string') throw new NotFoundError(kind, target);
+          return undefined;
+        }
+        return this.applyHere(toUpdate(kind, current.id, observation, report), current as RecordOf<K>);
+      }),
+    );
   }
 
   private async createHere<K extends StreamKind>(
@@ -247,7 +253,9 @@ export class StreamLifecycle {
     }
     if (change.assets) await this.store.assets.upsert(stream.id, change.assets, change.at);
     const published = { kind, stream, created: !current };
-    this.store.afterCommit(() => this.events.publish(published));
+    this.store.afterCommit(
+      observedPublication(published, change.source, current?.status ?? null, () => this.events.publish(published)),
+    );
     return stream;
   }
 }

@@ -7,6 +7,8 @@ import { ProviderError } from '../domain/errors.js';
 import { PROVIDERS, type ProviderId, type StreamKind } from '../domain/status.js';
 import type { VendorObservation } from '../domain/types.js';
 import type { PollSchedule } from '../lifecycle/index.js';
+import { countPoll } from '../observability/metrics.js';
+import { recent } from '../observability/recent.js';
 import type { ProviderRegistry } from '../providers/index.js';
 import type { StreamRef } from '../providers/provider.js';
 import type { PollClaim, Store } from '../store/types.js';
@@ -254,8 +256,10 @@ export class Poller {
         status: claim.status,
       };
       this.stats.polls += 1;
+      recent.budgetTaken(claim.provider);
       const observation =
         kind === 'livestream' ? await provider.fetchLivestream(ref) : await provider.fetchRecording(ref);
+      countPoll(claim.provider, observation ? 'observed' : 'not_found');
       if (observation) {
         await this.intake.observed(kind, claim.id, observation);
       } else if (stuck) {
@@ -268,6 +272,7 @@ export class Poller {
     } catch (error) {
       if (!this.running && this.abort?.signal.aborted) return;
       this.stats.failedPolls += 1;
+      countPoll(claim.provider, 'failed');
       vendorWaitMs = retryAfterOf(error);
       this.logger.warn({ err: error, kind, streamId: claim.id, provider: claim.provider }, 'poll failed');
     } finally {

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ProviderId, StreamKind } from '../domain/status.js';
 import { type StreamEvents, topicFor } from '../events.js';
+import { setPendingDeliveries } from '../observability/metrics.js';
+import { bindToTrace } from '../observability/tracing.js';
 import type { ProviderRegistry } from '../providers/index.js';
 import { MalformedWebhookError, type ParsedWebhook, type RoomEvent } from '../providers/provider.js';
 import type { Store } from '../store/types.js';
@@ -97,27 +99,29 @@ export class WebhookIntake {
     // alongside (group commit: one fsync for them all): the 2xx follows that commit, subscribers
     // hear of it after it, and a crash before it leaves nothing behind and no 2xx, so the vendor
     // delivers again.
-    const { recorded, allMatched } = await this.store.groupTransaction(async () => {
-      const recorded = await this.store.deliveries.record({
-        provider,
-        deliveryId,
-        eventType: parsed.eventType,
-        payload: text,
-        receivedAt: now,
-        // Recorded as done, as nearly every delivery will be once applied (one write instead of
-        // two); one whose events do not all find their stream is marked pending below, in the
-        // same transaction, so nobody ever sees it done before it is.
-        processedAt: now,
-      });
-      if (!recorded.inserted) return { recorded, allMatched: true };
-      const allMatched = parsed.events.length === 0 || (await this.applyEvents(parsed));
-      if (!allMatched) {
-        await this.store.deliveries.markPending(recorded.id);
-        // Counted once durable (dropped with its savepoint if this delivery rolls back).
-        this.store.afterCommit(() => this.addPending(provider, 1));
-      }
-      return { recorded, allMatched };
-    });
+    const { recorded, allMatched } = await this.store.groupTransaction(
+      bindToTrace(async () => {
+        const recorded = await this.store.deliveries.record({
+          provider,
+          deliveryId,
+          eventType: parsed.eventType,
+          payload: text,
+          receivedAt: now,
+          // Recorded as done, as nearly every delivery will be once applied (one write instead of
+          // two); one whose events do not all find their stream is marked pending below, in the
+          // same transaction, so nobody ever sees it done before it is.
+          processedAt: now,
+        });
+        if (!recorded.inserted) return { recorded, allMatched: true };
+        const allMatched = parsed.events.length === 0 || (await this.applyEvents(parsed));
+        if (!allMatched) {
+          await this.store.deliveries.markPending(recorded.id);
+          // Counted once durable (dropped with its savepoint if this delivery rolls back).
+          this.store.afterCommit(() => this.addPending(provider, 1));
+        }
+        return { recorded, allMatched };
+      }),
+    );
     if (!recorded.inserted) return { status: 200, body: { ok: true, duplicate: true } };
     for (const roomEvent of parsed.roomEvents) {
       try {
@@ -191,7 +195,10 @@ export class WebhookIntake {
       else left.set(deliveryProvider, (left.get(deliveryProvider) ?? 0) + 1);
     }
     // A complete answer is the truth (deliveries older than the window have left it): resync.
-    if (provider && deliveries.length < limit) this.pendingCounts.set(provider, left.get(provider) ?? 0);
+    if (provider && deliveries.length < limit) {
+      this.pendingCounts.set(provider, left.get(provider) ?? 0);
+      setPendingDeliveries(provider, left.get(provider) ?? 0);
+    }
     return completed;
   }
 
@@ -202,6 +209,7 @@ export class WebhookIntake {
 
   private addPending(provider: ProviderId, delta: number): void {
     this.pendingCounts.set(provider, Math.max(this.pendingCount(provider) + delta, 0));
+    setPendingDeliveries(provider, this.pendingCount(provider));
   }
 
   /** Applies every observation; true when each found its stream. */
