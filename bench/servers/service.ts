@@ -61,6 +61,22 @@ process.on('message', async (message: { type: string; id: number; command: strin
       }
     });
     result = count;
+  } else if (message.command === 'changes') {
+    // Setup for the catch-up benchmark: one sandbox livestream changed `count` times (a new vendor
+    // status each), through the real intake, committed a thousand at a time. Answers its id and
+    // the cursor before the first of those changes.
+    const { count } = message.args as { count: number };
+    const stream = await app.services.streams.startLivestream({ roomId: 'catch-up-room' });
+    for (let done = 0; done < count; ) {
+      const batch = Math.min(1000, count - done);
+      await app.services.store.transaction(async () => {
+        for (let i = 0; i < batch; i++) {
+          await app.intake.observed('livestream', stream.id, { status: stream.status, vendorStatus: `v-${done + i}` });
+        }
+      });
+      done += batch;
+    }
+    result = { id: stream.id, position: stream.changePosition };
   } else if (message.command === 'subscribers') {
     result = app.services.events.subscriberCount;
   } else if (message.command === 'touch') {

@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   'UNAUTHENTICATED',
   'FORBIDDEN',
+  'CURSOR_EXPIRED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -78,5 +79,14 @@ export class ForbiddenError extends DomainError {
   constructor(message = 'Not allowed') {
     super(message);
     this.name = 'ForbiddenError';
+  }
+}
+
+/** A change cursor older than what the change log still keeps: re-read, then resubscribe. */
+export class CursorExpiredError extends DomainError {
+  readonly code = 'CURSOR_EXPIRED' as const;
+  constructor() {
+    super('The change cursor is older than the history this service keeps: read the current state again');
+    this.name = 'CursorExpiredError';
   }
 }

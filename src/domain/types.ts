@@ -28,6 +28,8 @@ interface StreamRecordBase {
   stoppedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** The change-log position of the state this record shows (its `changeCursor`); 0 before it is written. */
+  changePosition: number;
 }
 
 export interface LivestreamRecord extends StreamRecordBase {

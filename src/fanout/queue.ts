@@ -87,6 +87,11 @@ export class ChangeQueue<T, C = T> implements AsyncIterableIterator<T>, TopicLis
     }
   }
 
+  /** How many values wait for the consumer to pull them. */
+  protected get queuedCount(): number {
+    return this.queue?.length ?? 0;
+  }
+
   /** Maps a published change to what the consumer receives; `undefined` drops it. */
   protected accept(change: C): T | undefined {
     return change as unknown as T;

@@ -10,6 +10,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { tagEventId } from '../event-ids.js';
 import {
   observeDelivery,
   type SubscriptionTransport,
@@ -176,11 +177,13 @@ class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, Queu
     const context = this.args.contextValue;
     if (!(result instanceof Promise)) {
       releaseScopeCache(context);
+      tagEventId(result, payload);
       return { value: result, done: false };
     }
     return result.then(
       (value) => {
         releaseScopeCache(context);
+        tagEventId(value, payload);
         return { value, done: false };
       },
       (error: unknown) => {

@@ -28,6 +28,7 @@ import { buildSchema, getSchema } from '../schema/index.js';
 import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
 import { createOperatorRoutes } from './operator-routes.js';
 import { callerOf, MAX_GRAPHQL_BODY_BYTES, readLimitedBody, securityPlugins, writeError } from './security.js';
+import { SseBacklog, useSseEventIds } from './sse.js';
 import { useSseSubscriptionLimit } from './sse-limits.js';
 import { useHiddenSuggestions } from './suggestions.js';
 import { answerEarly, boundServer, corsFor, graphqlErrorText, hasBody, SERVER_OPTIONS } from './transport.js';
@@ -84,11 +85,22 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         ...(tracing ? [useApolloInlineTrace()] : []),
         ...graphqlObservabilityPlugins(config.tracing.tracesUrl !== undefined),
         useSharedSubscriptionExecution(),
+        useSseEventIds(),
         useSseSubscriptionLimit(config.transport.maxSseSubscriptionsPerClient),
       ],
       // Unexpected errors reach clients as "Unexpected error." (never their details); yoga logs them.
       maskedErrors: { maskError: (error, message) => maskError(error, message, false) },
-      context: ({ request, caller }) => createContext(services, caller ?? callerOf(request)),
+      context: ({ request, caller, res }) => {
+        const context = createContext(services, caller ?? callerOf(request));
+        // WebSocket operations carry no fetch Request; their backlog is the socket's (onSubscribe below).
+        if (!request) return context;
+        context.lastEventId = request.headers.get('last-event-id');
+        // An SSE response holds its client's queued events: bounded like a WebSocket's.
+        if (res && request.headers.get('accept')?.includes('text/event-stream')) {
+          context.backlog = new SseBacklog(res, config.transport.websocket.maxBufferedBytes, logger);
+        }
+        return context;
+      },
       logging: yogaLogging(logger),
     });
   const yoga = makeYoga(getSchema(), false);

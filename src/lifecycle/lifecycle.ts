@@ -234,14 +234,33 @@ export class StreamLifecycle {
     change: Change,
   ): Promise<RecordOf<K>> {
     const slot = this.schedule.afterChange(kind, change.status, change.at);
-    let stream: RecordOf<K>;
+    const version = current ? current.version + 1 : 1;
+    const next = (current ? { ...current, ...patch, version, updatedAt: change.at } : patch) as RecordOf<K>;
+    // History first: the event's position in the change log is the row's `changePosition`.
+    const changePosition = await this.store.history.append({
+      streamKind: kind,
+      streamId: next.id,
+      status: change.status,
+      vendorStatus: change.vendorStatus,
+      source: change.source,
+      version,
+      applied: true,
+      eventId: change.eventId,
+      payload: change.payload,
+      snapshot: next,
+      at: change.at,
+    });
+    // The row as just written (read in this transaction, so nothing else changed it since).
+    const stream = { ...next, changePosition };
     if (current) {
-      const version = current.version + 1;
-      await this.store.streams.update(kind, current.id, { ...patch, ...slot, version, updatedAt: change.at });
-      // The row as just written (read in this transaction, so nothing else changed it since).
-      stream = { ...current, ...patch, version, updatedAt: change.at } as RecordOf<K>;
+      await this.store.streams.update(kind, current.id, {
+        ...patch,
+        ...slot,
+        version,
+        updatedAt: change.at,
+        changePosition,
+      });
     } else {
-      stream = patch as RecordOf<K>;
       await this.store.streams.insert(kind, {
         ...(stream as NewStream),
         ...slot,
@@ -249,18 +268,6 @@ export class StreamLifecycle {
       });
     }
     if (change.assets) await this.store.assets.upsert(stream.id, change.assets, change.at);
-    await this.store.history.append({
-      streamKind: kind,
-      streamId: stream.id,
-      status: change.status,
-      vendorStatus: change.vendorStatus,
-      source: change.source,
-      version: stream.version,
-      applied: true,
-      eventId: change.eventId,
-      payload: change.payload,
-      at: change.at,
-    });
     const published = { kind, stream, created: !current };
     this.store.afterCommit(
       observedPublication(published, change.source, current?.status ?? null, () => this.events.publish(published)),
@@ -289,6 +296,7 @@ function newRecord<K extends StreamKind>(
     stoppedAt: null,
     createdAt: fields.now,
     updatedAt: fields.now,
+    changePosition: 0,
   };
   if (kind === 'recording') return recording as RecordOf<K>;
   const livestream: LivestreamRecord = {

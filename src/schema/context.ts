@@ -30,9 +30,11 @@ export interface GraphQLContext extends AppServices {
   loaders: Loaders;
   /** Who is asking: the schema's `authScopes` (builder.ts) decide from its roles. */
   caller: Caller;
+  /** An SSE client's `Last-Event-ID` (the changeCursor of the last event it got): it resumes there. */
+  lastEventId: string | null;
   /**
-   * The connection's send backlog (WebSocket operations): a subscription counts what it queues
-   * for the client there, so a slow consumer is closed (`WS_MAX_BUFFERED_BYTES`).
+   * The connection's send backlog (a WebSocket's, or an SSE response's): a subscription counts
+   * what it queues for the client there, so a slow consumer is closed (`WS_MAX_BUFFERED_BYTES`).
    */
   backlog?: Backlog;
 }
@@ -162,5 +164,5 @@ export function idempotencyScope(caller: Caller): string | null {
 }
 
 export function createContext(services: AppServices, caller: Caller): GraphQLContext {
-  return { ...services, loaders: new Loaders(services.store), caller };
+  return { ...services, loaders: new Loaders(services.store), caller, lastEventId: null };
 }

@@ -1,3 +1,4 @@
+import { encodeChangeCursor } from '../domain/cursor.js';
 import type { RecordingAssetRecord } from '../domain/types.js';
 import { builder } from './builder.js';
 import { idempotencyScope } from './context.js';
@@ -48,6 +49,10 @@ RecordingRef.implement({
     stoppedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.stoppedAt }),
     createdAt: t.field({ type: 'DateTime', resolve: (s) => s.createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (s) => s.updatedAt }),
+    changeCursor: t.string({
+      description: 'Opaque position of this state in the change log: pass it as `after` to resume from it.',
+      resolve: (s) => encodeChangeCursor(s.changePosition),
+    }),
     assets: t.field({
       type: [RecordingAssetRef],
       resolve: (s, _args, ctx) => ctx.loaders.assets.load(s.id),
@@ -140,7 +145,14 @@ builder.subscriptionFields((t) => ({
     description:
       'With id: the current state first, then every change; completes after a final state. ' +
       "Without id: every change that matches the filters, a recording's creation included.",
-    args: { id: t.arg.id(), provider: t.arg({ type: ProviderEnum }), roomId: t.arg.string() },
+    args: {
+      id: t.arg.id(),
+      provider: t.arg({ type: ProviderEnum }),
+      roomId: t.arg.string(),
+      after: t.arg.string({
+        description: 'A changeCursor: no snapshot; every matching change committed after it, in order, then live ones.',
+      }),
+    },
     subscribe: (_root, args, ctx) =>
       watchStreams(ctx, 'recording', { ...args, id: args.id == null ? null : String(args.id) }),
     resolve: (stream) => stream,

@@ -1,14 +1,19 @@
 import { GraphQLError } from 'graphql';
+import { decodeChangeCursor } from '../domain/cursor.js';
+import { CursorExpiredError, type DomainError } from '../domain/errors.js';
 import { isFinal, type ProviderId, type StreamKind } from '../domain/status.js';
 import type { RecordOf } from '../domain/types.js';
 import { type StreamChange, topicFor } from '../events.js';
 import { ChangeQueue } from '../fanout/index.js';
 import type { GraphQLContext } from './context.js';
+import { alreadyFinal, ResumedWatch } from './resume.js';
 
 export interface WatchArgs {
   id?: string | null;
   provider?: ProviderId | null;
   roomId?: string | null;
+  /** A changeCursor: resume after it rather than start from now. */
+  after?: string | null;
 }
 
 /**
@@ -70,10 +75,44 @@ class StreamWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>, StreamC
   }
 }
 
-export function watchStreams<K extends StreamKind>(
+/**
+ * The subscription of `livestreamChanged` / `recordingChanged`. With a cursor (`after`, or an SSE
+ * client's `Last-Event-ID`, which is the later of the two): the changes after it, then live ones
+ * (see ResumedWatch). A malformed cursor, an expired one or an unknown id is answered as the
+ * subscription's error, before anything is sent.
+ */
+export async function watchStreams<K extends StreamKind>(
   context: GraphQLContext,
   kind: K,
   args: WatchArgs,
-): AsyncIterableIterator<RecordOf<K>> {
-  return new StreamWatch(context, kind, args.id ?? null, topicFor(kind, args));
+): Promise<AsyncIterableIterator<RecordOf<K>>> {
+  const cursor = context.lastEventId ?? args.after ?? null;
+  const id = args.id ?? null;
+  if (cursor === null) return new StreamWatch(context, kind, id, topicFor(kind, args));
+  let after: number;
+  try {
+    after = decodeChangeCursor(cursor);
+  } catch (error) {
+    throw asGraphQLError(error as DomainError);
+  }
+  if (await context.store.changes.isPruned(after)) throw asGraphQLError(new CursorExpiredError());
+  if (id && (await alreadyFinal(context.store, kind, id, after))) return emptyWatch(context, kind, id);
+  const filter = { id, provider: args.provider ?? null, roomId: args.roomId ?? null };
+  return new ResumedWatch(context.store, context.events, kind, filter, after, topicFor(kind, args), context.backlog);
+}
+
+/** A domain error as a subscription answers it: a GraphQL error carrying its code. */
+function asGraphQLError(error: DomainError): GraphQLError {
+  return new GraphQLError(error.message, { extensions: { code: error.code } });
+}
+
+/** A subscription that completes at once, having nothing to hand out. */
+function emptyWatch<K extends StreamKind>(
+  context: GraphQLContext,
+  kind: K,
+  id: string,
+): ChangeQueue<RecordOf<K>, StreamChange> {
+  const watch = new ChangeQueue<RecordOf<K>, StreamChange>(context.events, topicFor(kind, { id }));
+  void watch.return();
+  return watch;
 }

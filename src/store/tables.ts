@@ -32,6 +32,8 @@ const streamColumns = {
   pollIntervalMs: integer('poll_interval_ms'),
   pollLeaseOwner: text('poll_lease_owner'),
   pollLeaseUntil: integer('poll_lease_until', { mode: 'timestamp_ms' }),
+  // The change-log position (status_events.id) of the latest applied change: the row's changeCursor.
+  changePosition: integer('change_position').notNull().default(0),
   ...timestamps,
 };
 
@@ -92,7 +94,12 @@ export const recordingAssets = sqliteTable(
   ],
 );
 
-/** History of every update, applied or refused, with its source and raw payload. */
+/**
+ * History of every update, applied or refused, with its source and raw payload. It is also the
+ * change log: `id` is an applied change's position (in commit order: SQLite has one writer), and
+ * `snapshot` the stream's state after it (ingest stream key left out), replayed to a subscriber
+ * that resumes `after` a position.
+ */
 export const statusEvents = sqliteTable(
   'status_events',
   {
@@ -106,6 +113,7 @@ export const statusEvents = sqliteTable(
     applied: integer('applied', { mode: 'boolean' }).notNull(),
     eventId: text('event_id'),
     payload: text('payload'),
+    snapshot: text('snapshot'),
     at: integer('at', { mode: 'timestamp_ms' }).notNull(),
   },
   // One index serves both the vendor-event de-duplication and a stream's history (its prefix):

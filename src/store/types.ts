@@ -28,6 +28,7 @@ export interface Store {
   readonly deliveries: DeliveryStore;
   readonly polls: PollStore;
   readonly rooms: RoomStore;
+  readonly changes: ChangeLogStore;
 
   /**
    * Runs `fn` in one write transaction, committing only if it returns. Called inside another, it
@@ -72,10 +73,11 @@ export interface PollSlot {
 }
 
 /** A new stream row: every record field (a livestream's own ones may be left out) and its poll slot. */
-export type NewStream = Omit<StreamRecord, 'status'> & {
+export type NewStream = Omit<StreamRecord, 'status' | 'changePosition'> & {
   status: string;
   /** A hash of the start input, beside its idempotency key. */
   idempotencyInput?: string | null;
+  changePosition?: number;
   nextPollAt?: Date | null;
   pollIntervalMs?: number | null;
 } & Partial<Pick<LivestreamRecord, 'playbackUrl' | 'ingestRtmpUrl' | 'ingestStreamKey' | 'ingestWhipUrl'>>;
@@ -118,12 +120,19 @@ export interface StreamStore {
   update(kind: StreamKind, id: string, patch: StreamWrite): Promise<void>;
 }
 
-/** A history event as written (its id, the log position, is the store's to give). */
-export type NewStatusEvent = Omit<StatusEventRecord, 'id'>;
+/**
+ * A history event as written (its id, the log position, is the store's to give). An applied one
+ * carries `snapshot`, the stream's state after it, which the change log replays.
+ */
+export type NewStatusEvent = Omit<StatusEventRecord, 'id'> & { snapshot?: StreamRecord };
 
 /** Every report about a stream, applied or refused, in the order it was written. */
 export interface HistoryStore {
-  append(event: NewStatusEvent): Promise<void>;
+  /**
+   * Writes the event and answers its position in the change log. Positions of applied events
+   * follow commit order (a reader that sees one sees every smaller one); they may have gaps.
+   */
+  append(event: NewStatusEvent): Promise<number>;
   /** True when the vendor's event id was already recorded for this stream. */
   has(kind: StreamKind, streamId: string, eventId: string): Promise<boolean>;
   /** The latest `last` events of each of several streams in one query, oldest first per stream. */
@@ -255,4 +264,32 @@ export interface RoomStore {
   trackSession(provider: ProviderId, roomId: string, sessionId: string, at: Date): Promise<void>;
   /** The session the room was last said to be in, and when it started; null when none was. */
   currentSession(provider: ProviderId, roomId: string): Promise<{ sessionId: string; startedAt: Date } | null>;
+}
+
+/** Which changes a resuming subscriber asked for (the filters of `livestreamChanged` / `recordingChanged`). */
+export interface ChangeFilter {
+  id?: string | null;
+  provider?: ProviderId | null;
+  roomId?: string | null;
+}
+
+/** One applied change as the log replays it: its position and the stream's state after it. */
+export interface LoggedChange<K extends StreamKind> {
+  position: number;
+  stream: RecordOf<K>;
+}
+
+/**
+ * The change log: every applied change (the applied rows of history), by position. Position
+ * logic (how positions are given, what is still kept) is the engine's own.
+ */
+export interface ChangeLogStore {
+  /**
+   * Up to `limit` applied changes of `kind` matching `filter` with a position above `after`, in
+   * position order. Each stream's state is its snapshot at that change (the ingest stream key,
+   * never kept in history, comes from the current row).
+   */
+  after<K extends StreamKind>(kind: K, filter: ChangeFilter, after: number, limit: number): Promise<LoggedChange<K>[]>;
+  /** True when a change after `position` may have been pruned: a cursor older than what is kept. */
+  isPruned(position: number): Promise<boolean>;
 }

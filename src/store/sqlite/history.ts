@@ -1,9 +1,10 @@
-import { and, asc, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, isNull, lte, sql } from 'drizzle-orm';
 import type { StreamKind } from '../../domain/status.js';
 import type { AssetInput, RecordingAssetRecord, StatusEventRecord } from '../../domain/types.js';
 import { recordingAssets, statusEvents } from '../tables.js';
 import type { NewStatusEvent } from '../types.js';
 import type { Db, OpenedDatabase, Statement } from './database.js';
+import { toSnapshot } from './rows.js';
 
 /** status_events: every report about a stream, applied or refused. */
 export class SqliteHistory {
@@ -15,12 +16,20 @@ export class SqliteHistory {
     private readonly db: Db,
   ) {}
 
-  append(event: NewStatusEvent): void {
+  append(event: NewStatusEvent): number {
     this.insertStatement ??= this.opened.prepare<never>(
-      'insert into "status_events" (stream_kind, stream_id, status, vendor_status, source, version, applied, event_id, payload, at) ' +
-        'values (@streamKind, @streamId, @status, @vendorStatus, @source, @version, @applied, @eventId, @payload, @at)',
+      'insert into "status_events" (stream_kind, stream_id, status, vendor_status, source, version, applied, event_id, payload, snapshot, at) ' +
+        'values (@streamKind, @streamId, @status, @vendorStatus, @source, @version, @applied, @eventId, @payload, @snapshot, @at)',
     );
-    this.insertStatement.run({ ...event, applied: event.applied ? 1 : 0, at: event.at.getTime() });
+    const { snapshot, ...fields } = event;
+    const result = this.insertStatement.run({
+      ...fields,
+      applied: event.applied ? 1 : 0,
+      snapshot: snapshot ? toSnapshot(event.streamKind, snapshot) : null,
+      at: event.at.getTime(),
+    });
+    // One writer: the autoincrement id is the position, in commit order.
+    return Number(result.lastInsertRowid);
   }
 
   has(kind: StreamKind, streamId: string, eventId: string): boolean {
@@ -44,8 +53,9 @@ export class SqliteHistory {
       .from(statusEvents)
       .where(and(eq(statusEvents.streamKind, kind), inArray(statusEvents.streamId, [...streamIds])))
       .as('latest');
+    const { snapshot: _replayedOnly, ...columns } = getTableColumns(statusEvents);
     return this.db
-      .select()
+      .select(columns)
       .from(statusEvents)
       .where(inArray(statusEvents.id, this.db.select({ id: latest.id }).from(latest).where(lte(latest.rank, last))))
       .orderBy(asc(statusEvents.id))

@@ -1,6 +1,6 @@
 import { getTableColumns } from 'drizzle-orm';
 import type { ProviderId, StreamKind } from '../../domain/status.js';
-import type { LivestreamRecord, RecordingRecord, RecordOf } from '../../domain/types.js';
+import type { LivestreamRecord, RecordingRecord, RecordOf, StreamRecord } from '../../domain/types.js';
 import { livestreams, recordings } from '../tables.js';
 
 // Both stream tables share every column a generic query touches; livestreams only add more.
@@ -31,7 +31,7 @@ export function toSqlite(value: unknown): unknown {
 
 const COMMON_COLUMNS =
   'id, provider, room_id, external_id, session_id, status, vendor_status, version, failure_reason, ' +
-  'idempotency_key, started_at, stopped_at, created_at, updated_at';
+  'idempotency_key, started_at, stopped_at, created_at, updated_at, change_position';
 /** The columns a record holds, in `fromRow`'s order, as tables.ts names them in SQLite. */
 export const RECORD_COLUMNS: Record<StreamKind, string> = {
   livestream: `${COMMON_COLUMNS}, playback_url, ingest_rtmp_url, ingest_stream_key, ingest_whip_url`,
@@ -57,6 +57,7 @@ export type StreamRow = [
   stoppedAt: number | null,
   createdAt: number,
   updatedAt: number,
+  changePosition: number,
   playbackUrl?: string | null,
   ingestRtmpUrl?: string | null,
   ingestStreamKey?: string | null,
@@ -86,15 +87,16 @@ export function fromRow<K extends StreamKind>(kind: K, row: StreamRow): RecordOf
     stoppedAt: stoppedAt === null ? null : new Date(stoppedAt),
     createdAt: new Date(row[12]),
     updatedAt: new Date(row[13]),
+    changePosition: row[14],
   };
   if (kind === 'recording') return recording as RecordOf<K>;
   const livestream: LivestreamRecord = {
     ...recording,
     status: row[5] as LivestreamRecord['status'],
-    playbackUrl: row[14] ?? null,
-    ingestRtmpUrl: row[15] ?? null,
-    ingestStreamKey: row[16] ?? null,
-    ingestWhipUrl: row[17] ?? null,
+    playbackUrl: row[15] ?? null,
+    ingestRtmpUrl: row[16] ?? null,
+    ingestStreamKey: row[17] ?? null,
+    ingestWhipUrl: row[18] ?? null,
   };
   return livestream as RecordOf<K>;
 }
@@ -103,4 +105,33 @@ export function fromRows<K extends StreamKind>(kind: K, rows: readonly StreamRow
   const records: RecordOf<K>[] = new Array(rows.length);
   for (let i = 0; i < rows.length; i++) records[i] = fromRow(kind, rows[i] as StreamRow);
   return records;
+}
+
+/**
+ * A record as the change log keeps it (`status_events.snapshot`): its row as JSON, in
+ * RECORD_COLUMNS order, without the ingest stream key (a secret history never holds).
+ */
+export function toSnapshot(kind: StreamKind, record: StreamRecord): string {
+  const row: unknown[] = [
+    record.id,
+    record.provider,
+    record.roomId,
+    record.externalId,
+    record.sessionId,
+    record.status,
+    record.vendorStatus,
+    record.version,
+    record.failureReason,
+    record.idempotencyKey,
+    record.startedAt?.getTime() ?? null,
+    record.stoppedAt?.getTime() ?? null,
+    record.createdAt.getTime(),
+    record.updatedAt.getTime(),
+    record.changePosition,
+  ];
+  if (kind === 'livestream') {
+    const livestream = record as LivestreamRecord;
+    row.push(livestream.playbackUrl, livestream.ingestRtmpUrl, null, livestream.ingestWhipUrl);
+  }
+  return JSON.stringify(row);
 }

@@ -1,4 +1,14 @@
-import type { AssetStore, DeliveryStore, HistoryStore, PollStore, RoomStore, Store, StreamStore } from '../types.js';
+import type {
+  AssetStore,
+  ChangeLogStore,
+  DeliveryStore,
+  HistoryStore,
+  PollStore,
+  RoomStore,
+  Store,
+  StreamStore,
+} from '../types.js';
+import { SqliteChangeLog } from './changelog.js';
 import { type Db, migrationsApplied, type OpenedDatabase, openDatabase } from './database.js';
 import { SqliteDeliveries } from './deliveries.js';
 import { SqliteAssets, SqliteHistory } from './history.js';
@@ -22,6 +32,7 @@ export class SqliteStore implements Store {
   readonly deliveries: DeliveryStore;
   readonly polls: PollStore;
   readonly rooms: RoomStore;
+  readonly changes: ChangeLogStore;
   private readonly opened: OpenedDatabase;
   private readonly transactions: SqliteTransactions;
 
@@ -37,6 +48,7 @@ export class SqliteStore implements Store {
     this.deliveries = gated(new SqliteDeliveries(this.opened, this.db));
     this.polls = gated(new SqlitePolls(this.db, (fn) => transactions.runSync(fn)));
     this.rooms = gated(new SqliteRooms(this.db));
+    this.changes = gated(new SqliteChangeLog(this.opened));
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {

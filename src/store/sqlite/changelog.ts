@@ -1,0 +1,88 @@
+import type { StreamKind } from '../../domain/status.js';
+import type { LivestreamRecord, RecordOf } from '../../domain/types.js';
+import type { ChangeFilter, LoggedChange } from '../types.js';
+import type { OpenedDatabase, Statement } from './database.js';
+import { fromRow, RECORD_COLUMNS, type StreamRow, TABLE_NAMES } from './rows.js';
+
+/** A log row: position, snapshot, the event's own fields, and the current row when there is no snapshot. */
+type LogRow = [
+  position: number,
+  snapshot: string | null,
+  status: string,
+  vendorStatus: string | null,
+  version: number,
+  streamKey: string | null,
+  current: string | null,
+];
+
+/**
+ * The change log on SQLite: the applied rows of status_events. With one writer per database,
+ * autoincrement ids follow commit order, so a position is simply the row's id. Synchronous, as
+ * every section: the store gives it its asynchronous face (ChangeLogStore).
+ */
+export class SqliteChangeLog {
+  private readonly reads = new Map<string, Statement<LogRow>>();
+  private oldest?: { min: Statement<number | null>; sequence: Statement<number> };
+
+  constructor(private readonly opened: OpenedDatabase) {}
+
+  private read(kind: StreamKind, filter: ChangeFilter): Statement<LogRow> {
+    const conditions = ['e.stream_kind = @kind', 'e.applied = 1', 'e.id > @after'];
+    if (filter.id) conditions.push('e.stream_id = @id');
+    if (filter.provider) conditions.push('s.provider = @provider');
+    if (filter.roomId) conditions.push('s.room_id = @roomId');
+    const key = `${kind}:${conditions.join(' and ')}`;
+    let statement = this.reads.get(key);
+    if (!statement) {
+      const streamKey = kind === 'livestream' ? 's.ingest_stream_key' : 'null';
+      const current = RECORD_COLUMNS[kind]
+        .split(', ')
+        .map((column) => `s.${column}`)
+        .join(', ');
+      statement = this.opened.prepare<LogRow>(
+        `select e.id, e.snapshot, e.status, e.vendor_status, e.version, ${streamKey}, ` +
+          `case when e.snapshot is null then json_array(${current}) end ` +
+          `from "status_events" e join "${TABLE_NAMES[kind]}" s on s.id = e.stream_id ` +
+          `where ${conditions.join(' and ')} order by e.id limit @limit`,
+        'arrays',
+      );
+      this.reads.set(key, statement);
+    }
+    return statement;
+  }
+
+  after<K extends StreamKind>(kind: K, filter: ChangeFilter, after: number, limit: number): LoggedChange<K>[] {
+    const params: Record<string, unknown> = { kind, after, limit };
+    if (filter.id) params.id = filter.id;
+    if (filter.provider) params.provider = filter.provider;
+    if (filter.roomId) params.roomId = filter.roomId;
+    const rows = this.read(kind, filter).all(params);
+    const changes: LoggedChange<K>[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const [position, snapshot, status, vendorStatus, version, streamKey, current] = rows[i] as LogRow;
+      let stream: RecordOf<K>;
+      if (snapshot !== null) {
+        stream = fromRow(kind, JSON.parse(snapshot) as StreamRow);
+      } else {
+        // Written before the change log kept snapshots: the current row with that event's status.
+        stream = { ...fromRow(kind, JSON.parse(current as string) as StreamRow), status, vendorStatus, version };
+      }
+      stream.changePosition = position;
+      if (kind === 'livestream') (stream as LivestreamRecord).ingestStreamKey = streamKey;
+      changes[i] = { position, stream };
+    }
+    return changes;
+  }
+
+  isPruned(position: number): boolean {
+    this.oldest ??= {
+      min: this.opened.prepare<number | null>('select min(id) from "status_events"', 'first'),
+      sequence: this.opened.prepare<number>(`select seq from sqlite_sequence where name = 'status_events'`, 'first'),
+    };
+    const min = this.oldest.min.get();
+    // Positions are given one after the other (a rolled back insert gives its id back): a row
+    // missing between `position` and the oldest kept one was pruned.
+    if (min === null || min === undefined) return position < (this.oldest.sequence.get() ?? 0);
+    return position < min - 1;
+  }
+}
