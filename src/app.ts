@@ -7,6 +7,7 @@ import { recent } from './observability/recent.js';
 import { flushTracing, startTracing } from './observability/tracing.js';
 import { instrumentProvider } from './observability/vendor-calls.js';
 import { createProviders, type ProviderRegistry } from './providers/index.js';
+import { createReplication } from './replicas/replication.js';
 import type { AppServices } from './schema/context.js';
 import { RecordingAssetService } from './service/assets.js';
 import { AutomationService } from './service/automation.js';
@@ -35,8 +36,11 @@ export interface App {
 export function buildApp(config: Config, logger: Logger): App {
   const store = new SqliteStore(config.databaseUrl);
   const events = new StreamEvents();
+  // Several replicas (PostgreSQL or Redis configured): changes reach subscribers through the change
+  // log, and vendors' poll budgets are shared; one process: straight from the lifecycle.
+  const replication = createReplication(config, store, events, logger);
   const schedule = new PollSchedule(config.polling);
-  const lifecycle = new StreamLifecycle(store, events, schedule);
+  const lifecycle = new StreamLifecycle(store, replication?.publisher ?? events, schedule);
   const intake = new Intake(store, lifecycle, logger);
   // Providers that push events (the sandbox) report them to the intake, as webhooks do.
   const providers: ProviderRegistry = createProviders(config, {
@@ -57,6 +61,7 @@ export function buildApp(config: Config, logger: Logger): App {
     schedule,
     { ...config.polling, stopTimeoutMs: config.shutdownTimeoutMs },
     logger,
+    replication?.pollBudget,
   );
   const webhooks = new WebhookIntake(store, providers, intake, config.webhooks, logger);
   webhooks.onRoomEvent((event) => automation.onRoomEvent(event));
@@ -73,6 +78,7 @@ export function buildApp(config: Config, logger: Logger): App {
     http,
     async start() {
       await startTracing(config.tracing);
+      await replication?.start();
       const port = await http.listen(config.port);
       // Deliveries recorded but not applied (stream unknown then, or a crash in between) are
       // retried now and whenever a stream learns its vendor id.
@@ -88,6 +94,7 @@ export function buildApp(config: Config, logger: Logger): App {
         // Both wait at most SHUTDOWN_TIMEOUT_MS, side by side, so the poller releases its leases in time.
         await Promise.all([http.close(config.shutdownTimeoutMs), poller.stop()]);
         await automation.idle();
+        await replication?.stop();
         providers.close();
         store.close();
         await flushTracing();

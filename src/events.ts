@@ -10,6 +10,11 @@ export interface StreamChange<K extends StreamKind = StreamKind> {
   created: boolean;
 }
 
+/** Where the lifecycle hands each committed change: the in-process hub, or a replica's change-log tailer. */
+export interface ChangePublisher {
+  publish(change: StreamChange): void;
+}
+
 export interface StreamTopicFilter {
   id?: string | null;
   provider?: ProviderId | null;
@@ -52,7 +57,7 @@ export type TopicListener = QueueListener<StreamChange>;
  * There may be tens of thousands of subscriptions open at once, so each is one small object (no
  * closures), and a change is handed to each listener of its topics as the same object.
  */
-export class StreamEvents {
+export class StreamEvents implements ChangePublisher {
   private readonly topics = new Map<string, Topic>();
   private closed = false;
 

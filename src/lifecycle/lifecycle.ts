@@ -9,7 +9,7 @@ import type {
   StreamRecord,
   VendorObservation,
 } from '../domain/types.js';
-import type { StreamEvents } from '../events.js';
+import type { ChangePublisher } from '../events.js';
 import { observedPublication } from '../observability/metrics.js';
 import { inSpan } from '../observability/tracing.js';
 import type { NewStream, Store, StreamPatch } from '../store/types.js';
@@ -58,7 +58,7 @@ interface Change {
 export class StreamLifecycle {
   constructor(
     private readonly store: Store,
-    private readonly events: StreamEvents,
+    private readonly events: ChangePublisher,
     private readonly schedule: PollSchedule,
   ) {}
 

@@ -292,4 +292,9 @@ export interface ChangeLogStore {
   after<K extends StreamKind>(kind: K, filter: ChangeFilter, after: number, limit: number): Promise<LoggedChange<K>[]>;
   /** True when a change after `position` may have been pruned: a cursor older than what is kept. */
   isPruned(position: number): Promise<boolean>;
+  /**
+   * The position of the latest applied change visible now (0 when none): where a replica's
+   * change-log tailer starts. Every applied change committed later has a higher position.
+   */
+  head(): Promise<number>;
 }

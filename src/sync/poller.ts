@@ -47,8 +47,40 @@ const TRANSITIONAL: Record<StreamKind, ReadonlySet<string>> = {
 const MIN_TICK_MS = 20;
 const MAX_TICK_MS = 1000;
 
-/** A throttled no-op: awaiting it takes one request from a vendor's budget. */
-type Budget = ThrottledFunction<() => Promise<void>>;
+/**
+ * Each vendor's poll budget: `take` waits until one more read fits in it, `waiting` counts the
+ * takes of this process queued for room. Per process by default (`localPollBudget`); shared by
+ * every replica through Redis when REDIS_URL is set (replicas/poll-budget.ts).
+ */
+export interface PollBudget {
+  take(provider: ProviderId): Promise<void>;
+  waiting(provider: ProviderId): number;
+  close?(): Promise<void>;
+}
+
+/** Builds the budget when polling starts; `signal` aborts every take still waiting (polling stops). */
+export type PollBudgetFactory = (signal: AbortSignal) => PollBudget;
+
+/** The per-process budget: a strict p-throttle per vendor (a throttled no-op, awaited per read). */
+export function localPollBudget(options: Config['polling']): PollBudgetFactory {
+  return (signal) => {
+    const throttles = new Map<ProviderId, ThrottledFunction<() => Promise<void>>>(
+      PROVIDERS.map((id) => {
+        const throttle = pThrottle({
+          limit: options.budget[id],
+          interval: options.budgetWindowMs,
+          strict: true,
+          signal,
+        });
+        return [id, throttle(async () => {})];
+      }),
+    );
+    return {
+      take: async (provider) => throttles.get(provider)?.(),
+      waiting: (provider) => throttles.get(provider)?.queueSize ?? 0,
+    };
+  };
+}
 
 export interface PollerStats {
   /** Vendor reads sent. */
@@ -73,7 +105,7 @@ export class Poller {
   /** A tick was asked for while one was running: run the next one at once. */
   private tickAgain = false;
   private readonly inFlight = new Set<Promise<void>>();
-  private budgets = new Map<ProviderId, Budget>();
+  private budget: PollBudget | null = null;
   private abort: AbortController | null = null;
   private readonly maxTickMs: number;
 
@@ -84,6 +116,7 @@ export class Poller {
     private readonly schedule: PollSchedule,
     private readonly options: PollingOptions,
     private readonly logger: Logger,
+    private readonly budgetFor: PollBudgetFactory = localPollBudget(options),
   ) {
     this.maxTickMs = Math.min(options.intervalMs, MAX_TICK_MS);
   }
@@ -94,17 +127,7 @@ export class Poller {
     this.running = true;
     this.abort = new AbortController();
     const { signal } = this.abort;
-    this.budgets = new Map(
-      PROVIDERS.map((id) => {
-        const throttle = pThrottle({
-          limit: this.options.budget[id],
-          interval: this.options.budgetWindowMs,
-          strict: true,
-          signal,
-        });
-        return [id, throttle(async () => {})];
-      }),
-    );
+    this.budget = this.budgetFor(signal);
     try {
       const now = new Date();
       let resumed = 0;
@@ -139,6 +162,7 @@ export class Poller {
     } catch (error) {
       this.logger.error({ err: error }, 'could not release poll leases');
     }
+    await this.budget?.close?.();
   }
 
   /** Polls in flight right now (for health and tests). */
@@ -203,7 +227,7 @@ export class Poller {
 
   /** Providers whose budget has room now; undefined when all have (no filter needed). */
   private providersWithBudget(): ProviderId[] | undefined {
-    const ready = PROVIDERS.filter((id) => (this.budgets.get(id)?.queueSize ?? 0) === 0);
+    const ready = PROVIDERS.filter((id) => (this.budget?.waiting(id) ?? 0) === 0);
     return ready.length === PROVIDERS.length ? undefined : ready;
   }
 
@@ -246,7 +270,7 @@ export class Poller {
       }
       const provider = this.providers.get(claim.provider);
       if (!provider.configured) return;
-      await this.budgets.get(claim.provider)?.();
+      await this.budget?.take(claim.provider);
       if (!this.running) return;
       const ref: StreamRef = {
         id: claim.id,

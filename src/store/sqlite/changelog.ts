@@ -23,6 +23,7 @@ type LogRow = [
 export class SqliteChangeLog {
   private readonly reads = new Map<string, Statement<LogRow>>();
   private oldest?: { min: Statement<number | null>; sequence: Statement<number> };
+  private latest?: Statement<number | null>;
 
   constructor(private readonly opened: OpenedDatabase) {}
 
@@ -84,5 +85,14 @@ export class SqliteChangeLog {
     // missing between `position` and the oldest kept one was pruned.
     if (min === null || min === undefined) return position < (this.oldest.sequence.get() ?? 0);
     return position < min - 1;
+  }
+
+  head(): number {
+    // Read backwards along the rowid: the newest applied row is among the last few.
+    this.latest ??= this.opened.prepare<number | null>(
+      'select id from "status_events" where applied = 1 order by id desc limit 1',
+      'first',
+    );
+    return this.latest.get() ?? 0;
   }
 }

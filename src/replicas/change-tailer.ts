@@ -1,0 +1,140 @@
+import type { Logger } from 'pino';
+import type { StreamKind } from '../domain/status.js';
+import type { ChangePublisher, StreamChange } from '../events.js';
+import type { Store } from '../store/types.js';
+import type { ChangeSignal } from './change-signal.js';
+
+const KINDS: readonly StreamKind[] = ['livestream', 'recording'];
+
+export interface ChangeTailerOptions {
+  /** Longest wait between two reads of the log when no signal wakes the tailer (Redis down or absent). */
+  pollMs: number;
+  /** Changes read at once per kind. */
+  pageSize: number;
+}
+
+const DEFAULTS: ChangeTailerOptions = { pollMs: 500, pageSize: 500 };
+
+/**
+ * A replica's one reader of the change log: it hands every committed change, from whichever
+ * replica, to this replica's subscribers (`events`), in position order, each once.
+ *
+ * It keeps the position it last delivered, per kind, and reads `changes.after` it: the store
+ * makes applied positions visible in position order, so what it reads is never followed by a
+ * smaller position appearing later, and nothing is skipped or read twice. A local commit is
+ * not published directly (it would reach local subscribers twice, or ahead of a smaller position
+ * committed elsewhere): `publish` signals it through Redis to every replica and wakes this
+ * tailer at once. The signal only wakes; without it (Redis down or absent) the log is read every
+ * `pollMs`, so Redis speeds delivery up but losing it loses nothing.
+ */
+export class ChangeTailer implements ChangePublisher {
+  private readonly options: ChangeTailerOptions;
+  private readonly positions = new Map<StreamKind, number>();
+  private readonly readListeners = new Set<(position: number) => void>();
+  private running = false;
+  private reading: Promise<void> | null = null;
+  /** A wake came while reading: read once more after. */
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private failing = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly events: ChangePublisher,
+    private readonly signal: ChangeSignal | null,
+    private readonly logger: Logger,
+    options: Partial<ChangeTailerOptions> = {},
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+  }
+
+  /** Starts at the head of the log: changes committed from now on are delivered. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    const head = await this.store.changes.head();
+    for (const kind of KINDS) this.positions.set(kind, head);
+    this.running = true;
+    this.unsubscribe = this.signal?.onChange(() => this.wake()) ?? null;
+    this.arm();
+  }
+
+  /** Stops reading; a read in flight finishes first. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.reading;
+  }
+
+  /** A change this replica committed: every replica (this one included) reads it from the log. */
+  publish(change: StreamChange): void {
+    this.signal?.publish(change.stream.changePosition);
+    this.wake();
+  }
+
+  /** Calls `listener` with the highest position read after each read that found changes. */
+  onRead(listener: (position: number) => void): () => void {
+    this.readListeners.add(listener);
+    return () => this.readListeners.delete(listener);
+  }
+
+  /** Reads the log now (or once more right after the read in flight). */
+  wake(): void {
+    if (!this.running) return;
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = this.readAll().finally(() => {
+      this.reading = null;
+      if (!this.running) return;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      } else {
+        this.arm();
+      }
+    });
+  }
+
+  /** The next read without a signal, `pollMs` after the last one. */
+  private arm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.wake(), this.options.pollMs);
+    this.timer.unref();
+  }
+
+  private async readAll(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    try {
+      let highest = 0;
+      for (const kind of KINDS) highest = Math.max(highest, await this.readKind(kind));
+      if (this.failing) this.logger.info('change log readable again: delivering to subscribers');
+      this.failing = false;
+      if (highest > 0) for (const listener of this.readListeners) listener(highest);
+    } catch (error) {
+      // The database is unreachable: the next poll retries from the same position.
+      if (!this.failing) this.logger.error({ err: error }, 'reading the change log failed; retrying');
+      this.failing = true;
+    }
+  }
+
+  /** Delivers every change of `kind` after its position; answers the highest delivered (0 if none). */
+  private async readKind(kind: StreamKind): Promise<number> {
+    let highest = 0;
+    for (;;) {
+      const after = this.positions.get(kind) ?? 0;
+      const page = await this.store.changes.after(kind, {}, after, this.options.pageSize);
+      for (const change of page) {
+        this.positions.set(kind, change.position);
+        highest = change.position;
+        this.events.publish({ kind, stream: change.stream, created: change.stream.version === 1 });
+      }
+      if (page.length < this.options.pageSize || !this.running) return highest;
+    }
+  }
+}
