@@ -89,4 +89,49 @@ describe('three replicas on one database and one Redis', () => {
       expect(seen.errors, label).toEqual([]);
     }
   });
+
+  it('makes one vendor call for 20 concurrent starts spread over the replicas', async () => {
+    const before = livekit.calls('StartRoomCompositeEgress').length;
+    const input = { provider: 'LIVEKIT', roomId: 'concurrent-starts', idempotencyKey: 'one-start-for-all' };
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => gql(cluster.replicas[i % 3]!.url, START_LIVESTREAM, { input })),
+    );
+    const ids = new Set(answers.map((answer) => answer.data?.startLivestream.livestream?.id));
+    expect(answers.map((answer) => answer.data?.startLivestream.__typename)).toEqual(
+      Array(20).fill('StartLivestreamSuccess'),
+    );
+    expect(ids.size).toBe(1);
+    expect(livekit.calls('StartRoomCompositeEgress').length - before).toBe(1);
+    expect(livekit.egressesInRoom('concurrent-starts')).toHaveLength(1);
+  });
+
+  it('applies one webhook delivery sent to two replicas at once once', async () => {
+    const [a, b] = [cluster.get('a'), cluster.get('b')];
+    const started = await gql(a.url, START_LIVESTREAM, { input: { provider: 'LIVEKIT', roomId: 'twice-delivered' } });
+    const { id, externalId } = started.data?.startLivestream.livestream as { id: string; externalId: string };
+    const seen = collect(b.ws(), `subscription($id: ID!) { livestreamChanged(id: $id) { id status version } }`, {
+      id,
+    });
+    await seen.waitFor(1);
+    livekit.setStatus(externalId, 'EGRESS_ACTIVE');
+    const delivery = livekit.egressWebhook('egress_updated', externalId);
+    const answers = await Promise.all(
+      [a, b].map((replica) => livekit.sendWebhook(`http://127.0.0.1:${replica.port}/webhooks/livekit`, delivery)),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
+
+    const read = async () => (await gql(a.url, LIVESTREAM_READ, { id })).data?.livestream;
+    await waitFor(async () => (await read()).status === 'LIVE');
+    const history = (await read()).history as { source: string; applied: boolean; status: string }[];
+    expect(history.filter((event) => event.source === 'WEBHOOK')).toEqual([
+      expect.objectContaining({ status: 'LIVE', applied: true }),
+    ]);
+    // A subscriber saw it once: the state it subscribed to, LIVE, then the stop.
+    await gql(a.url, STOP_LIVESTREAM, { id });
+    await waitFor(() => seen.events.some((event) => event.livestreamChanged.status === 'STOPPING'));
+    const statuses = seen.events.map((event) => event.livestreamChanged.status);
+    expect(statuses).toEqual(['STARTING', 'LIVE', 'STOPPING']);
+    const first = seen.events[0].livestreamChanged.version as number;
+    expect(seen.events.map((event) => event.livestreamChanged.version)).toEqual([first, first + 1, first + 2]);
+  });
 });
