@@ -51,6 +51,8 @@ export interface RecordedRequest {
   body: any;
   /** Claims of a token that verified. */
   claims: JWTPayload | null;
+  /** When it arrived (epoch ms). */
+  at: number;
 }
 
 export interface FakeEgress {
@@ -351,6 +353,7 @@ export class LivekitFake {
       headers: req.headers,
       body,
       claims: null,
+      at: Date.now(),
     };
     this.requests.push(recorded);
 

@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Client } from 'graphql-ws';
 import { wsClient } from '../helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const tsx = join(root, 'node_modules', '.bin', 'tsx');
+// tsx's loader in the one node process (not the tsx CLI, whose child would outlive a SIGKILL).
+const tsxLoader = pathToFileURL(join(root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 
 /** One replica: the real service (`src/main.ts`) as a child process on a free port. */
 export interface Replica {
@@ -67,7 +68,7 @@ export async function startCluster(names: string[], env: Record<string, string>)
 }
 
 async function startReplica(name: string, env: Record<string, string>, clients: Client[]): Promise<Replica> {
-  const child = spawn(tsx, ['src/main.ts'], {
+  const child = spawn(process.execPath, ['--import', tsxLoader, 'src/main.ts'], {
     cwd: root,
     env: {
       ...process.env,
