@@ -1,5 +1,5 @@
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, type DatabaseConfig, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { logDestination } from './observability/pretty.js';
 
@@ -21,7 +21,7 @@ const base = `http://localhost:${port}`;
 logger.info(
   {
     port,
-    database: config.databaseUrl,
+    database: describeDatabase(config.database),
     defaultProvider: config.defaultProvider,
     statusPage: `${base}/`,
     graphql: `${base}/graphql`,
@@ -51,4 +51,12 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
         process.exit(1);
       });
   });
+}
+
+/** The database as logged: a PostgreSQL URL without its password. */
+function describeDatabase(database: DatabaseConfig): string {
+  if (database.kind === 'sqlite') return database.path;
+  const url = new URL(database.url);
+  if (url.password) url.password = '***';
+  return url.toString();
 }
