@@ -1,5 +1,17 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * Tests that are about SQLite itself (file modes, query plans, its own connection's cache stamp)
+ * or that run their own PostgreSQL databases (test/replicas) run once, on the SQLite project.
+ */
+const ONCE = [
+  'test/security/at-rest.test.ts',
+  'test/store-poll-queries.test.ts',
+  'test/store-list-active-sqlite.test.ts',
+  'test/replicas/**',
+  'test/config.test.ts',
+];
 
 export default defineConfig({
   resolve: {
@@ -11,9 +23,22 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    setupFiles: ['test/support/setup.ts'],
+    // The same suite on both stores (test/helpers.ts reads TEST_STORE).
+    projects: [
+      { extends: true, test: { name: 'sqlite', include: ['test/**/*.test.ts'], env: { TEST_STORE: 'sqlite' } } },
+      {
+        extends: true,
+        test: {
+          name: 'postgres',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...ONCE],
+          env: { TEST_STORE: 'postgres' },
+        },
+      },
+    ],
   },
 });

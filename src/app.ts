@@ -12,6 +12,7 @@ import type { AppServices } from './schema/context.js';
 import { RecordingAssetService } from './service/assets.js';
 import { AutomationService } from './service/automation.js';
 import { StreamService } from './service/streams.js';
+import { PostgresStore } from './store/postgres/store.js';
 import { SqliteStore } from './store/sqlite/store.js';
 import { Intake } from './sync/intake.js';
 import { Poller } from './sync/poller.js';
@@ -34,7 +35,11 @@ export interface App {
  * poller, each built from what comes before it.
  */
 export function buildApp(config: Config, logger: Logger): App {
-  const store = new SqliteStore(config.databaseUrl);
+  // SQLite (a file path) is the embedded default; DATABASE_URL=postgres://… is the store of replicas.
+  const store =
+    config.database.kind === 'postgres'
+      ? new PostgresStore(config.database, logger)
+      : new SqliteStore(config.database.path);
   const events = new StreamEvents();
   // Several replicas (PostgreSQL or Redis configured): changes reach subscribers through the change
   // log, and vendors' poll budgets are shared; one process: straight from the lifecycle.
@@ -78,6 +83,8 @@ export function buildApp(config: Config, logger: Logger): App {
     http,
     async start() {
       await startTracing(config.tracing);
+      // PostgreSQL: the migrations (under their lock) are applied before anything is served.
+      if (store instanceof PostgresStore) await store.open();
       await replication?.start();
       const port = await http.listen(config.port);
       // Deliveries recorded but not applied (stream unknown then, or a crash in between) are
@@ -96,7 +103,7 @@ export function buildApp(config: Config, logger: Logger): App {
         await automation.idle();
         await replication?.stop();
         providers.close();
-        store.close();
+        await store.close();
         await flushTracing();
       })();
       return stopping;

@@ -1,5 +1,5 @@
 import { buildApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, type DatabaseConfig, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { logDestination } from './observability/pretty.js';
 
@@ -47,7 +47,7 @@ const base = `http://localhost:${port}`;
 logger.info(
   {
     port,
-    database: config.databaseUrl,
+    database: describeDatabase(config.database),
     defaultProvider: config.defaultProvider,
     statusPage: `${base}/`,
     graphql: `${base}/graphql`,
@@ -57,3 +57,11 @@ logger.info(
   `livestream subgraph listening on ${base}: open ${base}/ for the status page` +
     (config.graphql.introspection ? `, ${base}/graphql for GraphiQL` : ''),
 );
+
+/** The database as logged: a PostgreSQL URL without its password. */
+function describeDatabase(database: DatabaseConfig): string {
+  if (database.kind === 'sqlite') return database.path;
+  const url = new URL(database.url);
+  if (url.password) url.password = '***';
+  return url.toString();
+}

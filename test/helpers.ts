@@ -1,17 +1,47 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { type Client, createClient } from 'graphql-ws';
+import pg from 'pg';
 import WebSocket from 'ws';
 import { type App, buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
+import { createTestDatabase, type TestDatabase } from './support/postgres.js';
+
+/**
+ * The store the suite runs on: SQLite by default, PostgreSQL with TEST_STORE=postgres (`npm test`
+ * runs both, see vitest.config.ts). On PostgreSQL each server gets a database of its own, dropped
+ * with it (or, when its folder is shared for a restart, when the test file ends).
+ */
+export const TEST_STORE: 'sqlite' | 'postgres' = process.env.TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+/** The databases of this test file, by the folder that names them (one per server unless shared). */
+const databases = new Map<string, TestDatabase>();
+
+/** Drops every database this test file created (test/support/setup.ts calls it after each file). */
+export async function dropTestDatabases(): Promise<void> {
+  const all = [...databases.values()];
+  databases.clear();
+  await Promise.all(all.map((database) => database.drop()));
+}
+
+async function databaseFor(dir: string): Promise<TestDatabase> {
+  let database = databases.get(dir);
+  if (!database) {
+    database = await createTestDatabase();
+    databases.set(dir, database);
+  }
+  return database;
+}
 
 export interface TestServer {
   app: App;
   url: string;
   wsUrl: string;
   port: number;
+  /** The database: a SQLite file path, or on PostgreSQL its postgres:// URL (see `storedRows`). */
   dbPath: string;
   /** Stops the service; the database file stays until `cleanup`. */
   stop(): Promise<void>;
@@ -23,13 +53,22 @@ export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'livestream-test-'));
 }
 
+/**
+ * A database for a service a test builds itself: a SQLite file `name` in `dir`, or on PostgreSQL
+ * a fresh database (dropped when the test file ends).
+ */
+export async function testDatabaseUrl(dir: string, name: string): Promise<string> {
+  if (TEST_STORE === 'sqlite') return join(dir, name);
+  return (await databaseFor(join(dir, name))).url;
+}
+
 /** Starts the real service on a free port with a real SQLite file in a temp folder. */
 export async function startServer(
   env: Record<string, string> = {},
   options: { dir?: string } = {},
 ): Promise<TestServer> {
   const dir = options.dir ?? tempDir();
-  const dbPath = join(dir, 'livestreams.sqlite');
+  const dbPath = TEST_STORE === 'postgres' ? (await databaseFor(dir)).url : join(dir, 'livestreams.sqlite');
   const config = loadConfig({
     PORT: '0',
     DATABASE_URL: dbPath,
@@ -55,9 +94,60 @@ export async function startServer(
     stop,
     async cleanup() {
       await stop();
-      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+      if (options.dir) return;
+      rmSync(dir, { recursive: true, force: true });
+      const database = databases.get(dir);
+      databases.delete(dir);
+      await database?.drop();
     },
   };
+}
+
+/**
+ * Runs `sql` on the service's database through a connection of its own, as an operator would,
+ * and answers its rows the way SQLite gives them whichever the engine: times as epoch
+ * milliseconds, booleans as 0/1, counts as numbers. `?` placeholders on both engines.
+ */
+export async function storedRows<T = Record<string, unknown>>(
+  dbPath: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  if (!dbPath.startsWith('postgres')) {
+    const db = new Database(dbPath, { fileMustExist: true });
+    try {
+      const statement = db.prepare(sql);
+      if (!statement.reader) {
+        statement.run(...params);
+        return [];
+      }
+      return statement.all(...params) as T[];
+    } finally {
+      db.close();
+    }
+  }
+  const client = new pg.Client({ connectionString: dbPath });
+  await client.connect();
+  try {
+    let n = 0;
+    const result = await client.query(
+      sql.replace(/\?/g, () => `$${++n}`),
+      params,
+    );
+    return result.rows.map((row) => {
+      const out: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(row)) {
+        if (value instanceof Date) out[key] = value.getTime();
+        else if (typeof value === 'boolean') out[key] = value ? 1 : 0;
+        else if (typeof value === 'string' && result.fields.find((f) => f.name === key)?.dataTypeID === 20) {
+          out[key] = Number(value);
+        } else out[key] = value;
+      }
+      return out as T;
+    });
+  } finally {
+    await client.end();
+  }
 }
 
 export interface GraphQLResponse<T = Record<string, unknown>> {

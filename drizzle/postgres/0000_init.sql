@@ -1,3 +1,8 @@
+CREATE TABLE "change_log_pruned" (
+	"id" integer PRIMARY KEY DEFAULT 1 NOT NULL,
+	"position" bigint NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "livestreams" (
 	"id" text PRIMARY KEY NOT NULL,
 	"provider" text NOT NULL,
@@ -9,6 +14,7 @@ CREATE TABLE "livestreams" (
 	"version" integer NOT NULL,
 	"failure_reason" text,
 	"idempotency_key" text,
+	"idempotency_input" text,
 	"next_poll_at" timestamp with time zone,
 	"poll_interval_ms" integer,
 	"poll_lease_owner" text,
@@ -48,6 +54,7 @@ CREATE TABLE "recordings" (
 	"version" integer NOT NULL,
 	"failure_reason" text,
 	"idempotency_key" text,
+	"idempotency_input" text,
 	"next_poll_at" timestamp with time zone,
 	"poll_interval_ms" integer,
 	"poll_lease_owner" text,
@@ -75,6 +82,13 @@ CREATE TABLE "room_peers" (
 	"joined_at" timestamp with time zone NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "room_sessions" (
+	"provider" text NOT NULL,
+	"room_id" text NOT NULL,
+	"session_id" text NOT NULL,
+	"started_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "status_events" (
 	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "status_events_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
 	"stream_kind" text NOT NULL,
@@ -94,10 +108,12 @@ CREATE TABLE "webhook_deliveries" (
 	"id" bigint PRIMARY KEY GENERATED ALWAYS AS IDENTITY (sequence name "webhook_deliveries_id_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
 	"provider" text NOT NULL,
 	"delivery_id" text NOT NULL,
+	"content_key" text,
 	"event_type" text,
 	"payload" text NOT NULL,
 	"received_at" timestamp with time zone NOT NULL,
-	"processed_at" timestamp with time zone
+	"processed_at" timestamp with time zone,
+	"correlation_key" text
 );
 --> statement-breakpoint
 ALTER TABLE "recording_assets" ADD CONSTRAINT "recording_assets_recording_id_recordings_id_fk" FOREIGN KEY ("recording_id") REFERENCES "public"."recordings"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -119,6 +135,9 @@ CREATE INDEX "recordings_status" ON "recordings" USING btree ("status");--> stat
 CREATE INDEX "recordings_next_poll" ON "recordings" USING btree ("next_poll_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "room_automations_room" ON "room_automations" USING btree ("provider","room_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "room_peers_peer" ON "room_peers" USING btree ("provider","room_id","peer_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "room_sessions_room" ON "room_sessions" USING btree ("provider","room_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "status_events_event_id" ON "status_events" USING btree ("stream_kind","stream_id","event_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "webhook_deliveries_provider_delivery" ON "webhook_deliveries" USING btree ("provider","delivery_id");--> statement-breakpoint
-CREATE INDEX "webhook_deliveries_pending" ON "webhook_deliveries" USING btree ("provider","received_at") WHERE "webhook_deliveries"."processed_at" is null;
+CREATE UNIQUE INDEX "webhook_deliveries_provider_content" ON "webhook_deliveries" USING btree ("provider","content_key");--> statement-breakpoint
+CREATE INDEX "webhook_deliveries_pending" ON "webhook_deliveries" USING btree ("provider","received_at") WHERE "webhook_deliveries"."processed_at" is null;--> statement-breakpoint
+CREATE INDEX "webhook_deliveries_pending_key" ON "webhook_deliveries" USING btree ("provider","correlation_key") WHERE "webhook_deliveries"."processed_at" is null;

@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'UNAUTHENTICATED',
   'FORBIDDEN',
   'CURSOR_EXPIRED',
+  'UNAVAILABLE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -88,5 +89,17 @@ export class CursorExpiredError extends DomainError {
   constructor() {
     super('The change cursor is older than the history this service keeps: read the current state again');
     this.name = 'CursorExpiredError';
+  }
+}
+
+/**
+ * The database cannot be reached (PostgreSQL down or cut off): nothing was done or stored. The
+ * client retries later; a webhook is answered 503 so that the vendor does.
+ */
+export class StoreUnavailableError extends DomainError {
+  readonly code = 'UNAVAILABLE' as const;
+  constructor(options?: { cause?: unknown }) {
+    super('The database is unreachable: nothing was changed, try again shortly', options);
+    this.name = 'StoreUnavailableError';
   }
 }

@@ -32,6 +32,7 @@ import { SseBacklog, useSseEventIds } from './sse.js';
 import { useSseSubscriptionLimit } from './sse-limits.js';
 import { useHiddenSuggestions } from './suggestions.js';
 import { answerEarly, boundServer, corsFor, graphqlErrorText, hasBody, SERVER_OPTIONS } from './transport.js';
+import { STORE_RETRY_AFTER_SECONDS, StoreUnavailableError, unavailableError } from './unavailable.js';
 
 /** Paths that speak graphql-transport-ws: ours, and Apollo Router's default. */
 const WEBSOCKET_PATHS = new Set(['/graphql', '/ws']);
@@ -89,7 +90,8 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         useSseSubscriptionLimit(config.transport.maxSseSubscriptionsPerClient),
       ],
       // Unexpected errors reach clients as "Unexpected error." (never their details); yoga logs them.
-      maskedErrors: { maskError: (error, message) => maskError(error, message, false) },
+      // A database that cannot be reached is told as such (`UNAVAILABLE`: retry later).
+      maskedErrors: { maskError: (error, message) => unavailableError(error) ?? maskError(error, message, false) },
       context: ({ request, caller, res }) => {
         const context = createContext(services, caller ?? callerOf(request));
         // WebSocket operations carry no fetch Request; their backlog is the socket's (onSubscribe below).
@@ -122,8 +124,11 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
     observeRequests(logger, (req, res, path) => {
       if (path === '/healthz') return json(res, 200, { status: 'ok' });
       if (path === '/readyz') {
-        const ready = services.store.isReady();
-        return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
+        services.store.isReady().then(
+          (ready) => json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' }),
+          () => json(res, 503, { status: 'not ready' }),
+        );
+        return;
       }
       // Each vendor declares its webhook route (`webhookPath` in `providers/<vendor>/index.ts`).
       const webhookProvider = path ? WEBHOOK_ROUTES.get(path) : undefined;
@@ -365,6 +370,13 @@ function handleWebhook(
     inSpan('webhook.delivery', { 'livestream.provider': provider }, () => webhooks.handle(provider, body, headers))
       .then((result) => answer(result.status, result.body))
       .catch((error: unknown) => {
+        if (error instanceof StoreUnavailableError) {
+          // Nothing durable: the vendor sends it again after a while.
+          logger.warn({ err: error, provider }, 'webhook refused: database unreachable');
+          res.setHeader('retry-after', String(STORE_RETRY_AFTER_SECONDS));
+          answer(503, { error: 'database unavailable, retry later' });
+          return;
+        }
         logger.error({ err: error, provider }, 'webhook failed');
         answer(500, { error: 'internal error' });
       });

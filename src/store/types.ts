@@ -19,7 +19,8 @@ import type {
  * the store is written once. A transaction is asynchronous: the engine keeps the calling async
  * flow's statements in it until `fn` settles (SQLite: the one connection is held, other flows
  * wait; PostgreSQL: a pooled client is checked out), and a `transaction` called from inside it is
- * a savepoint. Nested calls of one flow are awaited one after another, never run concurrently.
+ * a savepoint. A database that cannot be reached answers StoreUnavailableError (PostgreSQL,
+ * `postgres/store.ts`). Nested calls of one flow are awaited one after another, never run concurrently.
  */
 export interface Store {
   readonly streams: StreamStore;
@@ -51,8 +52,8 @@ export interface Store {
   /** Listen to every statement the store runs (how tests count queries); answers the unsubscribe. */
   onStatement(listener: (sql: string) => void): () => void;
   /** The database answers and its schema is up to date (readiness). */
-  isReady(): boolean;
-  close(): void;
+  isReady(): Promise<boolean>;
+  close(): Promise<void>;
 }
 
 export interface StreamFilter {

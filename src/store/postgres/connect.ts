@@ -34,6 +34,26 @@ export interface OpenedPostgres {
  * under a session advisory lock.
  */
 export async function openPostgres(config: PostgresConfig, logger: Logger): Promise<OpenedPostgres> {
+  const pool = createPool(config, logger);
+  try {
+    await migratePostgres(pool);
+  } catch (error) {
+    await pool.end().catch(() => {});
+    throw error;
+  }
+  const db = drizzle({ client: pool, schema: tables });
+  return {
+    db,
+    pool,
+    ready: (timeoutMs = 1000) => answers(pool, timeoutMs),
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+/** The pool of one replica on `DATABASE_URL` (no connection is opened until a query asks for one). */
+export function createPool(config: PostgresConfig, logger: Logger): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.url,
     max: config.poolSize,
@@ -50,21 +70,7 @@ export async function openPostgres(config: PostgresConfig, logger: Logger): Prom
     if (Date.now() - lastIdleError > 10_000) logger.warn({ err: error }, 'idle PostgreSQL connection lost');
     lastIdleError = Date.now();
   });
-  try {
-    await migratePostgres(pool);
-  } catch (error) {
-    await pool.end().catch(() => {});
-    throw error;
-  }
-  const db = drizzle({ client: pool, schema: tables });
-  return {
-    db,
-    pool,
-    ready: (timeoutMs = 1000) => answers(pool, timeoutMs),
-    async close() {
-      await pool.end();
-    },
-  };
+  return pool;
 }
 
 /** Applies pending migrations while holding the migration lock on one connection. */
@@ -90,7 +96,7 @@ export async function migratePostgres(pool: pg.Pool): Promise<void> {
   }
 }
 
-async function answers(pool: pg.Pool, timeoutMs: number): Promise<boolean> {
+export async function answers(pool: pg.Pool, timeoutMs: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), timeoutMs);

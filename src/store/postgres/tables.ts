@@ -42,6 +42,8 @@ const streamColumns = {
   version: integer('version').notNull(),
   failureReason: text('failure_reason'),
   idempotencyKey: text('idempotency_key'),
+  /** A hash of the start input the key was first used with: the same key with other input is a conflict. */
+  idempotencyInput: text('idempotency_input'),
   nextPollAt: at('next_poll_at'),
   pollIntervalMs: integer('poll_interval_ms'),
   pollLeaseOwner: text('poll_lease_owner'),
@@ -137,16 +139,44 @@ export const webhookDeliveries = pgTable(
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
     provider: text('provider').notNull(),
     deliveryId: text('delivery_id').notNull(),
+    /** What the vendor signed (its event id, else a hash of the signed body): a replay is a duplicate. */
+    contentKey: text('content_key'),
     eventType: text('event_type'),
     payload: text('payload').notNull(),
     receivedAt: at('received_at').notNull(),
     /** Set once every event of the delivery found its stream; null while some wait for theirs. */
     processedAt: at('processed_at'),
+    /** While pending: which stream it waits for (`<kind>:ext:<vendor id>` or `<kind>:room:<room>`). */
+    correlationKey: text('correlation_key'),
   },
   (t) => [
     uniqueIndex('webhook_deliveries_provider_delivery').on(t.provider, t.deliveryId),
+    uniqueIndex('webhook_deliveries_provider_content').on(t.provider, t.contentKey),
     index('webhook_deliveries_pending').on(t.provider, t.receivedAt).where(sql`${t.processedAt} is null`),
+    index('webhook_deliveries_pending_key').on(t.provider, t.correlationKey).where(sql`${t.processedAt} is null`),
   ],
+);
+
+/**
+ * How far the change log was pruned (one row at most): a cursor below `position` is expired.
+ * Positions have gaps on PostgreSQL (a rolled back insert keeps its sequence value), so the oldest
+ * row kept cannot tell, as it does on SQLite, whether anything before it was removed.
+ */
+export const changeLogPruned = pgTable('change_log_pruned', {
+  id: integer('id').primaryKey().default(1),
+  position: bigint('position', { mode: 'number' }).notNull(),
+});
+
+/** The session each room is in, as its vendor last said: automation acts on that session's events only. */
+export const roomSessions = pgTable(
+  'room_sessions',
+  {
+    provider: text('provider').notNull(),
+    roomId: text('room_id').notNull(),
+    sessionId: text('session_id').notNull(),
+    startedAt: at('started_at').notNull(),
+  },
+  (t) => [uniqueIndex('room_sessions_room').on(t.provider, t.roomId)],
 );
 
 /** Who is in a room right now (real peers only), so automation knows when the last one leaves. */

@@ -1,6 +1,5 @@
 import { getTableColumns } from 'drizzle-orm';
-import type { ProviderId, StreamKind } from '../../domain/status.js';
-import type { LivestreamRecord, RecordingRecord, RecordOf, StreamRecord } from '../../domain/types.js';
+import type { StreamKind } from '../../domain/status.js';
 import { livestreams, recordings } from '../tables.js';
 
 // Both stream tables share every column a generic query touches; livestreams only add more.
@@ -29,109 +28,5 @@ export function toSqlite(value: unknown): unknown {
   return value;
 }
 
-const COMMON_COLUMNS =
-  'id, provider, room_id, external_id, session_id, status, vendor_status, version, failure_reason, ' +
-  'idempotency_key, started_at, stopped_at, created_at, updated_at, change_position';
-/** The columns a record holds, in `fromRow`'s order, as tables.ts names them in SQLite. */
-export const RECORD_COLUMNS: Record<StreamKind, string> = {
-  livestream: `${COMMON_COLUMNS}, playback_url, ingest_rtmp_url, ingest_stream_key, ingest_whip_url`,
-  recording: COMMON_COLUMNS,
-};
-
-/**
- * A stream row: RECORD_COLUMNS in order, as a raw statement or `json_array` gives them (times in
- * epoch milliseconds).
- */
-export type StreamRow = [
-  id: string,
-  provider: string,
-  roomId: string,
-  externalId: string | null,
-  sessionId: string | null,
-  status: string,
-  vendorStatus: string | null,
-  version: number,
-  failureReason: string | null,
-  idempotencyKey: string | null,
-  startedAt: number | null,
-  stoppedAt: number | null,
-  createdAt: number,
-  updatedAt: number,
-  changePosition: number,
-  playbackUrl?: string | null,
-  ingestRtmpUrl?: string | null,
-  ingestStreamKey?: string | null,
-  ingestWhipUrl?: string | null,
-];
-
-/**
- * The one mapping of a stream row to its record. Every stream read selects RECORD_COLUMNS as
- * arrays (plain SQL, mapped by hand: drizzle's generic row mapping cost more than SQLite's own
- * work on the hot paths).
- */
-export function fromRow<K extends StreamKind>(kind: K, row: StreamRow): RecordOf<K> {
-  const startedAt = row[10];
-  const stoppedAt = row[11];
-  const recording: RecordingRecord = {
-    id: row[0],
-    provider: row[1] as ProviderId,
-    roomId: row[2],
-    externalId: row[3],
-    sessionId: row[4],
-    status: row[5] as RecordingRecord['status'],
-    vendorStatus: row[6],
-    version: row[7],
-    failureReason: row[8],
-    idempotencyKey: row[9],
-    startedAt: startedAt === null ? null : new Date(startedAt),
-    stoppedAt: stoppedAt === null ? null : new Date(stoppedAt),
-    createdAt: new Date(row[12]),
-    updatedAt: new Date(row[13]),
-    changePosition: row[14],
-  };
-  if (kind === 'recording') return recording as RecordOf<K>;
-  const livestream: LivestreamRecord = {
-    ...recording,
-    status: row[5] as LivestreamRecord['status'],
-    playbackUrl: row[15] ?? null,
-    ingestRtmpUrl: row[16] ?? null,
-    ingestStreamKey: row[17] ?? null,
-    ingestWhipUrl: row[18] ?? null,
-  };
-  return livestream as RecordOf<K>;
-}
-
-export function fromRows<K extends StreamKind>(kind: K, rows: readonly StreamRow[]): RecordOf<K>[] {
-  const records: RecordOf<K>[] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) records[i] = fromRow(kind, rows[i] as StreamRow);
-  return records;
-}
-
-/**
- * A record as the change log keeps it (`status_events.snapshot`): its row as JSON, in
- * RECORD_COLUMNS order, without the ingest stream key (a secret history never holds).
- */
-export function toSnapshot(kind: StreamKind, record: StreamRecord): string {
-  const row: unknown[] = [
-    record.id,
-    record.provider,
-    record.roomId,
-    record.externalId,
-    record.sessionId,
-    record.status,
-    record.vendorStatus,
-    record.version,
-    record.failureReason,
-    record.idempotencyKey,
-    record.startedAt?.getTime() ?? null,
-    record.stoppedAt?.getTime() ?? null,
-    record.createdAt.getTime(),
-    record.updatedAt.getTime(),
-    record.changePosition,
-  ];
-  if (kind === 'livestream') {
-    const livestream = record as LivestreamRecord;
-    row.push(livestream.playbackUrl, livestream.ingestRtmpUrl, null, livestream.ingestWhipUrl);
-  }
-  return JSON.stringify(row);
-}
+// The row format both engines share (stream reads on SQLite, snapshots in the change log).
+export { fromRow, fromRows, RECORD_COLUMNS, type StreamRow, toSnapshot } from '../rows.js';

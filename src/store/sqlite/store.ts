@@ -71,7 +71,7 @@ export class SqliteStore implements Store {
     return this.opened.onStatement(listener);
   }
 
-  isReady(): boolean {
+  async isReady(): Promise<boolean> {
     try {
       return this.opened.sqlite.open && migrationsApplied(this.opened.sqlite);
     } catch {
@@ -79,7 +79,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.opened.close();
   }
 }

@@ -1,0 +1,17 @@
+import { GraphQLError } from 'graphql';
+import { StoreUnavailableError } from '../domain/errors.js';
+
+export { StoreUnavailableError };
+
+/** How long a vendor is asked to wait before resending a delivery refused while the database is down. */
+export const STORE_RETRY_AFTER_SECONDS = 5;
+
+/** The GraphQL error told for a database that cannot be reached (anything else: undefined). */
+export function unavailableError(error: unknown): GraphQLError | undefined {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (!(original instanceof StoreUnavailableError)) return undefined;
+  return new GraphQLError(original.message, {
+    ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
+    extensions: { code: original.code },
+  });
+}

@@ -1,0 +1,80 @@
+import { and, asc, desc, eq, gt } from 'drizzle-orm';
+import type { StreamKind } from '../../domain/status.js';
+import type { LivestreamRecord, RecordOf } from '../../domain/types.js';
+import { fromRow, type StreamRow } from '../rows.js';
+import type { ChangeFilter, LoggedChange } from '../types.js';
+import { RECORD_FIELDS, type StreamTable, TABLES } from './records.js';
+import { changeLogPruned, statusEvents as e } from './tables.js';
+import type { Executor } from './transactions.js';
+
+/**
+ * The change log on PostgreSQL: the applied rows of status_events, by position (their id). Every
+ * writer of an applied row holds the change-log lock from its insert to its commit (see
+ * history.ts), so a reader that sees a position sees every smaller applied one.
+ */
+export class PgChangeLog {
+  constructor(private readonly x: () => Executor) {}
+
+  async after<K extends StreamKind>(
+    kind: K,
+    filter: ChangeFilter,
+    after: number,
+    limit: number,
+  ): Promise<LoggedChange<K>[]> {
+    const s: StreamTable = TABLES[kind];
+    const rows = await this.x()
+      .select({
+        position: e.id,
+        snapshot: e.snapshot,
+        status: e.status,
+        vendorStatus: e.vendorStatus,
+        version: e.version,
+        current: RECORD_FIELDS[kind],
+      })
+      .from(e)
+      .innerJoin(s, eq(s.id, e.streamId))
+      .where(
+        and(
+          eq(e.streamKind, kind),
+          eq(e.applied, true),
+          gt(e.id, after),
+          filter.id ? eq(e.streamId, filter.id) : undefined,
+          filter.provider ? eq(s.provider, filter.provider) : undefined,
+          filter.roomId ? eq(s.roomId, filter.roomId) : undefined,
+        ),
+      )
+      .orderBy(asc(e.id))
+      .limit(limit);
+    return rows.map(({ position, snapshot, status, vendorStatus, version, current }) => {
+      const now = current as unknown as RecordOf<K>;
+      // Every applied row written on PostgreSQL has its snapshot; the current row is the fallback.
+      const stream =
+        snapshot === null
+          ? ({ ...now, status, vendorStatus, version } as RecordOf<K>)
+          : fromRow(kind, JSON.parse(snapshot) as StreamRow);
+      stream.changePosition = position;
+      // The ingest stream key is never kept in history: it comes from the current row.
+      if (kind === 'livestream') {
+        (stream as LivestreamRecord).ingestStreamKey = (now as LivestreamRecord).ingestStreamKey;
+      }
+      return { position, stream };
+    });
+  }
+
+  async isPruned(position: number): Promise<boolean> {
+    const rows = await this.x().select({ position: changeLogPruned.position }).from(changeLogPruned).limit(1);
+    const pruned = rows[0]?.position;
+    return pruned !== undefined && position < pruned;
+  }
+
+  async head(): Promise<number> {
+    // Backwards along the primary key: the newest applied row is among the last few.
+    const rows = await this.x()
+      .select({ position: e.id })
+      .from(e)
+      .where(eq(e.applied, true))
+      .orderBy(desc(e.id))
+      .limit(1);
+    return rows[0]?.position ?? 0;
+  }
+}

@@ -1,0 +1,147 @@
+import { and, asc, eq, getTableColumns, inArray, isNull, lte, sql } from 'drizzle-orm';
+import type { StreamKind } from '../../domain/status.js';
+import type { AssetInput, RecordingAssetRecord, StatusEventRecord } from '../../domain/types.js';
+import { toSnapshot } from '../rows.js';
+import type { NewStatusEvent } from '../types.js';
+import { CHANGE_LOG_LOCK_KEY } from './connect.js';
+import { recordingAssets, statusEvents } from './tables.js';
+import type { Executor } from './transactions.js';
+
+/**
+ * status_events: every report about a stream, applied or refused. An applied one is a change-log
+ * entry: it is inserted right after `pg_advisory_xact_lock(CHANGE_LOG_LOCK_KEY)` in the same
+ * statement, and the lock is held to the commit, so applied positions become visible in position
+ * order (writers of applied rows commit one after the other; refused rows take no lock).
+ */
+export class PgHistory {
+  constructor(
+    private readonly x: () => Executor,
+    private readonly transaction: <T>(fn: () => Promise<T>) => Promise<T>,
+    private readonly inTransaction: () => boolean,
+  ) {}
+
+  async append(event: NewStatusEvent): Promise<number> {
+    // Outside a transaction the lock would end with the statement's own: one is opened.
+    if (event.applied && !this.inTransaction()) return this.transaction(() => this.append(event));
+    const { snapshot } = event;
+    const values = sql`${event.streamKind}, ${event.streamId}, ${event.status}, ${event.vendorStatus}, ${event.source},
+      ${event.version}::integer, ${event.applied}::boolean, ${event.eventId}, ${event.payload},
+      ${snapshot ? toSnapshot(event.streamKind, snapshot) : null}, ${event.at.toISOString()}::timestamptz`;
+    const columns = sql.raw(
+      'stream_kind, stream_id, status, vendor_status, source, version, applied, event_id, payload, snapshot, at',
+    );
+    const statement = event.applied
+      ? sql`with lock as (select pg_advisory_xact_lock(${CHANGE_LOG_LOCK_KEY.toString()}::bigint))
+          insert into status_events (${columns}) select ${values} from lock returning id`
+      : sql`insert into status_events (${columns}) values (${values}) returning id`;
+    const result = await this.x().execute<{ id: string }>(statement);
+    return Number(result.rows[0]?.id);
+  }
+
+  async has(kind: StreamKind, streamId: string, eventId: string): Promise<boolean> {
+    const rows = await this.x()
+      .select({ id: statusEvents.id })
+      .from(statusEvents)
+      .where(
+        and(eq(statusEvents.streamKind, kind), eq(statusEvents.streamId, streamId), eq(statusEvents.eventId, eventId)),
+      )
+      .limit(1);
+    return rows.length > 0;
+  }
+
+  async listFor(kind: StreamKind, streamIds: readonly string[], last: number): Promise<StatusEventRecord[]> {
+    if (streamIds.length === 0 || last <= 0) return [];
+    const db = this.x();
+    // The latest `last` per stream (numbered newest first within each stream), then oldest first.
+    const latest = db
+      .select({
+        id: statusEvents.id,
+        rank: sql<number>`row_number() over (partition by ${statusEvents.streamId} order by ${statusEvents.id} desc)`.as(
+          'rank',
+        ),
+      })
+      .from(statusEvents)
+      .where(and(eq(statusEvents.streamKind, kind), inArray(statusEvents.streamId, [...streamIds])))
+      .as('latest');
+    const { snapshot: _replayedOnly, ...columns } = getTableColumns(statusEvents);
+    const rows = await db
+      .select(columns)
+      .from(statusEvents)
+      .where(inArray(statusEvents.id, db.select({ id: latest.id }).from(latest).where(lte(latest.rank, last))))
+      .orderBy(asc(statusEvents.id));
+    return rows.map((row) => ({
+      ...row,
+      streamKind: row.streamKind as StreamKind,
+      source: row.source as StatusEventRecord['source'],
+    }));
+  }
+}
+
+/** recording_assets: the files a recording produced. */
+export class PgAssets {
+  constructor(private readonly x: () => Executor) {}
+
+  async upsert(recordingId: string, assets: readonly AssetInput[], now: Date): Promise<void> {
+    const db = this.x();
+    for (const asset of assets) {
+      const values = {
+        recordingId,
+        externalId: asset.externalId ?? null,
+        type: asset.type,
+        path: asset.path ?? null,
+        size: asset.size ?? null,
+        durationSeconds: asset.durationSeconds ?? null,
+        url: asset.url ?? null,
+        urlExpiresAt: asset.urlExpiresAt ?? null,
+      };
+      const [existing] =
+        asset.externalId == null
+          ? []
+          : await db
+              .select({ id: recordingAssets.id })
+              .from(recordingAssets)
+              .where(
+                and(eq(recordingAssets.recordingId, recordingId), eq(recordingAssets.externalId, asset.externalId)),
+              )
+              .limit(1);
+      const [samePath] =
+        existing || asset.path == null
+          ? []
+          : await db
+              .select({ id: recordingAssets.id })
+              .from(recordingAssets)
+              .where(
+                and(
+                  eq(recordingAssets.recordingId, recordingId),
+                  eq(recordingAssets.path, asset.path),
+                  asset.externalId == null ? undefined : isNull(recordingAssets.externalId),
+                ),
+              )
+              .limit(1);
+      if (existing) {
+        await db.update(recordingAssets).set(values).where(eq(recordingAssets.id, existing.id));
+      } else if (samePath) {
+        const { externalId, ...rest } = values;
+        await db
+          .update(recordingAssets)
+          .set(externalId == null ? rest : values)
+          .where(eq(recordingAssets.id, samePath.id));
+      } else {
+        await db.insert(recordingAssets).values({ id: crypto.randomUUID(), createdAt: now, ...values });
+      }
+    }
+  }
+
+  async updateUrl(id: string, url: string, urlExpiresAt: Date | null): Promise<void> {
+    await this.x().update(recordingAssets).set({ url, urlExpiresAt }).where(eq(recordingAssets.id, id));
+  }
+
+  listFor(recordingIds: readonly string[]): Promise<RecordingAssetRecord[]> {
+    if (recordingIds.length === 0) return Promise.resolve([]);
+    return this.x()
+      .select()
+      .from(recordingAssets)
+      .where(inArray(recordingAssets.recordingId, [...recordingIds]))
+      .orderBy(asc(recordingAssets.createdAt));
+  }
+}

@@ -1,0 +1,153 @@
+import { drizzle } from 'drizzle-orm/node-postgres';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type {
+  AssetStore,
+  ChangeLogStore,
+  DeliveryStore,
+  HistoryStore,
+  PollStore,
+  RoomStore,
+  Store,
+  StreamStore,
+} from '../types.js';
+import { PgChangeLog } from './changelog.js';
+import { answers, createPool, migratePostgres, type PostgresConfig, type PostgresDb } from './connect.js';
+import { PgDeliveries } from './deliveries.js';
+import { PgAssets, PgHistory } from './history.js';
+import { PgPolls } from './polling.js';
+import { PgRooms } from './rooms.js';
+import { PgStreams } from './streams.js';
+import * as tables from './tables.js';
+import { classify, isUniqueViolation, PgTransactions } from './transactions.js';
+
+/**
+ * The store on PostgreSQL (`DATABASE_URL=postgres://…`), for several replicas on one database:
+ * a pool per replica (node-postgres), drizzle for every statement, migrations from
+ * `drizzle/postgres/` applied at construction under an advisory lock (`open` settles once they
+ * are). Every call waits for them, and a database that cannot be reached answers
+ * StoreUnavailableError (GraphQL `UNAVAILABLE`, a webhook 503) until it can again: the pool opens
+ * new connections by itself.
+ */
+export class PostgresStore implements Store {
+  /** drizzle over the pool (tests read tables through it directly). */
+  readonly db: PostgresDb;
+  readonly pool: pg.Pool;
+  readonly streams: StreamStore;
+  readonly history: HistoryStore;
+  readonly assets: AssetStore;
+  readonly deliveries: DeliveryStore;
+  readonly polls: PollStore;
+  readonly rooms: RoomStore;
+  readonly changes: ChangeLogStore;
+  private readonly migrated: Promise<void>;
+  private readonly transactions: PgTransactions;
+  private readonly listeners = new Set<(sql: string) => void>();
+  private closing?: Promise<void>;
+
+  constructor(config: PostgresConfig, logger: Logger) {
+    this.pool = createPool(config, logger);
+    const listeners = this.listeners;
+    this.db = drizzle({
+      client: this.pool,
+      schema: tables,
+      logger: {
+        logQuery(sql) {
+          for (const listener of listeners) listener(sql);
+        },
+      },
+    });
+    this.migrated = migratePostgres(this.pool);
+    // Awaited by `open` and by every call; not an unhandled rejection meanwhile.
+    this.migrated.catch(() => {});
+    const transactions = new PgTransactions(this.db);
+    this.transactions = transactions;
+    const x = () => transactions.executor();
+    const gated = <S>(section: object): S => gate<S>(section, this.migrated);
+    this.streams = gated(new PgStreams(x));
+    this.history = gated(
+      new PgHistory(
+        x,
+        (fn) => transactions.run(fn),
+        () => transactions.inTransaction(),
+      ),
+    );
+    this.assets = gated(new PgAssets(x));
+    this.deliveries = gated(new PgDeliveries(x));
+    this.polls = gated(new PgPolls(x));
+    this.rooms = gated(new PgRooms(x));
+    this.changes = gated(new PgChangeLog(x));
+  }
+
+  /** Settles once the migrations are applied (rejects when they could not be). */
+  open(): Promise<void> {
+    return this.migrated;
+  }
+
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    await this.migrated;
+    try {
+      return await this.transactions.run(fn);
+    } catch (error) {
+      throw classify(error);
+    }
+  }
+
+  /**
+   * A transaction of its own: PostgreSQL has no single writer to share, each transaction commits
+   * on its own connection (and the commits of concurrent ones are grouped by the server's WAL
+   * writer anyway).
+   */
+  groupTransaction<T>(fn: () => Promise<T>): Promise<T> {
+    return this.transaction(fn);
+  }
+
+  afterCommit(fn: () => void): void {
+    this.transactions.afterCommit(fn);
+  }
+
+  isUniqueViolation(error: unknown): boolean {
+    return isUniqueViolation(error);
+  }
+
+  onStatement(listener: (sql: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async isReady(): Promise<boolean> {
+    if (this.closing) return false;
+    const migrated = await this.migrated.then(
+      () => true,
+      () => false,
+    );
+    return migrated && answers(this.pool, 1000);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.pool.end();
+    return this.closing;
+  }
+}
+
+/**
+ * The section's methods, each waiting for the migrations and answering StoreUnavailableError
+ * when the database cannot be reached (every other error as it was: a unique violation stays one).
+ */
+function gate<S>(section: object, migrated: Promise<void>): S {
+  const face: Record<string, unknown> = {};
+  const prototype = Object.getPrototypeOf(section) as Record<string, unknown>;
+  for (const name of Object.getOwnPropertyNames(prototype)) {
+    const method = prototype[name];
+    if (name === 'constructor' || typeof method !== 'function') continue;
+    face[name] = async (...args: unknown[]) => {
+      await migrated;
+      try {
+        return await method.apply(section, args);
+      } catch (error) {
+        throw classify(error);
+      }
+    };
+  }
+  return face as S;
+}

@@ -1,0 +1,117 @@
+import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { activeStatuses, type ProviderId, polledStatuses, type StreamKind } from '../../domain/status.js';
+import type { RecordOf } from '../../domain/types.js';
+import type { NewStream, PageRequest, StreamFilter, StreamWrite } from '../types.js';
+import { asRecords, RECORD_FIELDS, STREAM_COLUMNS, type StreamTable, TABLES } from './records.js';
+import type { Executor } from './transactions.js';
+
+/**
+ * The stream tables on PostgreSQL. `listActive` has no cache here: several replicas write the same
+ * tables, and a cache would need a round trip to validate anyway (the SQLite store's stamp is a
+ * local pragma); the query reads the status index, one round trip either way.
+ */
+export class PgStreams {
+  constructor(private readonly x: () => Executor) {}
+
+  private async select<K extends StreamKind>(
+    kind: K,
+    where: SQL | undefined,
+    order: 'newest' | 'none' = 'none',
+    limit?: number,
+  ): Promise<RecordOf<K>[]> {
+    const t: StreamTable = TABLES[kind];
+    let query = this.x().select(RECORD_FIELDS[kind]).from(t).where(where).$dynamic();
+    if (order === 'newest') query = query.orderBy(desc(t.createdAt), desc(t.id));
+    if (limit !== undefined) query = query.limit(limit);
+    return asRecords<K>(await query);
+  }
+
+  private async one<K extends StreamKind>(kind: K, where: SQL | undefined): Promise<RecordOf<K> | undefined> {
+    return (await this.select(kind, where, 'newest', 1))[0];
+  }
+
+  get<K extends StreamKind>(kind: K, id: string): Promise<RecordOf<K> | undefined> {
+    return this.one(kind, eq(TABLES[kind].id, id));
+  }
+
+  getMany<K extends StreamKind>(kind: K, ids: readonly string[]): Promise<RecordOf<K>[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.select(kind, inArray(TABLES[kind].id, [...ids]));
+  }
+
+  findByExternalId<K extends StreamKind>(
+    kind: K,
+    provider: ProviderId,
+    externalId: string,
+  ): Promise<RecordOf<K> | undefined> {
+    const t: StreamTable = TABLES[kind];
+    return this.one(kind, and(eq(t.provider, provider), eq(t.externalId, externalId)));
+  }
+
+  findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): Promise<RecordOf<K> | undefined> {
+    const t: StreamTable = TABLES[kind];
+    return this.one(kind, and(eq(t.provider, provider), eq(t.roomId, roomId), inArray(t.status, activeStatuses(kind))));
+  }
+
+  findByIdempotencyKey<K extends StreamKind>(kind: K, key: string): Promise<RecordOf<K> | undefined> {
+    return this.one(kind, eq(TABLES[kind].idempotencyKey, key));
+  }
+
+  async idempotencyInput(kind: StreamKind, id: string): Promise<string | null> {
+    const t: StreamTable = TABLES[kind];
+    const rows = await this.x().select({ input: t.idempotencyInput }).from(t).where(eq(t.id, id));
+    return rows[0]?.input ?? null;
+  }
+
+  findOpenInRoom<K extends StreamKind>(
+    kind: K,
+    provider: ProviderId,
+    roomId: string,
+  ): Promise<RecordOf<K> | undefined> {
+    const t: StreamTable = TABLES[kind];
+    return this.one(kind, and(eq(t.provider, provider), eq(t.roomId, roomId), inArray(t.status, polledStatuses(kind))));
+  }
+
+  listActive<K extends StreamKind>(kind: K, filter: StreamFilter): Promise<readonly RecordOf<K>[]> {
+    const t: StreamTable = TABLES[kind];
+    return this.select(kind, and(inArray(t.status, activeStatuses(kind)), ...filterConditions(t, filter)), 'newest');
+  }
+
+  page<K extends StreamKind>(kind: K, request: PageRequest): Promise<RecordOf<K>[]> {
+    const t: StreamTable = TABLES[kind];
+    const conditions = filterConditions(t, request);
+    if (request.after) {
+      const at = new Date(request.after.createdAt);
+      conditions.push(or(lt(t.createdAt, at), and(eq(t.createdAt, at), lt(t.id, request.after.id))) as SQL);
+    }
+    return this.select(kind, and(...conditions), 'newest', request.first + 1);
+  }
+
+  listByRooms<K extends StreamKind>(kind: K, roomIds: readonly string[]): Promise<RecordOf<K>[]> {
+    if (roomIds.length === 0) return Promise.resolve([]);
+    return this.select(kind, inArray(TABLES[kind].roomId, [...roomIds]), 'newest');
+  }
+
+  async insert(kind: StreamKind, row: NewStream): Promise<void> {
+    await this.x().insert(TABLES[kind]).values(row);
+  }
+
+  async update(kind: StreamKind, id: string, patch: StreamWrite): Promise<void> {
+    const columns = STREAM_COLUMNS[kind];
+    const set: Record<string, unknown> = {};
+    for (const [field, value] of Object.entries(patch)) {
+      if (value !== undefined && columns.has(field)) set[field] = value;
+    }
+    if (Object.keys(set).length === 0) return;
+    const t: StreamTable = TABLES[kind];
+    await this.x().update(t).set(set).where(eq(t.id, id));
+  }
+}
+
+function filterConditions(t: StreamTable, filter: StreamFilter): SQL[] {
+  const conditions: SQL[] = [];
+  if (filter.provider) conditions.push(eq(t.provider, filter.provider));
+  if (filter.roomId) conditions.push(eq(t.roomId, filter.roomId));
+  if (filter.status) conditions.push(eq(t.status, filter.status));
+  return conditions;
+}
