@@ -11,23 +11,34 @@ import type { Executor } from './transactions.js';
  * local pragma); the query reads the status index, one round trip either way.
  */
 export class PgStreams {
-  constructor(private readonly x: () => Executor) {}
+  constructor(
+    private readonly x: () => Executor,
+    private readonly inTransaction: () => boolean,
+  ) {}
 
   private async select<K extends StreamKind>(
     kind: K,
     where: SQL | undefined,
     order: 'newest' | 'none' = 'none',
     limit?: number,
+    lock = false,
   ): Promise<RecordOf<K>[]> {
     const t: StreamTable = TABLES[kind];
     let query = this.x().select(RECORD_FIELDS[kind]).from(t).where(where).$dynamic();
     if (order === 'newest') query = query.orderBy(desc(t.createdAt), desc(t.id));
     if (limit !== undefined) query = query.limit(limit);
+    if (lock) query = query.for('update');
     return asRecords<K>(await query);
   }
 
+  /**
+   * One stream. Inside a transaction the row is locked (FOR UPDATE) until it commits: the
+   * transaction reads it to change it (apply: version + 1), and two replicas (or two flows of one)
+   * changing the same stream must take turns, the second reading what the first wrote, or both
+   * would write the same next version.
+   */
   private async one<K extends StreamKind>(kind: K, where: SQL | undefined): Promise<RecordOf<K> | undefined> {
-    return (await this.select(kind, where, 'newest', 1))[0];
+    return (await this.select(kind, where, 'newest', 1, this.inTransaction()))[0];
   }
 
   get<K extends StreamKind>(kind: K, id: string): Promise<RecordOf<K> | undefined> {
