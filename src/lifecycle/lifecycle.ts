@@ -125,24 +125,14 @@ export class StreamLifecycle {
     const { provider, roomId, idempotencyKey } = request;
     if (idempotencyKey) {
       const previous = await this.store.streams.findByIdempotencyKey(kind, idempotencyKey);
-      if (previous) {
-        if (previous.provider !== provider || previous.roomId !== roomId) {
-          throw new ConflictError(
-            `idempotencyKey was already used for another ${kind} (${previous.provider} room ${previous.roomId})`,
-            ...conflictPayload(kind, previous),
-          );
-        }
-        const stored = await this.store.streams.idempotencyInput(kind, previous.id);
-        if (stored && request.idempotencyInput && stored !== request.idempotencyInput) {
-          throw new ConflictError(
-            `idempotencyKey was already used with different input for ${kind} ${previous.id}`,
-            ...conflictPayload(kind, previous),
-          );
-        }
-        return { stream: previous, created: false };
-      }
+      if (previous) return this.answerAgain(kind, request, previous);
     }
     const active = await this.store.streams.findActive(kind, provider, roomId);
+    // The same start, committed by a concurrent writer between the two reads (PostgreSQL reads
+    // each statement at its own snapshot): answered as a repeat, not as a conflict.
+    if (active && idempotencyKey && active.idempotencyKey === idempotencyKey) {
+      return this.answerAgain(kind, request, active);
+    }
     if (active) {
       throw new ConflictError(
         `A ${kind} is already active in room ${roomId} on ${provider}`,
@@ -161,6 +151,28 @@ export class StreamLifecycle {
       at: now,
     });
     return { stream, created: true };
+  }
+
+  /** A start repeated with its idempotency key: the stream it created, unless the input differs. */
+  private async answerAgain<K extends StreamKind>(
+    kind: K,
+    request: CreateRequest,
+    previous: RecordOf<K>,
+  ): Promise<{ stream: RecordOf<K>; created: boolean }> {
+    if (previous.provider !== request.provider || previous.roomId !== request.roomId) {
+      throw new ConflictError(
+        `idempotencyKey was already used for another ${kind} (${previous.provider} room ${previous.roomId})`,
+        ...conflictPayload(kind, previous),
+      );
+    }
+    const stored = await this.store.streams.idempotencyInput(kind, previous.id);
+    if (stored && request.idempotencyInput && stored !== request.idempotencyInput) {
+      throw new ConflictError(
+        `idempotencyKey was already used with different input for ${kind} ${previous.id}`,
+        ...conflictPayload(kind, previous),
+      );
+    }
+    return { stream: previous, created: false };
   }
 
   private async applyHere<K extends StreamKind>(
