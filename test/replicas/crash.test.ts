@@ -1,8 +1,7 @@
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LivekitFake } from '../fakes/livekit.js';
-import { collect, gql, tempDir, waitFor } from '../helpers.js';
+import { collect, gql, waitFor } from '../helpers.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startRedisServer, type TestRedisServer } from '../support/redis-server.js';
 import { LIVESTREAM_READ } from '../webhooks/support.js';
 import { allVersions, type Cluster, openSubscriptions, startCluster, versionsByStream } from './cluster.js';
@@ -20,16 +19,17 @@ interface Change {
 }
 
 describe('a replica killed under webhook load', () => {
-  const dir = tempDir();
+  let database: TestDatabase;
   let redis: TestRedisServer;
   let livekit: LivekitFake;
   let cluster: Cluster;
 
   beforeAll(async () => {
+    database = await createTestDatabase();
     redis = await startRedisServer();
     livekit = await LivekitFake.start();
     cluster = await startCluster(['a', 'b'], {
-      DATABASE_URL: join(dir, 'shared.sqlite'),
+      DATABASE_URL: database.url,
       REDIS_URL: redis.url,
       LIVEKIT_URL: livekit.url,
       LIVEKIT_API_KEY: livekit.apiKey,
@@ -40,7 +40,7 @@ describe('a replica killed under webhook load', () => {
     await cluster?.stop();
     await livekit?.close();
     await redis?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await database?.drop();
   });
 
   it('loses no acknowledged delivery, and its subscribers resume on another replica with after', {

@@ -1,8 +1,7 @@
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LivekitFake } from '../fakes/livekit.js';
-import { collect, gql, START_LIVESTREAM, STOP_LIVESTREAM, tempDir, waitFor } from '../helpers.js';
+import { collect, gql, START_LIVESTREAM, STOP_LIVESTREAM, waitFor } from '../helpers.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startRedisServer, type TestRedisServer } from '../support/redis-server.js';
 import { LIVESTREAM_READ } from '../webhooks/support.js';
 import {
@@ -18,16 +17,17 @@ const WATCH_ALL = `subscription { livestreamChanged { id status version } }`;
 const WATCH_LIVEKIT = `subscription { livestreamChanged(provider: LIVEKIT) { id status version } }`;
 
 describe('three replicas on one database and one Redis', () => {
-  const dir = tempDir();
+  let database: TestDatabase;
   let redis: TestRedisServer;
   let livekit: LivekitFake;
   let cluster: Cluster;
 
   beforeAll(async () => {
+    database = await createTestDatabase();
     redis = await startRedisServer();
     livekit = await LivekitFake.start();
     cluster = await startCluster(['a', 'b', 'c'], {
-      DATABASE_URL: join(dir, 'shared.sqlite'),
+      DATABASE_URL: database.url,
       REDIS_URL: redis.url,
       LIVEKIT_URL: livekit.url,
       LIVEKIT_API_KEY: livekit.apiKey,
@@ -38,7 +38,7 @@ describe('three replicas on one database and one Redis', () => {
     await cluster?.stop();
     await livekit?.close();
     await redis?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await database?.drop();
   });
 
   it('delivers changes made through a third replica (mutation and signed webhook) to subscribers of the other two, once each, in order', async () => {

@@ -1,26 +1,30 @@
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LivekitFake } from '../fakes/livekit.js';
-import { gql, START_LIVESTREAM, tempDir, waitFor } from '../helpers.js';
+import { gql, START_LIVESTREAM, waitFor } from '../helpers.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startRedisServer, type TestRedisServer } from '../support/redis-server.js';
 import { LIVESTREAM_READ } from '../webhooks/support.js';
 import { type Cluster, startCluster } from './cluster.js';
 
 /** Polling across replicas: one replica reads a stream at a time, and the vendor's budget holds for all. */
 describe('polling shared by replicas', () => {
-  let dir: string;
+  let database: TestDatabase;
   let redis: TestRedisServer;
   let livekit: LivekitFake;
   let cluster: Cluster | undefined;
   let env: Record<string, string>;
 
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
   beforeEach(async () => {
-    dir = tempDir();
     redis = await startRedisServer();
     livekit = await LivekitFake.start();
     env = {
-      DATABASE_URL: join(dir, 'shared.sqlite'),
+      DATABASE_URL: database.url,
       REDIS_URL: redis.url,
       LIVEKIT_URL: livekit.url,
       LIVEKIT_API_KEY: livekit.apiKey,
@@ -35,13 +39,12 @@ describe('polling shared by replicas', () => {
     cluster = undefined;
     await livekit.close();
     await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
-  async function startStreams(url: string, n: number): Promise<{ id: string; externalId: string }[]> {
+  async function startStreams(url: string, rooms: string, n: number): Promise<{ id: string; externalId: string }[]> {
     const streams: { id: string; externalId: string }[] = [];
     for (let i = 0; i < n; i++) {
-      const answer = await gql(url, START_LIVESTREAM, { input: { provider: 'LIVEKIT', roomId: `polled-${i}` } });
+      const answer = await gql(url, START_LIVESTREAM, { input: { provider: 'LIVEKIT', roomId: `${rooms}-${i}` } });
       streams.push(answer.data?.startLivestream.livestream);
     }
     return streams;
@@ -57,7 +60,7 @@ describe('polling shared by replicas', () => {
       POLL_BUDGET_LIVEKIT: String(budget),
       POLL_BUDGET_WINDOW_MS: String(windowMs),
     });
-    await startStreams(cluster.get('a').url, 12);
+    await startStreams(cluster.get('a').url, 'budget', 12);
     // Twelve streams due every 50 ms: each replica alone would poll far past the budget.
     const from = listEgress().length;
     await waitFor(() => listEgress().length >= from + 4 * budget, 20_000);
@@ -78,7 +81,7 @@ describe('polling shared by replicas', () => {
     const a = cluster.get('a');
     // Every read hangs: a holds the lease of each stream it is polling when it dies.
     livekit.hangNext(1000, { rpc: 'ListEgress' });
-    const streams = await startStreams(a.url, 3);
+    const streams = await startStreams(a.url, 'leased', 3);
     const polledBy = (egressId: string) => listEgress().filter((request) => request.body?.egress_id === egressId);
     await waitFor(() => streams.every((stream) => polledBy(stream.externalId).length > 0));
     await a.kill();

@@ -1,8 +1,7 @@
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cycle } from '../continuity/support.js';
-import { collect, tempDir, waitFor } from '../helpers.js';
+import { collect, waitFor } from '../helpers.js';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 import { startRedisServer, type TestRedisServer } from '../support/redis-server.js';
 import { allVersions, type Cluster, openSubscriptions, startCluster, versionsByStream } from './cluster.js';
 
@@ -12,18 +11,19 @@ const WATCH_ALL = `subscription { livestreamChanged { id status version } }`;
 const count = (output: string, text: string) => output.split(text).length - 1;
 
 describe('replicas through a Redis outage', () => {
-  const dir = tempDir();
+  let database: TestDatabase;
   let redis: TestRedisServer;
   let cluster: Cluster;
 
   beforeAll(async () => {
+    database = await createTestDatabase();
     redis = await startRedisServer();
-    cluster = await startCluster(['a', 'b'], { DATABASE_URL: join(dir, 'shared.sqlite'), REDIS_URL: redis.url });
+    cluster = await startCluster(['a', 'b'], { DATABASE_URL: database.url, REDIS_URL: redis.url });
   }, 60_000);
   afterAll(async () => {
     await cluster?.stop();
     await redis?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await database?.drop();
   });
 
   it('keeps delivering from the change log while Redis is down and after it returns, nothing lost or doubled', async () => {
