@@ -15,8 +15,22 @@ let expecting: { marker: string; remaining: number; last: number; resolve: (last
 
 /** First arrival time of each `streamId:status` (webhook benchmark). */
 let collecting: Map<string, number> | null = null;
+/** Every arrival time of each vendor status starting with a prefix (replica benchmark). */
+let arrivals: { prefix: string; times: Map<string, number[]> } | null = null;
 
 function onMessage(data: WebSocket.RawData) {
+  if (arrivals) {
+    const now = performance.timeOrigin + performance.now();
+    const text = data.toString();
+    const at = text.indexOf(`"vendorStatus":"${arrivals.prefix}`);
+    if (at >= 0) {
+      const start = at + '"vendorStatus":"'.length;
+      const marker = text.slice(start, text.indexOf('"', start));
+      const times = arrivals.times.get(marker);
+      if (times) times.push(now);
+      else arrivals.times.set(marker, [now]);
+    }
+  }
   if (collecting) {
     const now = performance.timeOrigin + performance.now();
     const message = JSON.parse(data.toString()) as {
@@ -83,6 +97,11 @@ process.on('message', async (message: { type: string; id: number; command: strin
   } else if (message.command === 'collected') {
     result = Object.fromEntries(collecting ?? []);
     collecting = null;
+  } else if (message.command === 'arrivals') {
+    arrivals = { prefix: message.args as string, times: new Map() };
+  } else if (message.command === 'arrived') {
+    result = Object.fromEntries(arrivals?.times ?? []);
+    arrivals = null;
   } else if (message.command === 'close') {
     for (const socket of sockets) socket.terminate();
     sockets.length = 0;

@@ -79,6 +79,28 @@ process.on('message', async (message: { type: string; id: number; command: strin
     result = { id: stream.id, position: stream.changePosition };
   } else if (message.command === 'subscribers') {
     result = app.services.events.subscriberCount;
+  } else if (message.command === 'churn') {
+    // The replica benchmark's load: `count` changes at `rate` per second, round robin over the
+    // streams, each a new vendor status (`${prefix}${i}`) through the real intake. Answers when
+    // each committed (epoch ms), by marker.
+    const { ids, rate, count, prefix } = message.args as { ids: string[]; rate: number; count: number; prefix: string };
+    const committed: Record<string, number> = {};
+    const began = performance.now();
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; i < count; i++) {
+      const due = began + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+      const id = ids[i % ids.length] as string;
+      const marker = `${prefix}${i}`;
+      inFlight.push(
+        app.intake.observed('livestream', id, { status: 'STARTING', vendorStatus: marker }).then(() => {
+          committed[marker] = performance.timeOrigin + performance.now();
+        }),
+      );
+    }
+    await Promise.all(inFlight);
+    result = committed;
   } else if (message.command === 'touch') {
     // One status report that changes a stream (its vendor status), through the real intake path.
     const { id, marker } = message.args as { id: string; marker: string };

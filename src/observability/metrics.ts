@@ -189,6 +189,14 @@ export function markCommitted(record: object): void {
   committedAt.set(record, performance.now());
 }
 
+/**
+ * A change read back from the change log (replica mode: every change reaches subscribers that
+ * way), stamped with when it was made (`at`, the committing replica's clock).
+ */
+export function markCommittedAt(record: object, at: Date): void {
+  committedAt.set(record, performance.now() - Math.max(0, Date.now() - at.getTime()));
+}
+
 /** A subscriber's event for `record` is being produced; one in 16 is measured. */
 export function observeDelivery(record: unknown): void {
   if ((++deliveries & 15) !== 0 || typeof record !== 'object' || record === null) return;

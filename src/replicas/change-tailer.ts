@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { StreamKind } from '../domain/status.js';
 import type { ChangePublisher, StreamChange } from '../events.js';
+import { markCommittedAt } from '../observability/metrics.js';
 import type { Store } from '../store/types.js';
 import type { ChangeSignal } from './change-signal.js';
 
@@ -132,6 +133,7 @@ export class ChangeTailer implements ChangePublisher {
       for (const change of page) {
         this.positions.set(kind, change.position);
         highest = change.position;
+        markCommittedAt(change.stream, change.stream.updatedAt);
         this.events.publish({ kind, stream: change.stream, created: change.stream.version === 1 });
       }
       if (page.length < this.options.pageSize || !this.running) return highest;

@@ -1,0 +1,138 @@
+import { createTestDatabase } from '../test/support/postgres.js';
+import { startRedisServer } from '../test/support/redis-server.js';
+import { type FanOutClients, openClients, post, waitForSubscriptions } from './fanout.js';
+import { type BenchContext, type BenchResult, type ChildServer, percentile, ratioResult, startChild } from './lib.js';
+
+const ROOMS = 100;
+const SUBSCRIBERS_PER_REPLICA = 1000;
+const RATE = 500;
+
+const WATCH_ROOM = 'subscription($room: String!) { livestreamChanged(roomId: $room) { id vendorStatus } }';
+
+interface Delivery {
+  p50: number;
+  p99: number;
+  deliveries: number;
+  missing: number;
+}
+
+/**
+ * Cross-replica delivery: three replicas on one PostgreSQL database and one Redis; changes
+ * committed on the first at 500 per second (one livestream per room, 100 rooms, each change a new
+ * vendor status through the real intake), received by 1,000 graphql-ws subscribers on each of the
+ * two others (10 per room). p50 and p99 from commit to receipt over every delivery, against the
+ * same load on one replica holding all 2,000 subscribers (same database engine, same Redis), in
+ * the same run.
+ */
+export async function replicaDelivery(ctx: BenchContext): Promise<Record<string, BenchResult>> {
+  const seconds = ctx.quick ? 3 : 10;
+  const redis = await startRedisServer();
+  try {
+    const single = await measure(ctx, redis.url, 'single', seconds);
+    const cross = await measure(ctx, redis.url, 'cross', seconds);
+    ctx.log(
+      `replicas: commit to receipt p50 ${cross.p50.toFixed(1)} ms, p99 ${cross.p99.toFixed(1)} ms across replicas; ` +
+        `one replica p50 ${single.p50.toFixed(1)} ms, p99 ${single.p99.toFixed(1)} ms`,
+    );
+    const note = (d: Delivery) => `p50 ${d.p50.toFixed(1)} ms, ${d.deliveries} deliveries, ${d.missing} missing`;
+    return {
+      replicas_delivery_p99_ms: ratioResult(
+        cross.p99,
+        single.p99,
+        { atMost: 3 },
+        {
+          unit: 'ms',
+          note: `${RATE} changes/s for ${seconds} s, ${SUBSCRIBERS_PER_REPLICA} subscribers on each of 2 replicas; across: ${note(cross)}; one replica: ${note(single)}`,
+          pass: cross.p99 <= 3 * single.p99 && cross.missing === 0 && single.missing === 0,
+        },
+      ),
+    };
+  } finally {
+    await redis.stop();
+  }
+}
+
+/** One run: `cross` commits on one replica and subscribes on two others; `single` does all on one. */
+async function measure(
+  ctx: BenchContext,
+  redisUrl: string,
+  topology: 'single' | 'cross',
+  seconds: number,
+): Promise<Delivery> {
+  const database = await createTestDatabase();
+  const env = {
+    DATABASE_URL: database.url,
+    REDIS_URL: redisUrl,
+    SANDBOX_STEP_MS: '3600000',
+    POLL_INTERVAL_MS: '3600000',
+    DATABASE_POOL_SIZE: '20',
+  };
+  const services: ChildServer[] = [];
+  const clients: FanOutClients[] = [];
+  try {
+    // The first applies the migrations; the others start side by side.
+    const committer = await startChild('service.ts', env);
+    services.push(committer);
+    if (topology === 'cross') {
+      const others = await Promise.all([startChild('service.ts', env), startChild('service.ts', env)]);
+      services.push(...others);
+    }
+    const holders = topology === 'cross' ? services.slice(1) : [committer];
+    const perHolder = (SUBSCRIBERS_PER_REPLICA * 2) / holders.length;
+
+    const ids: string[] = [];
+    for (let room = 0; room < ROOMS; room++) {
+      const started = await post(
+        committer.port,
+        'mutation($room: String!) { startLivestream(input: { roomId: $room }) { ... on StartLivestreamSuccess { livestream { id } } } }',
+        { room: `replica-${room}` },
+      );
+      ids.push(started.data.startLivestream.livestream.id);
+    }
+    for (const holder of holders) {
+      const own = await holder.call<number>('subscribers');
+      clients.push(
+        await openClients(`ws://127.0.0.1:${holder.port}/graphql`, perHolder, (j) => ({
+          query: WATCH_ROOM,
+          variables: { room: `replica-${j % ROOMS}` },
+          concerned: true,
+        })),
+      );
+      await waitForSubscriptions(holder, own + perHolder);
+    }
+    const processes = clients.flatMap((c) => c.processes);
+
+    // Warm up (JIT, pools), then the measured load.
+    await committer.call('churn', { ids, rate: RATE, count: RATE, prefix: 'warm-' });
+    await Promise.all(processes.map((p) => p.call('arrivals', 'load-')));
+    const committed = await committer.call<Record<string, number>>('churn', {
+      ids,
+      rate: RATE,
+      count: RATE * seconds,
+      prefix: 'load-',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const arrived = await Promise.all(processes.map((p) => p.call<Record<string, number[]>>('arrived')));
+
+    const latencies: number[] = [];
+    const expected = (Object.keys(committed).length * (SUBSCRIBERS_PER_REPLICA * 2)) / ROOMS;
+    for (const share of arrived) {
+      for (const [marker, times] of Object.entries(share)) {
+        const at = committed[marker];
+        if (at === undefined) continue;
+        for (const time of times) latencies.push(time - at);
+      }
+    }
+    ctx.log(`replicas (${topology}): ${latencies.length} of ${expected} deliveries`);
+    return {
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      deliveries: latencies.length,
+      missing: expected - latencies.length,
+    };
+  } finally {
+    await Promise.all(clients.map((c) => c.stop()));
+    await Promise.all(services.map((s) => s.stop()));
+    await database.drop();
+  }
+}
