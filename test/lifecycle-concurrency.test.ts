@@ -19,7 +19,8 @@ describe('concurrent changes to one stream', () => {
 
   it('gives each of them its own version', async () => {
     const started = await gql(server.url, START_LIVESTREAM, { input: { roomId: 'concurrent-changes' } });
-    const { id, version } = started.data?.startLivestream.livestream as { id: string; version: number };
+    const stream = started.data?.startLivestream.livestream as { id: string; version: number };
+    const { id, version } = stream;
     const n = 12;
     await Promise.all(
       Array.from({ length: n }, (_, i) =>

@@ -108,7 +108,8 @@ describe('three replicas on one database and one Redis', () => {
   it('applies one webhook delivery sent to two replicas at once once', async () => {
     const [a, b] = [cluster.get('a'), cluster.get('b')];
     const started = await gql(a.url, START_LIVESTREAM, { input: { provider: 'LIVEKIT', roomId: 'twice-delivered' } });
-    const { id, externalId } = started.data?.startLivestream.livestream as { id: string; externalId: string };
+    const stream = started.data?.startLivestream.livestream as { id: string; externalId: string };
+    const { id, externalId } = stream;
     const seen = collect(b.ws(), `subscription($id: ID!) { livestreamChanged(id: $id) { id status version } }`, {
       id,
     });
