@@ -64,7 +64,7 @@ export class PostgresStore implements Store {
     this.transactions = transactions;
     const x = () => transactions.executor();
     const gated = <S>(section: object): S => gate<S>(section, this.migrated);
-    this.streams = gated(new PgStreams(x));
+    this.streams = gated(new PgStreams(x, () => transactions.inTransaction()));
     this.history = gated(
       new PgHistory(
         x,

@@ -9,25 +9,35 @@ import type { Executor } from './transactions.js';
  * The stream tables on PostgreSQL. `listActive` has no cache here: several replicas write the same
  * tables, and a cache would need a round trip to validate anyway (the SQLite store's stamp is a
  * local pragma); the query reads the status index, one round trip either way.
+ *
+ * A stream read by id, vendor id, room or key inside a transaction locks its row to the commit
+ * (FOR UPDATE): the read-check-write of an apply is then serialised per stream across
+ * connections and replicas, as SQLite's single writer serialises it, so two concurrent changes
+ * never both build on the same version.
  */
 export class PgStreams {
-  constructor(private readonly x: () => Executor) {}
+  constructor(
+    private readonly x: () => Executor,
+    private readonly inTransaction: () => boolean,
+  ) {}
 
   private async select<K extends StreamKind>(
     kind: K,
     where: SQL | undefined,
     order: 'newest' | 'none' = 'none',
     limit?: number,
+    lock = false,
   ): Promise<RecordOf<K>[]> {
     const t: StreamTable = TABLES[kind];
     let query = this.x().select(RECORD_FIELDS[kind]).from(t).where(where).$dynamic();
     if (order === 'newest') query = query.orderBy(desc(t.createdAt), desc(t.id));
     if (limit !== undefined) query = query.limit(limit);
+    if (lock && this.inTransaction()) query = query.for('update');
     return asRecords<K>(await query);
   }
 
   private async one<K extends StreamKind>(kind: K, where: SQL | undefined): Promise<RecordOf<K> | undefined> {
-    return (await this.select(kind, where, 'newest', 1))[0];
+    return (await this.select(kind, where, 'newest', 1, true))[0];
   }
 
   get<K extends StreamKind>(kind: K, id: string): Promise<RecordOf<K> | undefined> {
