@@ -163,7 +163,7 @@ export async function storedText(dbPath: string): Promise<string> {
   }
   const tables = await storedRows<{ name: string }>(
     dbPath,
-    "select tablename as name from pg_tables where schemaname in ('public', 'drizzle')",
+    "select schemaname || '.' || tablename as name from pg_tables where schemaname in ('public', 'drizzle')",
   );
   const texts = await Promise.all(
     tables.map(({ name }) =>
