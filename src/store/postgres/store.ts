@@ -70,6 +70,7 @@ export class PostgresStore implements Store {
         x,
         (fn) => transactions.run(fn),
         () => transactions.inTransaction(),
+        (position) => transactions.wrote(position),
       ),
     );
     this.assets = gated(new PgAssets(x));
