@@ -4,7 +4,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type App, buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { gql, START_LIVESTREAM, tempDir } from './helpers.js';
+import { gql, START_LIVESTREAM, tempDir, testDatabaseUrl } from './helpers.js';
 
 // The service with its logs captured, to see that a bad representation logs no stack.
 let app: App;
@@ -19,7 +19,11 @@ beforeAll(async () => {
     },
   });
   app = buildApp(
-    loadConfig({ PORT: '0', DATABASE_URL: join(tempDir(), 'entities.sqlite'), SANDBOX_STEP_MS: '60000' }),
+    loadConfig({
+      PORT: '0',
+      DATABASE_URL: await testDatabaseUrl(tempDir(), 'entities.sqlite'),
+      SANDBOX_STEP_MS: '60000',
+    }),
     pino(sink),
   );
   const port = await app.start();

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -148,6 +148,48 @@ export async function storedRows<T = Record<string, unknown>>(
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Everything the database holds, as text: the SQLite file and its WAL byte for byte, or every row
+ * of every PostgreSQL table (to check that a secret is stored nowhere).
+ */
+export async function storedText(dbPath: string): Promise<string> {
+  if (!dbPath.startsWith('postgres')) {
+    return ['', '-wal']
+      .filter((suffix) => existsSync(dbPath + suffix))
+      .map((suffix) => readFileSync(dbPath + suffix).toString('latin1'))
+      .join('');
+  }
+  const tables = await storedRows<{ name: string }>(
+    dbPath,
+    "select schemaname || '.' || tablename as name from pg_tables where schemaname in ('public', 'drizzle')",
+  );
+  const texts = await Promise.all(
+    tables.map(({ name }) =>
+      storedRows<{ text: string | null }>(dbPath, `select string_agg(t::text, ' ') as text from ${name} t`),
+    ),
+  );
+  return texts.map(([row]) => row?.text ?? '').join(' ');
+}
+
+/**
+ * Removes every history row but the newest, as retention does: answers how many went. On
+ * PostgreSQL retention also records the highest position it removed (`change_log_pruned`).
+ */
+export async function pruneHistory(dbPath: string): Promise<number> {
+  const [row] = await storedRows<{ n: number }>(dbPath, 'select count(*) as n from status_events');
+  if (TEST_STORE === 'postgres') {
+    await storedRows(
+      dbPath,
+      'with gone as (delete from status_events where id < (select max(id) from status_events) returning id) ' +
+        'insert into change_log_pruned (id, position) select 1, max(id) from gone ' +
+        'on conflict (id) do update set position = greatest(change_log_pruned.position, excluded.position)',
+    );
+  } else {
+    await storedRows(dbPath, 'delete from status_events where id < (select max(id) from status_events)');
+  }
+  return (row?.n ?? 1) - 1;
 }
 
 export interface GraphQLResponse<T = Record<string, unknown>> {

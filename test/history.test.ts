@@ -1,11 +1,10 @@
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serializePayload } from '../src/lifecycle/index.js';
 import { type CloudflareFake, startCloudflareFake } from './fakes/cloudflare.js';
 import { FakeHms } from './fakes/hms.js';
 import { LivekitFake } from './fakes/livekit.js';
 import { FAKE_TENBYTE_HOST_TOKEN, startTenbyteFake, type TenbyteFake } from './fakes/tenbyte.js';
-import { gql, START_LIVESTREAM, startServer, type TestServer, waitFor } from './helpers.js';
+import { gql, START_LIVESTREAM, startServer, storedRows, type TestServer, waitFor } from './helpers.js';
 
 /**
  * Issue 4 item 5: history keeps the vendor's own answer of every start and of every poll that
@@ -60,21 +59,19 @@ interface Row {
 }
 
 /** The stream's history as stored, oldest first. */
-function rows(streamId: string): Row[] {
-  const db = new Database(server.dbPath, { readonly: true, fileMustExist: true });
-  try {
-    return db
-      .prepare('SELECT source, status, version, applied, payload FROM status_events WHERE stream_id = ? ORDER BY id')
-      .all(streamId) as Row[];
-  } finally {
-    db.close();
-  }
+function rows(streamId: string): Promise<Row[]> {
+  return storedRows<Row>(
+    server.dbPath,
+    'SELECT source, status, version, applied, payload FROM status_events WHERE stream_id = ? ORDER BY id',
+    [streamId],
+  );
 }
 
 /** The payload (raw text and parsed) of the stream's first stored event from `source` with `status`. */
-function stored(streamId: string, source: string, status: string): { text: string; json: any } {
-  const row = rows(streamId).find((r) => r.source === source && r.status === status && r.payload);
-  if (!row?.payload) throw new Error(`no ${source} ${status} payload: ${JSON.stringify(rows(streamId))}`);
+async function stored(streamId: string, source: string, status: string): Promise<{ text: string; json: any }> {
+  const all = await rows(streamId);
+  const row = all.find((r) => r.source === source && r.status === status && r.payload);
+  if (!row?.payload) throw new Error(`no ${source} ${status} payload: ${JSON.stringify(all)}`);
   return { text: row.payload, json: JSON.parse(row.payload) };
 }
 
@@ -106,10 +103,10 @@ describe("history keeps the vendor's own answers", () => {
     hms.setStatus(livestream.externalId, 'running');
     await untilLive(livestream.id);
 
-    const api = stored(livestream.id, 'API', 'STARTING').json;
+    const api = (await stored(livestream.id, 'API', 'STARTING')).json;
     expect(api).toMatchObject({ id: livestream.externalId, room_id: 'history-hms', status: 'starting' });
     expectVendorShape(api);
-    const poll = stored(livestream.id, 'POLL', 'LIVE').json;
+    const poll = (await stored(livestream.id, 'POLL', 'LIVE')).json;
     expect(poll).toMatchObject({ id: livestream.externalId, room_id: 'history-hms', status: 'running' });
     expect(poll.session_id).toBeTruthy();
     expectVendorShape(poll);
@@ -122,11 +119,11 @@ describe("history keeps the vendor's own answers", () => {
     cf.setLivestreamStatus(livestream.externalId, 'LIVE');
     await untilLive(livestream.id);
 
-    const api = stored(livestream.id, 'API', 'STARTING');
+    const api = await stored(livestream.id, 'API', 'STARTING');
     expect(api.json).toMatchObject({ id: livestream.externalId, status: 'INVOKED', stream_key: '[redacted]' });
     expect(api.json.ingest_server).toBe('rtmps://live.fake.invalid:443/live/');
     expectVendorShape(api.json);
-    const poll = stored(livestream.id, 'POLL', 'LIVE');
+    const poll = await stored(livestream.id, 'POLL', 'LIVE');
     // GET /livestreams/{id} answers `data: {livestream, session, paging}`: kept whole.
     expect(poll.json).toMatchObject({
       livestream: { id: livestream.externalId, status: 'LIVE', meeting_id: 'history-cf', stream_key: '[redacted]' },
@@ -140,11 +137,11 @@ describe("history keeps the vendor's own answers", () => {
     lk.setStatus(livestream.externalId, 'EGRESS_ACTIVE');
     const live = await untilLive(livestream.id);
 
-    const api = stored(livestream.id, 'API', 'STARTING');
+    const api = await stored(livestream.id, 'API', 'STARTING');
     expect(api.json).toMatchObject({ egress_id: livestream.externalId, room_name: 'history-lk' });
     expect(api.json.room_composite.stream_outputs[0].urls).toEqual(['rtmp://live.example.com/app/[redacted]']);
     expectVendorShape(api.json);
-    const poll = stored(livestream.id, 'POLL', 'LIVE');
+    const poll = await stored(livestream.id, 'POLL', 'LIVE');
     expect(poll.json).toMatchObject({ egress_id: livestream.externalId, status: 'EGRESS_ACTIVE' });
     expect(poll.json.room_id).toMatch(/^RM_/);
     expect(poll.json.stream_results[0].url).toBe('rtmp://live.example.com/app/[redacted]');
@@ -163,7 +160,7 @@ describe("history keeps the vendor's own answers", () => {
       version: live.version,
       source: 'WEBHOOK',
     });
-    const refused = rows(livestream.id).at(-1);
+    const refused = (await rows(livestream.id)).at(-1);
     expect(refused).toMatchObject({ source: 'WEBHOOK', status: 'STARTING', applied: 0 });
     expect(JSON.parse(refused?.payload ?? 'null')).toMatchObject({ event: 'egress_started' });
   });
@@ -174,7 +171,7 @@ describe("history keeps the vendor's own answers", () => {
     tb.setStatus(session.id, 'live');
     await untilLive(livestream.id);
 
-    const api = stored(livestream.id, 'API', 'STARTING');
+    const api = await stored(livestream.id, 'API', 'STARTING');
     expect(api.json).toMatchObject({
       success: true,
       data: {
@@ -185,7 +182,7 @@ describe("history keeps the vendor's own answers", () => {
       },
     });
     expect(api.text).not.toMatch(/lk_secret_|sk_live_/);
-    const poll = stored(livestream.id, 'POLL', 'LIVE');
+    const poll = await stored(livestream.id, 'POLL', 'LIVE');
     expect(poll.json).toMatchObject({ data: { session: { id: session.id, status: 'live' } } });
   });
 });

@@ -132,7 +132,7 @@ describe('graceful shutdown', () => {
     await all.completed;
     expect(await sseText).toContain('event: complete');
     await expect(fetch(`http://127.0.0.1:${local.port}/healthz`)).rejects.toThrow();
-    expect(local.app.services.store.isReady()).toBe(false);
+    expect(await local.app.services.store.isReady()).toBe(false);
     await client.dispose();
     await local.cleanup();
   });

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers.js';
+import { TEST_STORE, tempDir, testDatabaseUrl } from './helpers.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tsx = join(root, 'node_modules', '.bin', 'tsx');
@@ -43,8 +43,8 @@ async function waitForListening(output: () => string): Promise<number> {
 
 describe('the service process', () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    it(`starts on SQLite with the sandbox and exits cleanly on ${signal}`, async () => {
-      const run = start({ PORT: '0', DATABASE_URL: join(dir, `${signal}.sqlite`) });
+    it(`starts on the ${TEST_STORE} store with the sandbox and exits cleanly on ${signal}`, async () => {
+      const run = start({ PORT: '0', DATABASE_URL: await testDatabaseUrl(dir, `${signal}.sqlite`) });
       const port = await waitForListening(run.output);
       const health = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(health.status).toBe(200);

@@ -189,8 +189,12 @@ export class ChangeQueue<T, C = T> implements AsyncIterableIterator<T>, TopicLis
   /** Stops listening; the consumer's next pull rejects with `error`, then the iterator is done. */
   protected fail(error: unknown): void {
     this.drop();
-    this.failure = error;
+    // A consumer already waiting (the failure came from an asynchronous read) is rejected now.
+    const wake = this.wake;
+    this.wake = null;
+    if (!wake) this.failure = error;
     this.complete();
+    wake?.(Promise.reject(this.mapper ? this.mapper.mapError(error) : error));
   }
 
   private drop(): void {

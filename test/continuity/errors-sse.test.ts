@@ -1,6 +1,5 @@
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { collect, startServer, type TestServer, waitFor, wsClient } from '../helpers.js';
+import { collect, pruneHistory, startServer, type TestServer, waitFor, wsClient } from '../helpers.js';
 import { type Change, current, cycle, expectHistoryAfter, start, stop, WATCH_ID, WATCH_ROOM } from './support.js';
 
 const servers: TestServer[] = [];
@@ -80,11 +79,7 @@ describe('bad cursors', () => {
     }
 
     // History before the cursor's successor pruned, as retention will: the cursor is too old.
-    const db = new Database(server.dbPath);
-    const { n } = db.prepare('select count(*) as n from status_events').get() as { n: number };
-    db.prepare('delete from status_events where id < (select max(id) from status_events)').run();
-    db.close();
-    expect(n).toBeGreaterThan(3);
+    expect(await pruneHistory(server.dbPath)).toBeGreaterThan(2);
     const expired = collect(client, WATCH_ROOM, { roomId: 'room-bad', after: changeCursor });
     await expired.completed;
     expect(expired.errors).toMatchObject([{ extensions: { code: 'CURSOR_EXPIRED' } }]);
@@ -104,9 +99,7 @@ describe('bad cursors', () => {
     const done = (events: SseEvent[]) => events.some((e) => e.event === 'complete');
     const malformed = await sse(server.url, WATCH_ROOM, { roomId: 'room-sse-bad', after: 'garbage' }, done);
     expect(JSON.parse(malformed[0]?.data ?? '{}').errors).toMatchObject([{ extensions: { code: 'VALIDATION' } }]);
-    const db = new Database(server.dbPath);
-    db.prepare('delete from status_events where id < (select max(id) from status_events)').run();
-    db.close();
+    await pruneHistory(server.dbPath);
     const expired = await sse(server.url, WATCH_ROOM, { roomId: 'room-sse-bad', after: changeCursor }, done);
     expect(JSON.parse(expired[0]?.data ?? '{}').errors).toMatchObject([{ extensions: { code: 'CURSOR_EXPIRED' } }]);
   });

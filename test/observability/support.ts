@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { type App, buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, testDatabaseUrl } from '../helpers.js';
 
 /** Samples of a Prometheus text exposition, by `name{label="value",...}` as written. */
 export type Samples = Map<string, number>;
@@ -61,7 +61,7 @@ export async function startLoggedServer(env: Record<string, string> = {}): Promi
   });
   const config = loadConfig({
     PORT: '0',
-    DATABASE_URL: join(dir, 'livestreams.sqlite'),
+    DATABASE_URL: await testDatabaseUrl(dir, 'livestreams.sqlite'),
     LOG_LEVEL: 'info',
     SANDBOX_STEP_MS: '50',
     POLL_INTERVAL_MS: '60000',

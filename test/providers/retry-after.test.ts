@@ -1,7 +1,14 @@
-import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeHms } from '../fakes/hms.js';
-import { gql, START_LIVESTREAM, STOP_LIVESTREAM, startServer, type TestServer, waitFor } from '../helpers.js';
+import {
+  gql,
+  START_LIVESTREAM,
+  STOP_LIVESTREAM,
+  startServer,
+  storedRows,
+  type TestServer,
+  waitFor,
+} from '../helpers.js';
 
 /**
  * A vendor answering 429 with a `Retry-After` longer than VENDOR_MAX_RETRY_AFTER_MS: a mutation
@@ -45,16 +52,13 @@ async function startLivestream(roomId: string) {
 }
 
 /** When the poller will read this livestream next, as stored. */
-function nextPollAt(id: string): number | null {
-  const db = new Database(server.dbPath, { readonly: true, fileMustExist: true });
-  try {
-    const row = db.prepare('SELECT next_poll_at AS at FROM livestreams WHERE id = ?').get(id) as
-      | { at: number | null }
-      | undefined;
-    return row?.at ?? null;
-  } finally {
-    db.close();
-  }
+async function nextPollAt(id: string): Promise<number | null> {
+  const [row] = await storedRows<{ at: number | null }>(
+    server.dbPath,
+    'SELECT next_poll_at AS at FROM livestreams WHERE id = ?',
+    [id],
+  );
+  return row?.at ?? null;
 }
 
 describe('Retry-After beyond VENDOR_MAX_RETRY_AFTER_MS', () => {
@@ -86,8 +90,8 @@ describe('Retry-After beyond VENDOR_MAX_RETRY_AFTER_MS', () => {
     fake.fail('rateLimit', { method: 'GET', path: /^\/live-streams\/[^/]+$/, retryAfterSeconds: VENDOR_WAIT_SECONDS });
     // The refused read releases the stream with its next poll after the vendor's wait, not at the
     // base interval (50 ms).
-    const due = await waitFor(() => {
-      const at = nextPollAt(id);
+    const due = await waitFor(async () => {
+      const at = await nextPollAt(id);
       return at !== null && at >= armedAt + VENDOR_WAIT_SECONDS * 1000 ? at : null;
     });
     // Backing off alone would put it at most 12 intervals (600 ms) away.

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, testDatabaseUrl } from '../helpers.js';
 import { JWT_SECRET } from './support.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -56,7 +56,12 @@ describe('production and authentication at boot', () => {
   it('exits at once as a real process in production without auth', async () => {
     const child = spawn(join(root, 'node_modules', '.bin', 'tsx'), ['src/main.ts'], {
       cwd: root,
-      env: { ...process.env, NODE_ENV: 'production', PORT: '0', DATABASE_URL: join(dir, 'prod.sqlite') },
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        PORT: '0',
+        DATABASE_URL: await testDatabaseUrl(dir, 'prod.sqlite'),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -80,13 +85,20 @@ describe('production and authentication at boot', () => {
         done();
       },
     });
-    const open = buildApp(loadConfig({ PORT: '0', DATABASE_URL: join(dir, 'open.sqlite') }), pino(sink));
+    const open = buildApp(
+      loadConfig({ PORT: '0', DATABASE_URL: await testDatabaseUrl(dir, 'open.sqlite') }),
+      pino(sink),
+    );
     expect(lines.find((line) => line.level === 40 && /AUTHENTICATION IS OFF/.test(line.msg))).toBeDefined();
     await open.stop();
 
     lines.length = 0;
     const secured = buildApp(
-      loadConfig({ PORT: '0', DATABASE_URL: join(dir, 'secured.sqlite'), AUTH_JWT_SECRET: JWT_SECRET }),
+      loadConfig({
+        PORT: '0',
+        DATABASE_URL: await testDatabaseUrl(dir, 'secured.sqlite'),
+        AUTH_JWT_SECRET: JWT_SECRET,
+      }),
       pino(sink),
     );
     expect(lines.find((line) => /AUTHENTICATION IS OFF/.test(line.msg))).toBeUndefined();

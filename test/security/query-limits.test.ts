@@ -12,6 +12,7 @@ import {
   startServer,
   type TestServer,
   tempDir,
+  testDatabaseUrl,
 } from '../helpers.js';
 import { bearer, HS256_ENV, hsToken, operate, rawSocket } from './support.js';
 
@@ -213,7 +214,11 @@ describe('masked errors', () => {
       },
     });
     app = buildApp(
-      loadConfig({ PORT: '0', DATABASE_URL: join(tempDir(), 'masked.sqlite'), SANDBOX_STEP_MS: '60000' }),
+      loadConfig({
+        PORT: '0',
+        DATABASE_URL: await testDatabaseUrl(tempDir(), 'masked.sqlite'),
+        SANDBOX_STEP_MS: '60000',
+      }),
       pino(sink),
     );
     const port = await app.start();
@@ -233,7 +238,7 @@ describe('masked errors', () => {
 
   it('masks an unexpected error for the client (HTTP and WebSocket) and logs it in full', async () => {
     // Pull the database out from under the service: every read now fails unexpectedly.
-    app.services.store.close();
+    await app.services.store.close();
     const result = await gql(url, '{ livestreams { edges { node { id } } } }');
     expect(result.errors?.[0]?.message).toBe('Unexpected error.');
     expect(result.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { tempDir } from '../helpers.js';
+import { tempDir, testDatabaseUrl } from '../helpers.js';
 import { bearer, closed, HS256_ENV, hsToken, LARGE_QUERY } from './support.js';
 
 // The floods of issue 10 against the service as its own process (production, auth and the
@@ -27,7 +27,7 @@ beforeAll(async () => {
       NODE_ENV: 'production',
       SUBGRAPH_SECRET: SECRET,
       PORT: '0',
-      DATABASE_URL: join(dir, 'memory.sqlite'),
+      DATABASE_URL: await testDatabaseUrl(dir, 'memory.sqlite'),
       LOG_LEVEL: 'info',
       // The frame-rate bound would cut the ping flood short; this test is about what is held.
       WS_MAX_MESSAGES_PER_SECOND: '1000000',

@@ -47,7 +47,7 @@ describe('webhook intake', () => {
       duplex: 'half',
     } as RequestInit);
     expect(response.status).toBe(413);
-    expect(storedTrace(s.dbPath).deliveries).toEqual([]);
+    expect((await storedTrace(s.dbPath)).deliveries).toEqual([]);
   });
 
   it('answers only POST', async () => {
@@ -67,7 +67,7 @@ describe('webhook intake', () => {
       body: JSON.stringify({ event: 'room_started', id: 'EV_1', room: { name: 'r' } }),
     });
     expect(response.status).toBe(401);
-    expect(storedTrace(s.dbPath).deliveries).toEqual([]);
+    expect((await storedTrace(s.dbPath)).deliveries).toEqual([]);
   });
 
   it('applies one delivery sent many times at once exactly once', async () => {
@@ -84,7 +84,7 @@ describe('webhook intake', () => {
     const after = await readLivestream(s, livestream.id);
     expect(after.status).toBe('LIVE');
     expect(after.version).toBe(before.version + 1);
-    expect(storedTrace(s.dbPath).deliveries).toHaveLength(1);
+    expect((await storedTrace(s.dbPath)).deliveries).toHaveLength(1);
   });
 
   it('keeps its delivery log across a restart: a redelivery afterwards changes nothing', async () => {
@@ -97,7 +97,7 @@ describe('webhook intake', () => {
     const first = await fake.sendWebhook(hook(s), body);
     expect(first.status).toBe(200);
     // The delivery is on disk once it was answered: another connection sees it.
-    expect(storedTrace(s.dbPath).deliveries.map((d) => d.delivery_id)).toEqual([first.uuid]);
+    expect((await storedTrace(s.dbPath)).deliveries.map((d) => d.delivery_id)).toEqual([first.uuid]);
     const afterFirst = await readLivestream(s, livestream.id);
     await s.stop();
 

@@ -1,8 +1,7 @@
 import { rmSync } from 'node:fs';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DyteFake, startDyteFake } from '../fakes/dyte.js';
-import { gql, START_LIVESTREAM, startServer, type TestServer, tempDir, waitFor } from '../helpers.js';
+import { gql, START_LIVESTREAM, startServer, storedRows, type TestServer, tempDir, waitFor } from '../helpers.js';
 
 /**
  * Issue 10 item 4: deliveries for streams this service does not manage (a vendor sends events for
@@ -42,13 +41,8 @@ async function strangers(count: number): Promise<void> {
   );
 }
 
-function pendingRows(): { payload: string; processed_at: number | null }[] {
-  const db = new Database(server.dbPath, { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare('select payload, processed_at from webhook_deliveries order by id').all() as never;
-  } finally {
-    db.close();
-  }
+function pendingRows(): Promise<{ payload: string; processed_at: number | null }[]> {
+  return storedRows(server.dbPath, 'select payload, processed_at from webhook_deliveries order by id');
 }
 
 describe('pending webhook deliveries', () => {
@@ -76,7 +70,7 @@ describe('pending webhook deliveries', () => {
   it('gives up on the oldest beyond WEBHOOK_PENDING_MAX, dropping their bodies', async () => {
     await boot({ WEBHOOK_PENDING_MAX: '50' });
     await strangers(80);
-    const rows = pendingRows();
+    const rows = await pendingRows();
     expect(rows).toHaveLength(80);
     const waiting = rows.filter((row) => row.processed_at === null);
     expect(waiting.length).toBeLessThanOrEqual(50);
@@ -94,18 +88,21 @@ describe('pending webhook deliveries', () => {
     expect(longId.status).toBe(400);
     const longType = await fake.sendWebhook(hook(), { event: `meeting.${'x'.repeat(200)}`, meeting: { id: 'm' } });
     expect(longType.status).toBe(400);
-    expect(pendingRows()).toEqual([]);
+    expect(await pendingRows()).toEqual([]);
   });
 
   it('gives up at boot on what waits beyond a lowered WEBHOOK_PENDING_MAX', async () => {
     const dir = tempDir();
     await boot({}, dir);
     await strangers(30);
-    expect(pendingRows().filter((row) => row.processed_at === null)).toHaveLength(30);
+    expect((await pendingRows()).filter((row) => row.processed_at === null)).toHaveLength(30);
     await server.stop();
     await boot({ WEBHOOK_PENDING_MAX: '10' }, dir);
-    await waitFor(() => pendingRows().filter((row) => row.processed_at === null).length === 10 || null, 5000);
-    expect(pendingRows().filter((row) => row.payload === '')).toHaveLength(20);
+    await waitFor(
+      async () => (await pendingRows()).filter((row) => row.processed_at === null).length === 10 || null,
+      5000,
+    );
+    expect((await pendingRows()).filter((row) => row.payload === '')).toHaveLength(20);
     rmSync(dir, { recursive: true, force: true });
   });
 });

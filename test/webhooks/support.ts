@@ -1,40 +1,30 @@
-import Database from 'better-sqlite3';
 import { expect } from 'vitest';
-import type { Collected } from '../helpers.js';
+import { type Collected, storedRows } from '../helpers.js';
 
 /**
- * What the service wrote, read straight from its SQLite file (read-only, a second connection as
- * an operator's would be): the tests check that refused deliveries left no trace.
+ * What the service wrote, read straight from its database (a second connection, as an operator's
+ * would be): the tests check that refused deliveries left no trace.
  */
 export interface StoredTrace {
   deliveries: { provider: string; delivery_id: string; event_type: string | null; processed_at: number | null }[];
   statusEvents: number;
 }
 
-export function storedTrace(dbPath: string): StoredTrace {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  try {
-    const deliveries = db
-      .prepare('SELECT provider, delivery_id, event_type, processed_at FROM webhook_deliveries ORDER BY id')
-      .all() as StoredTrace['deliveries'];
-    const { n } = db.prepare('SELECT COUNT(*) AS n FROM status_events').get() as { n: number };
-    return { deliveries, statusEvents: n };
-  } finally {
-    db.close();
-  }
+export async function storedTrace(dbPath: string): Promise<StoredTrace> {
+  const deliveries = await storedRows<StoredTrace['deliveries'][number]>(
+    dbPath,
+    'SELECT provider, delivery_id, event_type, processed_at FROM webhook_deliveries ORDER BY id',
+  );
+  const [count] = await storedRows<{ n: number }>(dbPath, 'SELECT COUNT(*) AS n FROM status_events');
+  return { deliveries, statusEvents: count?.n ?? 0 };
 }
 
 /** Raw payloads kept in a stream's history, oldest first. */
-export function storedPayloads(dbPath: string, streamId: string): { source: string; payload: string | null }[] {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare('SELECT source, payload FROM status_events WHERE stream_id = ? ORDER BY id').all(streamId) as {
-      source: string;
-      payload: string | null;
-    }[];
-  } finally {
-    db.close();
-  }
+export function storedPayloads(
+  dbPath: string,
+  streamId: string,
+): Promise<{ source: string; payload: string | null }[]> {
+  return storedRows(dbPath, 'SELECT source, payload FROM status_events WHERE stream_id = ? ORDER BY id', [streamId]);
 }
 
 export const LIVESTREAM_WATCH = `subscription Watch($id: ID!) {

@@ -271,7 +271,7 @@ describe('webhook torture', () => {
     expect(data).toEqual({ activeLivestreams: [], activeRecordings: [] });
 
     // One delivery row per real delivery (redeliveries and forgeries left no row), all applied.
-    const trace = storedTrace(server.dbPath);
+    const trace = await storedTrace(server.dbPath);
     expect(trace.deliveries).toHaveLength(signed.size + noise.length);
     expect(trace.deliveries.filter((d) => d.processed_at === null)).toEqual([]);
   }, 60_000); // 1,000+ durable deliveries: seconds on an idle machine, longer on a loaded one

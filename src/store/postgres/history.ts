@@ -18,6 +18,7 @@ export class PgHistory {
     private readonly x: () => Executor,
     private readonly transaction: <T>(fn: () => Promise<T>) => Promise<T>,
     private readonly inTransaction: () => boolean,
+    private readonly wrote: (position: number) => void,
   ) {}
 
   async append(event: NewStatusEvent): Promise<number> {
@@ -35,7 +36,9 @@ export class PgHistory {
           insert into status_events (${columns}) select ${values} from lock returning id`
       : sql`insert into status_events (${columns}) values (${values}) returning id`;
     const result = await this.x().execute<{ id: string }>(statement);
-    return Number(result.rows[0]?.id);
+    const position = Number(result.rows[0]?.id);
+    if (event.applied) this.wrote(position);
+    return position;
   }
 
   async has(kind: StreamKind, streamId: string, eventId: string): Promise<boolean> {

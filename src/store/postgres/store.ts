@@ -63,13 +63,14 @@ export class PostgresStore implements Store {
     const transactions = new PgTransactions(this.db);
     this.transactions = transactions;
     const x = () => transactions.executor();
-    const gated = <S>(section: object): S => gate<S>(section, this.migrated);
+    const gated = <S>(section: object): S => gate<S>(section, this.migrated, () => this.closing !== undefined);
     this.streams = gated(new PgStreams(x, () => transactions.inTransaction()));
     this.history = gated(
       new PgHistory(
         x,
         (fn) => transactions.run(fn),
         () => transactions.inTransaction(),
+        (position) => transactions.wrote(position),
       ),
     );
     this.assets = gated(new PgAssets(x));
@@ -85,6 +86,7 @@ export class PostgresStore implements Store {
   }
 
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closing) throw new Error('The database connection is closed');
     await this.migrated;
     try {
       return await this.transactions.run(fn);
@@ -134,13 +136,14 @@ export class PostgresStore implements Store {
  * The section's methods, each waiting for the migrations and answering StoreUnavailableError
  * when the database cannot be reached (every other error as it was: a unique violation stays one).
  */
-function gate<S>(section: object, migrated: Promise<void>): S {
+function gate<S>(section: object, migrated: Promise<void>, closed: () => boolean): S {
   const face: Record<string, unknown> = {};
   const prototype = Object.getPrototypeOf(section) as Record<string, unknown>;
   for (const name of Object.getOwnPropertyNames(prototype)) {
     const method = prototype[name];
     if (name === 'constructor' || typeof method !== 'function') continue;
     face[name] = async (...args: unknown[]) => {
+      if (closed()) throw new Error('The database connection is closed');
       await migrated;
       try {
         return await method.apply(section, args);

@@ -9,6 +9,11 @@ import type { Executor } from './transactions.js';
  * The stream tables on PostgreSQL. `listActive` has no cache here: several replicas write the same
  * tables, and a cache would need a round trip to validate anyway (the SQLite store's stamp is a
  * local pragma); the query reads the status index, one round trip either way.
+ *
+ * A stream read by id, vendor id, room or key inside a transaction locks its row to the commit
+ * (FOR UPDATE): the read-check-write of an apply is then serialised per stream across
+ * connections and replicas, as SQLite's single writer serialises it, so two concurrent changes
+ * never both build on the same version.
  */
 export class PgStreams {
   constructor(
@@ -27,18 +32,12 @@ export class PgStreams {
     let query = this.x().select(RECORD_FIELDS[kind]).from(t).where(where).$dynamic();
     if (order === 'newest') query = query.orderBy(desc(t.createdAt), desc(t.id));
     if (limit !== undefined) query = query.limit(limit);
-    if (lock) query = query.for('update');
+    if (lock && this.inTransaction()) query = query.for('update');
     return asRecords<K>(await query);
   }
 
-  /**
-   * One stream. Inside a transaction the row is locked (FOR UPDATE) until it commits: the
-   * transaction reads it to change it (apply: version + 1), and two replicas (or two flows of one)
-   * changing the same stream must take turns, the second reading what the first wrote, or both
-   * would write the same next version.
-   */
   private async one<K extends StreamKind>(kind: K, where: SQL | undefined): Promise<RecordOf<K> | undefined> {
-    return (await this.select(kind, where, 'newest', 1, this.inTransaction()))[0];
+    return (await this.select(kind, where, 'newest', 1, true))[0];
   }
 
   get<K extends StreamKind>(kind: K, id: string): Promise<RecordOf<K> | undefined> {

@@ -158,7 +158,8 @@ export const webhookDeliveries = pgTable(
 );
 
 /**
- * How far the change log was pruned (one row at most): a cursor below `position` is expired.
+ * How far the change log was pruned (one row at most): `position` is the highest one removed, a
+ * cursor below it is expired (retention raises it in the transaction that deletes).
  * Positions have gaps on PostgreSQL (a rolled back insert keeps its sequence value), so the oldest
  * row kept cannot tell, as it does on SQLite, whether anything before it was removed.
  */

@@ -13,6 +13,8 @@ interface Frame {
   tx: Executor;
   /** What waits for the outermost transaction to commit (shared by its savepoints). */
   committed: (() => void)[];
+  /** Change-log positions the transaction wrote (shared by its savepoints). */
+  positions: number[];
   /** False once `fn` settled: a flow that outlives its transaction runs on the pool again. */
   open: boolean;
 }
@@ -26,6 +28,7 @@ interface Frame {
  */
 export class PgTransactions {
   private readonly flow = new AsyncLocalStorage<Frame>();
+  private readonly order = new CommitOrder();
 
   constructor(private readonly db: PostgresDb) {}
 
@@ -43,23 +46,39 @@ export class PgTransactions {
     const outer = this.flow.getStore();
     if (outer?.open) return this.savepoint(outer, fn);
     const committed: (() => void)[] = [];
-    const result = await this.db.transaction(async (tx) => {
-      const frame: Frame = { tx, committed, open: true };
-      try {
-        return await this.flow.run(frame, fn);
-      } finally {
-        frame.open = false;
-      }
-    });
-    flush(committed);
+    const positions: number[] = [];
+    let result: T;
+    try {
+      result = await this.db.transaction(async (tx) => {
+        const frame: Frame = { tx, committed, positions, open: true };
+        try {
+          return await this.flow.run(frame, fn);
+        } finally {
+          frame.open = false;
+        }
+      });
+    } catch (error) {
+      this.order.settle(positions, null);
+      throw error;
+    }
+    if (positions.length === 0) flush(committed);
+    else this.order.settle(positions, committed);
     return result;
+  }
+
+  /** The calling flow's transaction wrote change-log position `position` (see CommitOrder). */
+  wrote(position: number): void {
+    const frame = this.flow.getStore();
+    if (!frame?.open) return;
+    frame.positions.push(position);
+    this.order.begin(position);
   }
 
   private savepoint<T>(outer: Frame, fn: () => Promise<T>): Promise<T> {
     // If it rolls back, so does what it left waiting for the commit.
     const mark = outer.committed.length;
     return outer.tx.transaction(async (tx) => {
-      const frame: Frame = { tx, committed: outer.committed, open: true };
+      const frame: Frame = { tx, committed: outer.committed, positions: outer.positions, open: true };
       try {
         return await this.flow.run(frame, fn);
       } catch (error) {
@@ -76,6 +95,43 @@ export class PgTransactions {
     const frame = this.flow.getStore();
     if (frame?.open) frame.committed.push(fn);
     else fn();
+  }
+}
+
+/**
+ * What waits for commits that wrote change-log positions runs in position order within this
+ * process. The change-log lock makes PostgreSQL commit them in position order, but the commit
+ * acknowledgements of two connections may reach this process in either order: a transaction
+ * whose position is higher than one still in flight here waits for it to settle (committed or
+ * rolled back), so subscribers of this process are told changes in log order, as on SQLite.
+ */
+class CommitOrder {
+  /** Positions written by transactions that have not settled yet. */
+  private readonly inFlight = new Set<number>();
+  /** Committed transactions waiting for a lower position still in flight, by their highest position. */
+  private readonly waiting: { position: number; committed: (() => void)[] }[] = [];
+
+  begin(position: number): void {
+    this.inFlight.add(position);
+  }
+
+  /** The transaction that wrote `positions` settled: `committed` (null on rollback) runs in its turn. */
+  settle(positions: readonly number[], committed: (() => void)[] | null): void {
+    for (const position of positions) this.inFlight.delete(position);
+    if (committed && committed.length > 0) {
+      this.waiting.push({ position: Math.max(...positions), committed });
+      this.waiting.sort((a, b) => a.position - b.position);
+    }
+    let floor = Number.POSITIVE_INFINITY;
+    for (const position of this.inFlight) floor = Math.min(floor, position);
+    while (this.waiting.length > 0 && (this.waiting[0] as { position: number }).position < floor) {
+      const next = this.waiting.shift() as { committed: (() => void)[] };
+      try {
+        flush(next.committed);
+      } catch {
+        // One subscriber's failure is its own: the others are still told.
+      }
+    }
   }
 }
 

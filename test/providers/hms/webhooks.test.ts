@@ -207,7 +207,7 @@ describe('100ms webhooks', () => {
 
   it('refuse a wrong or missing secret with 401 and store nothing', async () => {
     const recording = await startRecording(nextRoom());
-    const before = storedTrace(server.dbPath);
+    const before = await storedTrace(server.dbPath);
     const data = fake.webhookData(recording.externalId);
 
     const wrong = await fake.sendWebhook('beam.started.success', data, {
@@ -220,7 +220,7 @@ describe('100ms webhooks', () => {
     const missing = await fake.sendWebhook('beam.started.success', data, { headers: {} });
     for (const answer of [wrong, shorter, otherHeader, missing]) expect(answer.status).toBe(401);
 
-    expect(storedTrace(server.dbPath)).toEqual(before);
+    expect(await storedTrace(server.dbPath)).toEqual(before);
     expect(await server.app.services.store.deliveries.count('HMS')).toBe(0);
     expect(await readRecording(recording.id)).toMatchObject({ status: 'STARTING', version: recording.version });
   });
@@ -231,7 +231,7 @@ describe('100ms webhooks', () => {
     const first = await fake.sendWebhook('beam.started.success', fake.webhookData(recording.externalId));
     expect(first.status).toBe(200);
     const afterFirst = await readRecording(recording.id);
-    const trace = storedTrace(server.dbPath);
+    const trace = await storedTrace(server.dbPath);
 
     const again = await fake.sendWebhook('beam.started.success', fake.webhookData(recording.externalId), {
       id: first.id,
@@ -239,7 +239,7 @@ describe('100ms webhooks', () => {
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ duplicate: true });
     expect(await readRecording(recording.id)).toEqual(afterFirst);
-    expect(storedTrace(server.dbPath)).toEqual(trace);
+    expect(await storedTrace(server.dbPath)).toEqual(trace);
   });
 
   it('answer 400 to a body that is not a 100ms envelope', async () => {

@@ -111,7 +111,7 @@ describe('LIVEKIT webhooks', () => {
       'LIVE',
       'STOPPED',
     ]);
-    const payloads = storedPayloads(server.dbPath, livestream.id).filter((p) => p.source === 'WEBHOOK');
+    const payloads = (await storedPayloads(server.dbPath, livestream.id)).filter((p) => p.source === 'WEBHOOK');
     expect(JSON.parse(payloads.at(-1)!.payload!)).toMatchObject({ event: 'egress_ended', egressInfo: { egressId } });
   });
 
@@ -170,7 +170,7 @@ describe('LIVEKIT webhooks', () => {
   it('refuses forged, tampered, unsigned, expired and oversized deliveries and stores nothing', async () => {
     await boot();
     const livestream = await startLivestream();
-    const before = storedTrace(server.dbPath);
+    const before = await storedTrace(server.dbPath);
     const beforeRead = await readLivestream(livestream.id);
     fake.setStatus(livestream.externalId, 'EGRESS_ACTIVE');
     const body = fake.egressWebhook('egress_updated', livestream.externalId);
@@ -189,14 +189,14 @@ describe('LIVEKIT webhooks', () => {
     const huge = JSON.stringify({ ...body, padding: 'x'.repeat(1024 * 1024 + 10) });
     expect((await fake.sendWebhook(hook(), null, { raw: huge })).status).toBe(413);
 
-    expect(storedTrace(server.dbPath)).toEqual(before);
+    expect(await storedTrace(server.dbPath)).toEqual(before);
     expect(await readLivestream(livestream.id)).toEqual(beforeRead);
   });
 
   it('answers 400 to a signed body that is not LiveKit shape, storing nothing', async () => {
     await boot();
     const livestream = await startLivestream();
-    const before = storedTrace(server.dbPath);
+    const before = await storedTrace(server.dbPath);
     const info = fake.egressWebhook('egress_updated', livestream.externalId).egressInfo as Record<string, unknown>;
     const malformed = [
       'not json',
@@ -209,7 +209,7 @@ describe('LIVEKIT webhooks', () => {
       JSON.stringify({ id: 'EV_5', event: 'room_started' }),
     ];
     for (const raw of malformed) expect((await fake.sendWebhook(hook(), null, { raw })).status, raw).toBe(400);
-    expect(storedTrace(server.dbPath)).toEqual(before);
+    expect(await storedTrace(server.dbPath)).toEqual(before);
     expect((await readLivestream(livestream.id)).status).toBe('STARTING');
   });
 
@@ -220,13 +220,13 @@ describe('LIVEKIT webhooks', () => {
     const body = fake.egressWebhook('egress_updated', livestream.externalId);
     expect((await fake.sendWebhook(hook(), body)).status).toBe(200);
     const afterFirst = await readLivestream(livestream.id);
-    const trace = storedTrace(server.dbPath);
+    const trace = await storedTrace(server.dbPath);
     expect(trace.deliveries.map((d) => d.delivery_id)).toEqual([body.id]);
 
     const again = await fake.sendWebhook(hook(), body);
     expect(again).toMatchObject({ status: 200, body: { duplicate: true } });
     expect(await readLivestream(livestream.id)).toEqual(afterFirst);
-    expect(storedTrace(server.dbPath)).toEqual(trace);
+    expect(await storedTrace(server.dbPath)).toEqual(trace);
   });
 
   it('applies egress events that arrive before the start call has answered', async () => {
@@ -293,7 +293,7 @@ describe('LIVEKIT webhooks', () => {
       { event: 'track_published', id: 'EV_track', createdAt: '1700000000', room: { name: roomId } },
     ];
     for (const event of events) expect((await fake.sendWebhook(hook(), event)).status).toBe(200);
-    const trace = storedTrace(server.dbPath);
+    const trace = await storedTrace(server.dbPath);
     const acted = events.filter((e) => e.event !== 'track_published');
     expect(trace.deliveries.map((d) => [d.delivery_id, d.event_type])).toEqual(acted.map((e) => [e.id, e.event]));
     expect(trace.statusEvents).toBe(0);

@@ -108,7 +108,7 @@ export function realtimeKitWebhookSuite(vendor: RealtimeKitVendor): void {
         ['STOPPED', 'OFFLINE', true],
       ]);
       // The raw delivery is kept in history, with the stream key out of it.
-      const payloads = storedPayloads(server.dbPath, livestream.id).filter((p) => p.source === 'WEBHOOK');
+      const payloads = (await storedPayloads(server.dbPath, livestream.id)).filter((p) => p.source === 'WEBHOOK');
       expect(payloads).toHaveLength(2);
       expect(JSON.parse(payloads[0]!.payload!)).toMatchObject({
         event: 'livestreaming.statusUpdate',
@@ -117,7 +117,7 @@ export function realtimeKitWebhookSuite(vendor: RealtimeKitVendor): void {
       });
       const streamKey = fake.livestreams.get(livestream.externalId)!.stream_key;
       for (const payload of payloads) expect(payload.payload).not.toContain(streamKey);
-      expect(storedTrace(server.dbPath).deliveries.map((d) => d.processed_at !== null)).toEqual([true, true]);
+      expect((await storedTrace(server.dbPath)).deliveries.map((d) => d.processed_at !== null)).toEqual([true, true]);
     });
 
     it('moves a recording through its life to COMPLETED with its file as an asset', async () => {
@@ -196,7 +196,7 @@ export function realtimeKitWebhookSuite(vendor: RealtimeKitVendor): void {
     it('refuses forged, tampered, unsigned and oversized deliveries and stores nothing', async () => {
       await boot();
       const livestream = await startLivestream();
-      const before = storedTrace(server.dbPath);
+      const before = await storedTrace(server.dbPath);
       const beforeRead = await readLivestream(livestream.id);
       fake.setLivestreamStatus(livestream.externalId, 'LIVE');
       const body = fake.livestreamWebhook(livestream.externalId);
@@ -222,7 +222,7 @@ export function realtimeKitWebhookSuite(vendor: RealtimeKitVendor): void {
       const huge = JSON.stringify({ ...body, padding: 'x'.repeat(1024 * 1024 + 10) });
       expect((await fake.sendWebhook(hook(), null, { raw: huge })).status).toBe(413);
 
-      expect(storedTrace(server.dbPath)).toEqual(before);
+      expect(await storedTrace(server.dbPath)).toEqual(before);
       const after = await readLivestream(livestream.id);
       expect(after).toEqual(beforeRead);
       expect(after.status).toBe('STARTING');
@@ -231,7 +231,7 @@ export function realtimeKitWebhookSuite(vendor: RealtimeKitVendor): void {
     it('answers 400 to a signed body that is not the vendor shape, storing nothing', async () => {
       await boot();
       const livestream = await startLivestream();
-      const before = storedTrace(server.dbPath);
+      const before = await storedTrace(server.dbPath);
       const malformed: string[] = [
         'this is not json',
         '[1, 2, 3]',
@@ -245,7 +245,7 @@ export function realtimeKitWebhookSuite(vendor: RealtimeKitVendor): void {
         const answer = await fake.sendWebhook(hook(), null, { raw });
         expect(answer.status, raw).toBe(400);
       }
-      expect(storedTrace(server.dbPath)).toEqual(before);
+      expect(await storedTrace(server.dbPath)).toEqual(before);
       expect((await readLivestream(livestream.id)).status).toBe('STARTING');
     });
 
@@ -257,14 +257,14 @@ export function realtimeKitWebhookSuite(vendor: RealtimeKitVendor): void {
       const first = await fake.sendWebhook(hook(), body);
       expect(first.status).toBe(200);
       const afterFirst = await readLivestream(livestream.id);
-      const traceAfterFirst = storedTrace(server.dbPath);
+      const traceAfterFirst = await storedTrace(server.dbPath);
       expect(afterFirst.status).toBe('LIVE');
 
       const again = await fake.sendWebhook(hook(), body, { uuid: first.uuid });
       expect(again.status).toBe(200);
       expect(again.body).toMatchObject({ duplicate: true });
       expect(await readLivestream(livestream.id)).toEqual(afterFirst);
-      expect(storedTrace(server.dbPath)).toEqual(traceAfterFirst);
+      expect(await storedTrace(server.dbPath)).toEqual(traceAfterFirst);
 
       // The same signed bytes under a new delivery id (the uuid header is not signed) are a
       // replay: a duplicate, and nothing moves.
@@ -272,7 +272,7 @@ export function realtimeKitWebhookSuite(vendor: RealtimeKitVendor): void {
       expect(same.status).toBe(200);
       expect(same.body).toMatchObject({ duplicate: true });
       expect(await readLivestream(livestream.id)).toEqual(afterFirst);
-      expect(storedTrace(server.dbPath)).toEqual(traceAfterFirst);
+      expect(await storedTrace(server.dbPath)).toEqual(traceAfterFirst);
     });
 
     it('applies a webhook that arrives before the start call has answered', async () => {
@@ -297,17 +297,20 @@ export function realtimeKitWebhookSuite(vendor: RealtimeKitVendor): void {
       }, 5000);
       expect(final).toMatchObject({ externalId: vendorId, vendorStatus: 'LIVE' });
       expect(final.history.some((h: any) => h.source === 'WEBHOOK' && h.status === 'LIVE' && h.applied)).toBe(true);
-      await waitFor(() => storedTrace(server.dbPath).deliveries.every((d) => d.processed_at !== null), 5000);
+      await waitFor(
+        async () => (await storedTrace(server.dbPath)).deliveries.every((d) => d.processed_at !== null),
+        5000,
+      );
     });
 
     it('keeps an event for a stream it does not know, answering 2xx, and changes nothing', async () => {
       await boot();
       const stranger = fake.addLivestream(meeting(), 'LIVE');
-      const before = storedTrace(server.dbPath);
+      const before = await storedTrace(server.dbPath);
       const answer = await fake.sendWebhook(hook(), fake.livestreamWebhook(stranger.id));
       expect(answer.status).toBe(200);
       expect(answer.body.pending).toBe(true);
-      const after = storedTrace(server.dbPath);
+      const after = await storedTrace(server.dbPath);
       expect(after.statusEvents).toBe(before.statusEvents);
       expect(after.deliveries).toHaveLength(1);
       expect(after.deliveries[0]).toMatchObject({
@@ -332,7 +335,7 @@ export function realtimeKitWebhookSuite(vendor: RealtimeKitVendor): void {
         { event: 'meeting.chatSynced', meeting: { id: roomId } },
       ];
       for (const event of events) expect((await fake.sendWebhook(hook(), event)).status).toBe(200);
-      const trace = storedTrace(server.dbPath);
+      const trace = await storedTrace(server.dbPath);
       expect(trace.deliveries.map((d) => d.event_type)).toEqual(
         events.filter((e) => e.event !== 'meeting.chatSynced').map((e) => e.event),
       );
@@ -345,7 +348,7 @@ export function realtimeKitWebhookSuite(vendor: RealtimeKitVendor): void {
       fake.setLivestreamStatus(livestream.externalId, 'LIVE');
       const answer = await fake.sendWebhook(hook(), fake.livestreamWebhook(livestream.externalId));
       expect(answer.status).toBe(401);
-      expect(storedTrace(server.dbPath).deliveries).toEqual([]);
+      expect((await storedTrace(server.dbPath)).deliveries).toEqual([]);
       expect((await readLivestream(livestream.id)).status).toBe('STARTING');
     });
 

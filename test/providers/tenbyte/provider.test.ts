@@ -1,4 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import { ProviderError } from '../../../src/domain/errors.js';
@@ -24,6 +23,7 @@ import {
   START_RECORDING,
   STOP_LIVESTREAM,
   startServer,
+  storedText,
   type TestServer,
   waitFor,
   wsClient,
@@ -353,10 +353,7 @@ describe('Tenbyte through the service', () => {
     const final = await readLivestream(server, livestream.id);
     expect(final.history.map((h: { source: string }) => h.source)).toContain('POLL');
     // The livekit_token go_live answered is kept nowhere: not in the row, not in history payloads.
-    const stored = ['', '-wal']
-      .filter((suffix) => existsSync(server.dbPath + suffix))
-      .map((suffix) => readFileSync(server.dbPath + suffix).toString('latin1'))
-      .join('');
+    const stored = await storedText(server.dbPath);
     expect(stored).toContain(sessionId);
     expect(stored).not.toContain('lk_secret_');
   });
