@@ -51,59 +51,66 @@ async function slowSubscriber(url: string) {
   return { socket, received, closed };
 }
 
-it('a WebSocket that stops reading is closed with 1013, holds the server to a bounded memory, delays no one, and resumes completely with its last cursor', async () => {
-  server = await startServer({ SANDBOX_STEP_MS: '5', WS_MAX_BUFFERED_BYTES: String(512 * 1024) });
-  const live = server;
-  const { id, version } = await start(live.url, ROOM);
-  await waitFor(async () => (await current(live.url, id)).status === 'LIVE');
-  const listening = live.app.services.events.subscriberCount;
+it(
+  'a WebSocket that stops reading is closed with 1013, holds the server to a bounded memory, delays no one, and resumes completely with its last cursor',
+  async () => {
+    server = await startServer({ SANDBOX_STEP_MS: '5', WS_MAX_BUFFERED_BYTES: String(512 * 1024) });
+    const live = server;
+    const { id, version } = await start(live.url, ROOM);
+    await waitFor(async () => (await current(live.url, id)).status === 'LIVE');
+    const listening = live.app.services.events.subscriberCount;
 
-  const reader = wsClient(live.wsUrl);
-  const reading = collect<{ livestreamChanged: Change }>(reader, WATCH_ROOM, { roomId: ROOM });
-  const slow = await slowSubscriber(live.wsUrl);
-  await waitFor(() => live.app.services.events.subscriberCount >= listening + 1 + SUBSCRIPTIONS);
-  const from = (await current(live.url, id)).version;
-  slow.socket.pause();
+    const reader = wsClient(live.wsUrl);
+    const reading = collect<{ livestreamChanged: Change }>(reader, WATCH_ROOM, { roomId: ROOM });
+    const slow = await slowSubscriber(live.wsUrl);
+    await waitFor(() => live.app.services.events.subscriberCount >= listening + 1 + SUBSCRIPTIONS);
+    const from = (await current(live.url, id)).version;
+    slow.socket.pause();
 
-  const baseline = heldMemory();
-  // Thousands of changes while it reads nothing: unbounded, the server would hold every frame of
-  // its 50 subscriptions for it (tens of MB), as long as it stays connected.
-  await vendorChanges(live, id, CHANGES, 25);
-  const grown = heldMemory() - baseline;
-  slow.socket.resume();
-  const { code, reason } = await slow.closed;
-  console.log(
-    `slow consumer: closed ${code} (${reason}) after ${slow.received.length} of ${CHANGES} changes; ` +
-      `server memory after the flood (with the slow socket still unread): ${(grown / 1024 / 1024).toFixed(1)} MB more`,
-  );
-  expect(code).toBe(1013);
-  expect(reason).toBe('slow consumer');
-  expect(slow.received.length).toBeLessThan(CHANGES);
-  expect(grown).toBeLessThan(16 * 1024 * 1024);
+    const baseline = heldMemory();
+    // Thousands of changes while it reads nothing: unbounded, the server would hold every frame of
+    // its 50 subscriptions for it (tens of MB), as long as it stays connected.
+    await vendorChanges(live, id, CHANGES, 25);
+    const grown = heldMemory() - baseline;
+    slow.socket.resume();
+    const { code, reason } = await slow.closed;
+    console.log(
+      `slow consumer: closed ${code} (${reason}) after ${slow.received.length} of ${CHANGES} changes; ` +
+        `server memory after the flood (with the slow socket still unread): ${(grown / 1024 / 1024).toFixed(1)} MB more`,
+    );
+    expect(code).toBe(1013);
+    expect(reason).toBe('slow consumer');
+    expect(slow.received.length).toBeLessThan(CHANGES);
+    expect(grown).toBeLessThan(16 * 1024 * 1024);
 
-  // The subscriber that reads got every change, as history has them.
-  const final = await current(live.url, id);
-  await reading.waitFor(final.version - from);
-  await expectHistoryAfter(
-    live.url,
-    reading.events.map((event) => event.livestreamChanged),
-    new Map([[id, from]]),
-    [id],
-  );
-  expect(final.version - version).toBeGreaterThanOrEqual(CHANGES);
+    // The subscriber that reads got every change, as history has them.
+    const final = await current(live.url, id);
+    await reading.waitFor(final.version - from);
+    await expectHistoryAfter(
+      live.url,
+      reading.events.map((event) => event.livestreamChanged),
+      new Map([[id, from]]),
+      [id],
+    );
+    expect(final.version - version).toBeGreaterThanOrEqual(CHANGES);
 
-  // The slow client comes back with the last cursor it got: every change it missed, once, in order.
-  const last = slow.received.at(-1) as Change;
-  const back = wsClient(live.wsUrl);
-  const resumed = collect<{ livestreamChanged: Change }>(back, WATCH_ROOM, { roomId: ROOM, after: last.changeCursor });
-  await resumed.waitFor(final.version - last.version, 30_000);
-  await expectHistoryAfter(
-    live.url,
-    resumed.events.map((event) => event.livestreamChanged),
-    new Map([[id, last.version]]),
-    [id],
-  );
-  await reader.dispose();
-  await back.dispose();
-  // Room for 3,000 durable commits on a loaded machine (PostgreSQL's each take a round trip and an fsync).
-}, TEST_STORE === 'postgres' ? 180_000 : 60_000);
+    // The slow client comes back with the last cursor it got: every change it missed, once, in order.
+    const last = slow.received.at(-1) as Change;
+    const back = wsClient(live.wsUrl);
+    const resumed = collect<{ livestreamChanged: Change }>(back, WATCH_ROOM, {
+      roomId: ROOM,
+      after: last.changeCursor,
+    });
+    await resumed.waitFor(final.version - last.version, 30_000);
+    await expectHistoryAfter(
+      live.url,
+      resumed.events.map((event) => event.livestreamChanged),
+      new Map([[id, last.version]]),
+      [id],
+    );
+    await reader.dispose();
+    await back.dispose();
+    // Room for 3,000 durable commits on a loaded machine (PostgreSQL's each take a round trip and an fsync).
+  },
+  TEST_STORE === 'postgres' ? 180_000 : 60_000,
+);

@@ -1,5 +1,4 @@
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { type App, buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
