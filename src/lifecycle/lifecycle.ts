@@ -118,6 +118,28 @@ export class StreamLifecycle {
     );
   }
 
+  /** The answer to a start whose idempotency key already made `previous`. */
+  private async sameKey<K extends StreamKind>(
+    kind: K,
+    request: CreateRequest,
+    previous: RecordOf<K>,
+  ): Promise<{ stream: RecordOf<K>; created: boolean }> {
+    if (previous.provider !== request.provider || previous.roomId !== request.roomId) {
+      throw new ConflictError(
+        `idempotencyKey was already used for another ${kind} (${previous.provider} room ${previous.roomId})`,
+        ...conflictPayload(kind, previous),
+      );
+    }
+    const stored = await this.store.streams.idempotencyInput(kind, previous.id);
+    if (stored && request.idempotencyInput && stored !== request.idempotencyInput) {
+      throw new ConflictError(
+        `idempotencyKey was already used with different input for ${kind} ${previous.id}`,
+        ...conflictPayload(kind, previous),
+      );
+    }
+    return { stream: previous, created: false };
+  }
+
   private async createHere<K extends StreamKind>(
     kind: K,
     request: CreateRequest,
@@ -125,24 +147,14 @@ export class StreamLifecycle {
     const { provider, roomId, idempotencyKey } = request;
     if (idempotencyKey) {
       const previous = await this.store.streams.findByIdempotencyKey(kind, idempotencyKey);
-      if (previous) {
-        if (previous.provider !== provider || previous.roomId !== roomId) {
-          throw new ConflictError(
-            `idempotencyKey was already used for another ${kind} (${previous.provider} room ${previous.roomId})`,
-            ...conflictPayload(kind, previous),
-          );
-        }
-        const stored = await this.store.streams.idempotencyInput(kind, previous.id);
-        if (stored && request.idempotencyInput && stored !== request.idempotencyInput) {
-          throw new ConflictError(
-            `idempotencyKey was already used with different input for ${kind} ${previous.id}`,
-            ...conflictPayload(kind, previous),
-          );
-        }
-        return { stream: previous, created: false };
-      }
+      if (previous) return this.sameKey(kind, request, previous);
     }
     const active = await this.store.streams.findActive(kind, provider, roomId);
+    // A concurrent start with the same key committed between the two reads (on PostgreSQL each
+    // read sees the latest commit): it is the stream the key made.
+    if (active && idempotencyKey && active.idempotencyKey === idempotencyKey) {
+      return this.sameKey(kind, request, active);
+    }
     if (active) {
       throw new ConflictError(
         `A ${kind} is already active in room ${roomId} on ${provider}`,
