@@ -118,6 +118,28 @@ export class StreamLifecycle {
     );
   }
 
+  /** The answer to a start whose idempotency key already made `previous`. */
+  private async sameKey<K extends StreamKind>(
+    kind: K,
+    request: CreateRequest,
+    previous: RecordOf<K>,
+  ): Promise<{ stream: RecordOf<K>; created: boolean }> {
+    if (previous.provider !== request.provider || previous.roomId !== request.roomId) {
+      throw new ConflictError(
+        `idempotencyKey was already used for another ${kind} (${previous.provider} room ${previous.roomId})`,
+        ...conflictPayload(kind, previous),
+      );
+    }
+    const stored = await this.store.streams.idempotencyInput(kind, previous.id);
+    if (stored && request.idempotencyInput && stored !== request.idempotencyInput) {
+      throw new ConflictError(
+        `idempotencyKey was already used with different input for ${kind} ${previous.id}`,
+        ...conflictPayload(kind, previous),
+      );
+    }
+    return { stream: previous, created: false };
+  }
+
   private async createHere<K extends StreamKind>(
     kind: K,
     request: CreateRequest,
@@ -125,13 +147,13 @@ export class StreamLifecycle {
     const { provider, roomId, idempotencyKey } = request;
     if (idempotencyKey) {
       const previous = await this.store.streams.findByIdempotencyKey(kind, idempotencyKey);
-      if (previous) return this.answerAgain(kind, request, previous);
+      if (previous) return this.sameKey(kind, request, previous);
     }
     const active = await this.store.streams.findActive(kind, provider, roomId);
-    // The same start, committed by a concurrent writer between the two reads (PostgreSQL reads
-    // each statement at its own snapshot): answered as a repeat, not as a conflict.
+    // A concurrent start with the same key committed between the two reads (on PostgreSQL each
+    // read sees the latest commit): it is the stream the key made.
     if (active && idempotencyKey && active.idempotencyKey === idempotencyKey) {
-      return this.answerAgain(kind, request, active);
+      return this.sameKey(kind, request, active);
     }
     if (active) {
       throw new ConflictError(
@@ -151,28 +173,6 @@ export class StreamLifecycle {
       at: now,
     });
     return { stream, created: true };
-  }
-
-  /** A start repeated with its idempotency key: the stream it created, unless the input differs. */
-  private async answerAgain<K extends StreamKind>(
-    kind: K,
-    request: CreateRequest,
-    previous: RecordOf<K>,
-  ): Promise<{ stream: RecordOf<K>; created: boolean }> {
-    if (previous.provider !== request.provider || previous.roomId !== request.roomId) {
-      throw new ConflictError(
-        `idempotencyKey was already used for another ${kind} (${previous.provider} room ${previous.roomId})`,
-        ...conflictPayload(kind, previous),
-      );
-    }
-    const stored = await this.store.streams.idempotencyInput(kind, previous.id);
-    if (stored && request.idempotencyInput && stored !== request.idempotencyInput) {
-      throw new ConflictError(
-        `idempotencyKey was already used with different input for ${kind} ${previous.id}`,
-        ...conflictPayload(kind, previous),
-      );
-    }
-    return { stream: previous, created: false };
   }
 
   private async applyHere<K extends StreamKind>(

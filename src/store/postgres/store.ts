@@ -19,7 +19,10 @@ import { PgPolls } from './polling.js';
 import { PgRooms } from './rooms.js';
 import { PgStreams } from './streams.js';
 import * as tables from './tables.js';
-import { classify, isUniqueViolation, PgTransactions } from './transactions.js';
+import { classify, isDeadlock, isUniqueViolation, PgTransactions } from './transactions.js';
+
+/** How many times a transaction PostgreSQL chose as a deadlock's victim is run in all. */
+const DEADLOCK_ATTEMPTS = 3;
 
 /**
  * The store on PostgreSQL (`DATABASE_URL=postgres://…`), for several replicas on one database:
@@ -88,10 +91,16 @@ export class PostgresStore implements Store {
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
     if (this.closing) throw new Error('The database connection is closed');
     await this.migrated;
-    try {
-      return await this.transactions.run(fn);
-    } catch (error) {
-      throw classify(error);
+    const outermost = !this.transactions.inTransaction();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transactions.run(fn);
+      } catch (error) {
+        // Two writers each holding what the other waits for (a stream row, the change-log lock):
+        // PostgreSQL rolls one back. Nothing of it was kept or published, so it runs again.
+        if (outermost && attempt < DEADLOCK_ATTEMPTS && isDeadlock(error)) continue;
+        throw classify(error);
+      }
     }
   }
 

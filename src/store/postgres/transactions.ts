@@ -184,11 +184,21 @@ export function classify(error: unknown): unknown {
   return isUnreachable(error) ? new StoreUnavailableError({ cause: error }) : error;
 }
 
-/** True when `error` (or what it wraps) is PostgreSQL's unique violation (SQLSTATE 23505). */
-export function isUniqueViolation(error: unknown): boolean {
+/** True when `error` (or what it wraps) carries SQLSTATE `code`. */
+function hasCode(error: unknown, code: string): boolean {
   for (let current = error, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
-    if ((current as { code?: unknown }).code === '23505') return true;
+    if ((current as { code?: unknown }).code === code) return true;
     current = (current as { cause?: unknown }).cause;
   }
   return false;
+}
+
+/** PostgreSQL's unique violation (SQLSTATE 23505). */
+export function isUniqueViolation(error: unknown): boolean {
+  return hasCode(error, '23505');
+}
+
+/** PostgreSQL rolled the transaction back to break a deadlock (SQLSTATE 40P01). */
+export function isDeadlock(error: unknown): boolean {
+  return hasCode(error, '40P01');
 }
