@@ -132,6 +132,10 @@ const environmentSchema = z.object({
   // Webhook deliveries waiting for a stream that has not appeared (yet): how long, how many.
   WEBHOOK_PENDING_MAX_AGE_MS: integer(1000, 604_800_000, 86_400_000),
   WEBHOOK_PENDING_MAX: integer(1, 1_000_000, 1000),
+  // Retention: what is older is pruned in batches (rows per short transaction), a run per interval.
+  RETENTION_DAYS: integer(1, 36_500, 90),
+  RETENTION_BATCH_SIZE: integer(1, 100_000, 500),
+  RETENTION_INTERVAL_MS: integer(1000, 604_800_000, 3_600_000),
   // What one client can make the server hold (issue 10): WebSocket backlog, frame rate and
   // sockets not initialised; HTTP connections, header, request and keep-alive time; SSE streams.
   WS_MAX_BUFFERED_BYTES: integer(16_384, 1_073_741_824, 4 * 1024 * 1024),
@@ -231,6 +235,7 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
       allowPrivate: env.ALLOW_PRIVATE_URLS === 'true' || env.ALLOW_PRIVATE_URLS === '1',
     },
     webhooks: { pendingMaxAgeMs: env.WEBHOOK_PENDING_MAX_AGE_MS, pendingMax: env.WEBHOOK_PENDING_MAX },
+    retention: { days: env.RETENTION_DAYS, batchSize: env.RETENTION_BATCH_SIZE, intervalMs: env.RETENTION_INTERVAL_MS },
     auth: {
       jwtSecret: env.AUTH_JWT_SECRET,
       jwksUrl: env.AUTH_JWKS_URL,

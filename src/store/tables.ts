@@ -34,6 +34,8 @@ const streamColumns = {
   pollLeaseUntil: integer('poll_lease_until', { mode: 'timestamp_ms' }),
   // The change-log position (status_events.id) of the latest applied change: the row's changeCursor.
   changePosition: integer('change_position').notNull().default(0),
+  // When retention pruned the history payloads of this (final) stream; null until then.
+  historyPrunedAt: integer('history_pruned_at', { mode: 'timestamp_ms' }),
   ...timestamps,
 };
 
@@ -57,6 +59,11 @@ export const livestreams = sqliteTable(
     index('livestreams_created').on(t.createdAt, t.id),
     index('livestreams_status').on(t.status),
     index('livestreams_next_poll').on(t.nextPollAt),
+    // Final streams whose history retention has not pruned yet, oldest change first: holds about
+    // RETENTION_DAYS of streams, and a stream enters it once (when it becomes final).
+    index('livestreams_prunable')
+      .on(t.updatedAt)
+      .where(sql`status in ('STOPPED', 'FAILED') and history_pruned_at is null`),
   ],
 );
 
@@ -70,6 +77,9 @@ export const recordings = sqliteTable('recordings', streamColumns, (t) => [
   index('recordings_created').on(t.createdAt, t.id),
   index('recordings_status').on(t.status),
   index('recordings_next_poll').on(t.nextPollAt),
+  index('recordings_prunable')
+    .on(t.updatedAt)
+    .where(sql`status in ('COMPLETED', 'FAILED') and history_pruned_at is null`),
 ]);
 
 export const recordingAssets = sqliteTable(
@@ -134,7 +144,7 @@ export const webhookDeliveries = sqliteTable(
      */
     contentKey: text('content_key'),
     eventType: text('event_type'),
-    /** The body, credentials redacted once applied; the raw body only while it waits for its stream. */
+    /** The raw body while the delivery waits for its stream; empty once applied or given up (dropped). */
     payload: text('payload').notNull(),
     receivedAt: integer('received_at', { mode: 'timestamp_ms' }).notNull(),
     /** Set once every event of the delivery found its stream; null while some wait for theirs. */
@@ -189,3 +199,12 @@ export const roomAutomations = sqliteTable(
   },
   (t) => [uniqueIndex('room_automations_room').on(t.provider, t.roomId)],
 );
+
+/**
+ * What retention has pruned so far, by name: `history` is the highest change-log position whose
+ * payload and snapshot were pruned (a cursor below it is expired).
+ */
+export const retentionMarks = sqliteTable('retention_marks', {
+  name: text('name').primaryKey(),
+  value: integer('value').notNull(),
+});

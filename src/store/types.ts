@@ -29,6 +29,7 @@ export interface Store {
   readonly polls: PollStore;
   readonly rooms: RoomStore;
   readonly changes: ChangeLogStore;
+  readonly retention: RetentionStore;
 
   /**
    * Runs `fn` in one write transaction, committing only if it returns. Called inside another, it
@@ -156,11 +157,13 @@ export interface NewDelivery {
   /** What the vendor signed (its event id, else a hash of the body): a replay under a new delivery id is a duplicate. */
   contentKey: string | null;
   eventType: string | null;
-  /** The body as stored: credentials redacted (a pending delivery keeps its raw body, see `markPending`). */
-  payload: string;
   receivedAt: Date;
-  /** Recorded as done at once (most deliveries are, once applied in the same transaction). */
-  processedAt?: Date | null;
+  /**
+   * Recorded as done at once (most deliveries are, once applied in the same transaction). No
+   * body is kept: a delivery that turns out to wait for its stream gets its raw body through
+   * `markPending`, and loses it again once applied (`markProcessed`) or given up.
+   */
+  processedAt: Date;
 }
 
 export interface DeliveryRecord {
@@ -168,6 +171,7 @@ export interface DeliveryRecord {
   provider: string;
   deliveryId: string;
   eventType: string | null;
+  /** The raw body while the delivery waits for its stream; empty once it no longer does. */
   payload: string;
   receivedAt: Date;
   processedAt: Date | null;
@@ -180,8 +184,8 @@ export interface DeliveryStore {
    * content, was recorded before.
    */
   record(delivery: NewDelivery): Promise<{ inserted: boolean; id: number }>;
-  /** Marks a delivery as done, its stored body replaced by `payload` (redacted) when given. */
-  markProcessed(id: number, at: Date, payload?: string): Promise<void>;
+  /** Marks a delivery as done and drops its body (the ids stay, for de-duplication). */
+  markProcessed(id: number, at: Date): Promise<void>;
   /**
    * Marks a delivery as waiting for its stream: its raw body (needed to apply it later) and the
    * key of the stream it waits for (`correlationKey`, see `pendingFor`).
@@ -290,6 +294,49 @@ export interface ChangeLogStore {
    * never kept in history, comes from the current row).
    */
   after<K extends StreamKind>(kind: K, filter: ChangeFilter, after: number, limit: number): Promise<LoggedChange<K>[]>;
-  /** True when a change after `position` may have been pruned: a cursor older than what is kept. */
+  /**
+   * True when a change after `position` may have been pruned: a cursor older than what is kept.
+   * Retention prunes selectively (old final streams only), so this compares with the highest
+   * position it pruned (`RetentionStore.watermark`), not with the oldest row left.
+   */
   isPruned(position: number): Promise<boolean>;
+}
+
+/** Which streams and deliveries retention prunes in one batch. */
+export interface PruneRequest {
+  /** Streams final (last changed) before this lose their history payloads and snapshots. */
+  before: Date;
+  /** At most this many history rows (or deliveries) in the batch. */
+  limit: number;
+  /** When the batch runs (recorded on each stream it finishes). */
+  now: Date;
+}
+
+/** One batch's work: how many rows it pruned, and whether nothing is left to prune for now. */
+export interface PruneBatch {
+  pruned: number;
+  done: boolean;
+}
+
+/**
+ * Retention: what is kept of streams long final and of old webhook deliveries. Each call is one
+ * batch in its own short transaction (the caller loops, yielding between batches), so pruning
+ * never holds the database for long. Statuses stay: stream rows and the status fields of their
+ * history are kept, only the payloads and snapshots are pruned.
+ */
+export interface RetentionStore {
+  /**
+   * Prunes the history of streams of `kind` final before `request.before`, oldest first: their
+   * events keep status, source, time and version, lose payload and snapshot. In the same
+   * transaction, raises the watermark to the highest position pruned.
+   */
+  pruneHistory(kind: StreamKind, request: PruneRequest): Promise<PruneBatch>;
+  /**
+   * Deletes webhook deliveries done and received before `request.before`, oldest first (ids,
+   * keys and all: a vendor's retries come within hours, never months later). Waiting ones stay
+   * (they expire by WEBHOOK_PENDING_MAX_AGE_MS).
+   */
+  pruneDeliveries(request: PruneRequest): Promise<PruneBatch>;
+  /** The highest change-log position retention pruned (0 when none). */
+  watermark(): Promise<number>;
 }

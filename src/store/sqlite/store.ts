@@ -4,6 +4,7 @@ import type {
   DeliveryStore,
   HistoryStore,
   PollStore,
+  RetentionStore,
   RoomStore,
   Store,
   StreamStore,
@@ -13,6 +14,7 @@ import { type Db, migrationsApplied, type OpenedDatabase, openDatabase } from '.
 import { SqliteDeliveries } from './deliveries.js';
 import { SqliteAssets, SqliteHistory } from './history.js';
 import { SqlitePolls } from './polling.js';
+import { SqliteRetention } from './retention.js';
 import { SqliteRooms } from './rooms.js';
 import { SqliteStreams } from './streams.js';
 import { SqliteTransactions } from './transactions.js';
@@ -33,6 +35,7 @@ export class SqliteStore implements Store {
   readonly polls: PollStore;
   readonly rooms: RoomStore;
   readonly changes: ChangeLogStore;
+  readonly retention: RetentionStore;
   private readonly opened: OpenedDatabase;
   private readonly transactions: SqliteTransactions;
 
@@ -49,6 +52,7 @@ export class SqliteStore implements Store {
     this.polls = gated(new SqlitePolls(this.db, (fn) => transactions.runSync(fn)));
     this.rooms = gated(new SqliteRooms(this.db));
     this.changes = gated(new SqliteChangeLog(this.opened));
+    this.retention = gated(new SqliteRetention(this.opened, (fn) => transactions.runSync(fn)));
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {
