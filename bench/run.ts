@@ -10,6 +10,7 @@ import { coldStartAndMemory } from './coldstart.js';
 import { fanOut } from './fanout.js';
 import type { BenchContext, BenchResult } from './lib.js';
 import { queryThroughput } from './query.js';
+import { retentionPruning } from './retention.js';
 import { webhookIntake } from './webhooks.js';
 
 const args = process.argv.slice(2);
@@ -30,6 +31,7 @@ const BENCHES: Record<string, Bench> = {
     return { cold_start_ms: start, idle_rss_mb: memory };
   },
   catchup: async (c) => ({ catch_up: await catchUp(c) }),
+  retention: retentionPruning,
   fanout: fanOut,
 };
 
