@@ -105,6 +105,32 @@ describe('history retention', () => {
     await client.dispose();
   });
 
+  it('gives a stream idle since before the pruned position a cursor that resumes: re-reading ends CURSOR_EXPIRED', async () => {
+    const server = await serve();
+    const idle = await start(server.url, 'room-idle');
+    await waitFor(async () => (await current(server.url, idle.id)).status === 'LIVE');
+    const before = (await current(server.url, idle.id)).changeCursor;
+    const ended = await cycle(server.url, 'room-ended-long-ago');
+    age(server.dbPath, 'livestream', [ended], 91);
+    await server.app.retention.run();
+
+    const client = wsClient(server.wsUrl);
+    const expired = collect(client, WATCH_ALL, { after: before });
+    await expired.completed;
+    expect(expired.errors).toMatchObject([{ extensions: { code: 'CURSOR_EXPIRED' } }]);
+    // Read again, as the error asks: the cursor now given resumes, and the next change comes.
+    const again = await current(server.url, idle.id);
+    expect(again.status).toBe('LIVE');
+    expect(again.changeCursor).not.toBe(before);
+    const resumed = collect<{ livestreamChanged: Change }>(client, WATCH_ALL, { after: again.changeCursor });
+    await gql(server.url, 'mutation($id: ID!) { stopLivestream(input: { id: $id }) { __typename } }', { id: idle.id });
+    await resumed.waitFor(1);
+    expect(resumed.errors).toEqual([]);
+    expect(resumed.events[0]?.livestreamChanged).toMatchObject({ id: idle.id, status: 'STOPPING' });
+    resumed.unsubscribe();
+    await client.dispose();
+  });
+
   it('prunes in the background every RETENTION_INTERVAL_MS', async () => {
     const server = await serve({ RETENTION_INTERVAL_MS: '1000', RETENTION_DAYS: '7' });
     const id = await cycle(server.url, 'room-background');
