@@ -129,10 +129,10 @@ const environmentSchema = z.object({
   WS_INIT_TIMEOUT_MS: integer(100, 600_000, 10_000),
   // Caller URLs (meetingUrl, destination) may name private, loopback or link-local hosts.
   ALLOW_PRIVATE_URLS: optionalBoolean,
-  // Webhook deliveries waiting for a stream that has not appeared (yet): how long, how many.
+  // Webhook deliveries waiting for a stream not known (yet), how long and how many; then retention
+  // (README, "Retention"): what is older is pruned in batches of rows, one run per interval.
   WEBHOOK_PENDING_MAX_AGE_MS: integer(1000, 604_800_000, 86_400_000),
   WEBHOOK_PENDING_MAX: integer(1, 1_000_000, 1000),
-  // Retention: what is older is pruned in batches (rows per short transaction), a run per interval.
   RETENTION_DAYS: integer(1, 36_500, 90),
   RETENTION_BATCH_SIZE: integer(1, 100_000, 500),
   RETENTION_INTERVAL_MS: integer(1000, 604_800_000, 3_600_000),

@@ -37,6 +37,18 @@ describe('configuration', () => {
     expect(problems({ TENBYTE_STOP_PATH: 'end' })[0]).toContain('TENBYTE_STOP_PATH');
   });
 
+  it('has the documented retention defaults and refuses a malformed one, naming it', () => {
+    expect(loadConfig({}).retention).toEqual({ days: 90, batchSize: 500, intervalMs: 3_600_000 });
+    expect(loadConfig({ RETENTION_DAYS: '30', RETENTION_BATCH_SIZE: '50' }).retention).toMatchObject({
+      days: 30,
+      batchSize: 50,
+    });
+    expect(problems({ RETENTION_DAYS: '0' })[0]).toContain('RETENTION_DAYS');
+    expect(problems({ RETENTION_DAYS: '90d' })[0]).toContain('RETENTION_DAYS');
+    expect(problems({ RETENTION_BATCH_SIZE: '-1' })[0]).toContain('RETENTION_BATCH_SIZE');
+    expect(problems({ RETENTION_INTERVAL_MS: '10' })[0]).toContain('RETENTION_INTERVAL_MS');
+  });
+
   it('has the documented transport bounds, and reads CORS_ORIGINS as a list', () => {
     const { transport } = loadConfig({});
     expect(transport).toEqual({
