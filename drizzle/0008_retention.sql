@@ -1,6 +1,6 @@
-CREATE TABLE `retention_marks` (
-	`name` text PRIMARY KEY NOT NULL,
-	`value` integer NOT NULL
+CREATE TABLE `change_log_pruned` (
+	`id` integer PRIMARY KEY DEFAULT 1 NOT NULL,
+	`position` integer NOT NULL
 );
 --> statement-breakpoint
 ALTER TABLE `livestreams` ADD `history_pruned_at` integer;--> statement-breakpoint

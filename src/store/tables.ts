@@ -201,10 +201,12 @@ export const roomAutomations = sqliteTable(
 );
 
 /**
- * What retention has pruned so far, by name: `history` is the highest change-log position whose
- * payload and snapshot were pruned (a cursor below it is expired).
+ * How far retention pruned the change log (one row at most, as on PostgreSQL): `position` is the
+ * highest position whose snapshot and payload were pruned, raised in the transaction that prunes.
+ * A cursor below it is expired. Pruning is selective (old final streams only), so the oldest row
+ * kept cannot tell.
  */
-export const retentionMarks = sqliteTable('retention_marks', {
-  name: text('name').primaryKey(),
-  value: integer('value').notNull(),
+export const changeLogPruned = sqliteTable('change_log_pruned', {
+  id: integer('id').primaryKey().default(1),
+  position: integer('position').notNull(),
 });

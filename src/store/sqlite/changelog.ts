@@ -75,10 +75,7 @@ export class SqliteChangeLog {
   }
 
   isPruned(position: number): boolean {
-    this.watermark ??= this.opened.prepare<number>(
-      `select value from "retention_marks" where name = 'history'`,
-      'first',
-    );
+    this.watermark ??= this.opened.prepare<number>('select position from "change_log_pruned" where id = 1', 'first');
     // Every position above the highest one pruned is whole; one below it may miss changes.
     return position < (this.watermark.get() ?? 0);
   }

@@ -37,10 +37,10 @@ export class SqliteRetention {
       'update "status_events" set payload = null, snapshot = null where id in (select value from json_each(@ids))',
     );
     this.raiseMark = opened.prepare(
-      `insert into "retention_marks" (name, value) values ('history', @value) ` +
-        'on conflict (name) do update set value = max(value, excluded.value)',
+      'insert into "change_log_pruned" (id, position) values (1, @position) ' +
+        'on conflict (id) do update set position = max(position, excluded.position)',
     );
-    this.readMark = opened.prepare<number>(`select value from "retention_marks" where name = 'history'`, 'first');
+    this.readMark = opened.prepare<number>('select position from "change_log_pruned" where id = 1', 'first');
     // Oldest first by id (received order), skipping waiting ones; a delivery received after
     // `before` ends the batch with it (the ones behind it are newer still).
     this.deleteDeliveries = opened.prepare(
@@ -94,7 +94,7 @@ export class SqliteRetention {
         // Fewer than it could take: this stream has nothing more to prune.
         if (ids.length < budget) statements.markStream.run({ streamId, now: request.now.getTime() });
       }
-      if (highest > 0) this.raiseMark.run({ value: highest });
+      if (highest > 0) this.raiseMark.run({ position: highest });
       return { pruned, done: streamIds.length === 0 };
     });
   }
