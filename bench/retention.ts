@@ -63,6 +63,9 @@ export async function retentionPruning(ctx: BenchContext): Promise<Record<string
     POLL_INTERVAL_MS: '3600000',
     // The background run stays out of the way; the benchmark starts one itself.
     RETENTION_INTERVAL_MS: '604800000',
+    // fetch reuses idle connections: one closed by the server's keep-alive timer as a delivery
+    // goes out on it fails ("other side closed"), a race of the client, not of the service.
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: '600000',
     HMS_ACCESS_KEY: 'bench-access-key',
     HMS_APP_SECRET: 'bench-app-secret',
     HMS_WEBHOOK_HEADER: HEADER,

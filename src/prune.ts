@@ -2,6 +2,7 @@
 // The prune command: `npm run prune -- --older-than 30d` (or `livestream-prune`, the package's
 // bin) runs retention's pruning by hand, to the end, on the database DATABASE_URL names, and
 // prints what it pruned. It may run beside the service: each batch is a short transaction.
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
@@ -39,6 +40,8 @@ try {
 if (config.database.kind !== 'sqlite') {
   fail('prune: this build prunes the SQLite store only (PostgreSQL retention is not implemented yet)');
 }
+// A mistyped path would otherwise create (and migrate) an empty database there.
+if (!existsSync(config.database.path)) fail(`prune: no database at DATABASE_URL=${config.database.path}`);
 
 const logger = createLogger(config.logLevel);
 const store = new SqliteStore(config.database.path);

@@ -176,6 +176,9 @@ describe('the prune command', () => {
     const bad = await prune(server.dbPath, ['--older-than', 'thirty days']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--older-than');
+    const nowhere = await prune(join(dir, 'typo.sqlite'), ['--older-than', '30d']);
+    expect(nowhere.code).toBe(2);
+    expect(nowhere.stderr).toContain('no database at');
     expect(storedHistory(server.dbPath, old).every((row) => row.snapshot !== null || row.applied === 0)).toBe(true);
 
     const ran = await prune(server.dbPath, ['--older-than', '30d']);
