@@ -60,7 +60,9 @@ describe('webhook deliveries and personal data', () => {
     const started = await gql(server.url, START_LIVESTREAM, {
       input: { provider: 'HMS', roomId: 'retention-room', meetingUrl: MEETING_URL },
     });
-    const { id, externalId } = started.data?.startLivestream.livestream as { id: string; externalId: string };
+    const livestream = started.data?.startLivestream.livestream as { id: string; externalId: string } | undefined;
+    if (!livestream) throw new Error(`start failed: ${JSON.stringify(started)}`);
+    const { id, externalId } = livestream;
     fake.setStatus(externalId, 'running');
     const live = await fake.sendWebhook('hls.started.success', fake.webhookData(externalId, PERSONAL));
     expect(live.body).toMatchObject({ ok: true, pending: false });
