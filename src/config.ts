@@ -129,8 +129,7 @@ const environmentSchema = z.object({
   WS_INIT_TIMEOUT_MS: integer(100, 600_000, 10_000),
   // Caller URLs (meetingUrl, destination) may name private, loopback or link-local hosts.
   ALLOW_PRIVATE_URLS: optionalBoolean,
-  // Webhook deliveries waiting for a stream not known (yet), how long and how many; then retention
-  // (README, "Retention"): what is older is pruned in batches of rows, one run per interval.
+  // Webhook deliveries waiting for a stream not known (yet): how long, how many. Then retention.
   WEBHOOK_PENDING_MAX_AGE_MS: integer(1000, 604_800_000, 86_400_000),
   WEBHOOK_PENDING_MAX: integer(1, 1_000_000, 1000),
   RETENTION_DAYS: integer(1, 36_500, 90),
