@@ -112,7 +112,7 @@ describe('Hive Gateway taking our subscriptions over SSE', () => {
         ...host,
       },
     );
-    const { id, version, changeCursor } = started.data?.startLivestream.livestream as {
+    const { id, version, changeCursor } = started.data!.startLivestream.livestream as {
       id: string;
       version: number;
       changeCursor: string;
