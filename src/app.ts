@@ -81,6 +81,8 @@ export function buildApp(config: Config, logger: Logger): App {
         logger.error({ err: error }, 'retrying pending webhook deliveries failed');
       });
       await poller.start();
+      // Callback subscriptions registered before (with this replica or another) are taken over.
+      await http.callbacks.start();
       return port;
     },
     stop() {

@@ -1,5 +1,6 @@
 import type {
   AssetStore,
+  CallbackStore,
   ChangeLogStore,
   DeliveryStore,
   HistoryStore,
@@ -8,6 +9,7 @@ import type {
   Store,
   StreamStore,
 } from '../types.js';
+import { SqliteCallbacks } from './callbacks.js';
 import { SqliteChangeLog } from './changelog.js';
 import { type Db, migrationsApplied, type OpenedDatabase, openDatabase } from './database.js';
 import { SqliteDeliveries } from './deliveries.js';
@@ -33,6 +35,7 @@ export class SqliteStore implements Store {
   readonly polls: PollStore;
   readonly rooms: RoomStore;
   readonly changes: ChangeLogStore;
+  readonly callbacks: CallbackStore;
   private readonly opened: OpenedDatabase;
   private readonly transactions: SqliteTransactions;
 
@@ -49,6 +52,7 @@ export class SqliteStore implements Store {
     this.polls = gated(new SqlitePolls(this.db, (fn) => transactions.runSync(fn)));
     this.rooms = gated(new SqliteRooms(this.db));
     this.changes = gated(new SqliteChangeLog(this.opened));
+    this.callbacks = gated(new SqliteCallbacks(this.db, (fn) => transactions.runSync(fn)));
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {
