@@ -83,7 +83,7 @@ const STOP = 'mutation($id: ID!) { stopLivestream(input: { id: $id }) { __typena
 describe('Hive Gateway in callback mode', () => {
   it('carries livestreamChanged by id to its client through callbacks, and completes after the final state', async () => {
     const started = await gql(gateway.url, START, { roomId: 'gw-callback' }, host);
-    const { id } = started.data?.startLivestream.livestream as { id: string };
+    const id = started.data?.startLivestream.livestream.id as string;
     const client = wsClient(gateway.wsUrl, { authorization: viewer });
     const changes = collect<{ livestreamChanged: { id: string; status: string; version: number } }>(
       client,
