@@ -67,7 +67,8 @@ export class CallbackSender {
         const answer = await this.post(url, body, signal);
         if (answer.status === 0 || answer.status >= 500) throw new TransientFailure(answer);
         return answer;
-      });
+        // A signal of its own: cockatiel would otherwise hang every send's listener on one shared signal.
+      }, new AbortController().signal);
     } catch (error) {
       if (error instanceof TransientFailure) return error.answer;
       return { status: 0, protocol: undefined };

@@ -128,7 +128,9 @@ export class CallbackSubscriptions implements EmissionHost {
       );
     }
     const now = Date.now();
-    if (!(await this.store.callbacks.add(registration, this.owner, new Date(now + this.options.leaseMs)))) {
+    // Registrations arriving together share one durable commit (a router registers many at once).
+    const leaseUntil = new Date(now + this.options.leaseMs);
+    if (!(await this.store.groupTransaction(() => this.store.callbacks.add(registration, this.owner, leaseUntil)))) {
       void result.return?.();
       return refused(`Subscription ${registration.id} is already registered`, 'CALLBACK_REFUSED');
     }
