@@ -8,7 +8,11 @@ try {
   config = loadConfig();
 } catch (error) {
   if (error instanceof ConfigError) {
-    console.error(error.message);
+    // No configuration, so no configured logger: a default one (stdout, written synchronously)
+    // says why the service cannot start, as one line like every other.
+    const logger = createLogger('info', await logDestination());
+    logger.fatal({ problems: error.problems }, error.message);
+    logger.flush();
     process.exit(1);
   }
   throw error;
@@ -17,21 +21,7 @@ try {
 const logger = createLogger(config.logLevel, await logDestination());
 const app = buildApp(config, logger);
 const port = await app.start();
-const base = `http://localhost:${port}`;
-logger.info(
-  {
-    port,
-    database: config.databaseUrl,
-    defaultProvider: config.defaultProvider,
-    statusPage: `${base}/`,
-    graphql: `${base}/graphql`,
-    metrics: `${base}/metrics`,
-    tracing: config.tracing.tracesUrl ?? 'off',
-  },
-  `livestream subgraph listening on ${base}: open ${base}/ for the status page` +
-    (config.graphql.introspection ? `, ${base}/graphql for GraphiQL` : ''),
-);
-
+// Signals are handled before the service says it listens: whoever waits for that line may stop it at once.
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     logger.info({ signal }, 'shutting down');
@@ -52,3 +42,18 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       });
   });
 }
+
+const base = `http://localhost:${port}`;
+logger.info(
+  {
+    port,
+    database: config.databaseUrl,
+    defaultProvider: config.defaultProvider,
+    statusPage: `${base}/`,
+    graphql: `${base}/graphql`,
+    metrics: `${base}/metrics`,
+    tracing: config.tracing.tracesUrl ?? 'off',
+  },
+  `livestream subgraph listening on ${base}: open ${base}/ for the status page` +
+    (config.graphql.introspection ? `, ${base}/graphql for GraphiQL` : ''),
+);

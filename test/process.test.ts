@@ -61,5 +61,9 @@ describe('the service process', () => {
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain('PORT');
     expect(run.output()).toContain('POLL_INTERVAL_MS');
+    // Through the logger like every other line: one JSON object at level fatal, problems as a field.
+    const line = JSON.parse(run.output().trim().split('\n').at(-1) as string);
+    expect(line.level).toBe(60);
+    expect(line.problems).toEqual(expect.arrayContaining([expect.stringContaining('PORT')]));
   });
 });

@@ -1,13 +1,8 @@
-import { encodeChangeCursor } from '../domain/cursor.js';
 import type { LivestreamRecord } from '../domain/types.js';
 import { builder } from './builder.js';
-import { idempotencyScope } from './context.js';
 import { LivestreamStatusEnum, ProviderEnum, VideoInput } from './enums.js';
-import { mutationErrors } from './errors.js';
-import { StatusEventRef } from './history.js';
-import { DEFAULT_HISTORY_LENGTH, decodeCursor, historyLength, pageSize, toConnection } from './pagination.js';
 import { LivestreamRef } from './refs.js';
-import { watchStreams } from './watch.js';
+import { streamFields, streamOperations } from './stream-api.js';
 
 const IngestRef = builder.objectRef<LivestreamRecord>('Ingest').implement({
   description: 'Where to send media for the livestream, where the vendor gives it.',
@@ -29,47 +24,18 @@ LivestreamRef.implement({
   // per object (not per field): subscriptions resolve these for every subscriber of every change.
   authScopes: { viewer: true },
   runScopesOnType: true,
-  fields: (t) => ({
-    id: t.exposeID('id', { description: 'Our id.' }),
-    provider: t.field({ type: ProviderEnum, resolve: (s) => s.provider }),
-    roomId: t.exposeString('roomId'),
-    externalId: t.exposeString('externalId', { nullable: true, description: "The vendor's id for it." }),
-    status: t.field({ type: LivestreamStatusEnum, resolve: (s) => s.status }),
-    vendorStatus: t.exposeString('vendorStatus', { nullable: true }),
-    version: t.exposeInt('version'),
-    playbackUrl: t.exposeString('playbackUrl', { nullable: true }),
-    ingest: t.field({
-      type: IngestRef,
-      nullable: true,
-      resolve: (s) => (s.ingestRtmpUrl || s.ingestStreamKey || s.ingestWhipUrl ? s : null),
+  fields: (t) =>
+    streamFields(t, 'livestream', LivestreamStatusEnum, {
+      afterVersion: {
+        playbackUrl: t.exposeString('playbackUrl', { nullable: true }),
+        ingest: t.field({
+          type: IngestRef,
+          nullable: true,
+          resolve: (s) => (s.ingestRtmpUrl || s.ingestStreamKey || s.ingestWhipUrl ? s : null),
+        }),
+      },
     }),
-    failureReason: t.exposeString('failureReason', { nullable: true }),
-    startedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.startedAt }),
-    stoppedAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.stoppedAt }),
-    createdAt: t.field({ type: 'DateTime', resolve: (s) => s.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (s) => s.updatedAt }),
-    changeCursor: t.string({
-      description: 'Opaque position of this state in the change log: pass it as `after` to resume from it.',
-      resolve: (s) => encodeChangeCursor(s.changePosition),
-    }),
-    history: t.field({
-      type: [StatusEventRef],
-      description: 'The latest events, oldest first: `last` of them (0 to 1000).',
-      args: { last: t.arg.int({ defaultValue: DEFAULT_HISTORY_LENGTH }) },
-      resolve: (s, { last }, ctx) => ctx.loaders.history('livestream', historyLength(last)).load(s.id),
-    }),
-  }),
 });
-
-builder.asEntity(LivestreamRef, {
-  key: builder.selection<{ id: string }>('id'),
-  resolveReference: (ref, ctx) => ctx.loaders.livestream.load(ref.id),
-});
-
-const LivestreamConnection = builder.connectionObject(
-  { type: LivestreamRef, name: 'LivestreamConnection' },
-  { name: 'LivestreamEdge' },
-);
 
 const LivestreamRecordingInput = builder.inputType('LivestreamRecordingInput', {
   fields: (t) => ({
@@ -94,74 +60,15 @@ const StartLivestreamInput = builder.inputType('StartLivestreamInput', {
   }),
 });
 
-const StopLivestreamInput = builder.inputType('StopLivestreamInput', {
-  fields: (t) => ({ id: t.id({ required: true }) }),
+streamOperations({
+  kind: 'livestream',
+  typeName: 'Livestream',
+  field: 'livestream',
+  plural: 'livestreams',
+  ref: LivestreamRef,
+  statusEnum: LivestreamStatusEnum,
+  activeDescription: 'Livestreams that are STARTING, LIVE or STOPPING.',
+  startInput: StartLivestreamInput,
+  start: (ctx, input, scope) => ctx.streams.startLivestream(input as never, scope),
+  stop: (ctx, id) => ctx.streams.stopLivestream(id),
 });
-
-builder.queryFields((t) => ({
-  livestream: t.field({
-    type: LivestreamRef,
-    nullable: true,
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.loaders.livestream.load(String(id)),
-  }),
-  activeLivestreams: t.field({
-    type: [LivestreamRef],
-    description: 'Livestreams that are STARTING, LIVE or STOPPING.',
-    args: { provider: t.arg({ type: ProviderEnum }), roomId: t.arg.string() },
-    resolve: (_root, args, ctx) => ctx.store.streams.listActive('livestream', args),
-  }),
-  livestreams: t.field({
-    type: LivestreamConnection,
-    description: 'Every livestream, newest first.',
-    args: {
-      first: t.arg.int(),
-      after: t.arg.string(),
-      provider: t.arg({ type: ProviderEnum }),
-      roomId: t.arg.string(),
-      status: t.arg({ type: LivestreamStatusEnum }),
-    },
-    resolve: async (_root, args, ctx) => {
-      const first = pageSize(args.first);
-      return toConnection(
-        await ctx.store.streams.page('livestream', { ...args, first, after: decodeCursor(args.after) }),
-        first,
-      );
-    },
-  }),
-}));
-
-builder.mutationFields((t) => ({
-  startLivestream: t.field({
-    type: LivestreamRef,
-    args: { input: t.arg({ type: StartLivestreamInput, required: true }) },
-    errors: mutationErrors('StartLivestream', 'livestream'),
-    resolve: (_root, { input }, ctx) => ctx.streams.startLivestream(input, idempotencyScope(ctx.caller)),
-  }),
-  stopLivestream: t.field({
-    type: LivestreamRef,
-    args: { input: t.arg({ type: StopLivestreamInput, required: true }) },
-    errors: mutationErrors('StopLivestream', 'livestream'),
-    resolve: (_root, { input }, ctx) => ctx.streams.stopLivestream(String(input.id)),
-  }),
-}));
-
-builder.subscriptionFields((t) => ({
-  livestreamChanged: t.field({
-    type: LivestreamRef,
-    description:
-      'With id: the current state first, then every change; completes after a final state. ' +
-      "Without id: every change that matches the filters, a stream's creation included.",
-    args: {
-      id: t.arg.id(),
-      provider: t.arg({ type: ProviderEnum }),
-      roomId: t.arg.string(),
-      after: t.arg.string({
-        description: 'A changeCursor: no snapshot; every matching change committed after it, in order, then live ones.',
-      }),
-    },
-    subscribe: (_root, args, ctx) =>
-      watchStreams(ctx, 'livestream', { ...args, id: args.id == null ? null : String(args.id) }),
-    resolve: (stream) => stream,
-  }),
-}));

@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, START_LIVESTREAM, startServer, type TestServer } from '../helpers.js';
+import { gql, START_LIVESTREAM, STOP_LIVESTREAM, startServer, type TestServer, waitFor } from '../helpers.js';
 import { HS256_ENV, hsToken } from '../security/support.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 
 /** Debian's chromium (`apt-get install -y chromium`); CHROMIUM_PATH points elsewhere. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -67,6 +68,45 @@ describe('the status page in a real browser', () => {
 
     expect(loads).toBe(1);
     expect(problems).toEqual([]);
+  });
+
+  it('resumes after a dropped connection with the changes it missed while away (after: its last cursor)', async () => {
+    // The page reaches the service through a proxy the test cuts, as a sleeping laptop would.
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: server.port });
+    const watcher = await browser.newPage();
+    try {
+      const resumed: string[] = [];
+      const pageErrors: string[] = [];
+      watcher.on('pageerror', (error) => pageErrors.push(error.message));
+      watcher.on('request', (request) => {
+        const body = request.postData() ?? '';
+        if (request.url().endsWith('/graphql') && body.includes('"after"')) resumed.push(body);
+      });
+      await watcher.goto(`http://127.0.0.1:${proxy.port}/`);
+      await watcher.locator('#connection[data-state="live"]').waitFor();
+      await watcher.locator('#start-livestream').click();
+      const row = watcher.locator('#streams tbody tr[data-kind="livestream"]').first();
+      await row.locator('.status[data-status="LIVE"]').waitFor();
+      const id = await row.getAttribute('data-id');
+      expect(id).toBeTruthy();
+
+      await proxy.cut();
+      await watcher.locator('#connection[data-state="down"]').waitFor();
+      await gql(server.url, STOP_LIVESTREAM, { id });
+      await waitFor(async () => {
+        const answer = await gql(server.url, 'query ($id: ID!) { livestream(id: $id) { status } }', { id });
+        return answer.data?.livestream?.status === 'STOPPED';
+      });
+
+      // Back online: the stopped stream is no longer active, so only a resumed subscription tells.
+      await proxy.restore();
+      await row.locator('.status[data-status="STOPPED"]').waitFor({ timeout: 30_000 });
+      expect(resumed.length).toBeGreaterThan(0);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await watcher.close();
+      await proxy.close();
+    }
   });
 
   it('in production asks for a token, shows nothing without a valid one, and the streams with a viewer token', async () => {

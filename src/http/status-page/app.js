@@ -5,8 +5,8 @@ const STREAM_FIELDS = 'id provider roomId status version createdAt history { sou
 const QUERIES = {
   snapshot: `{ providers { provider configured }
     activeLivestreams { ${STREAM_FIELDS} } activeRecordings { ${STREAM_FIELDS} } }`,
-  livestreamChanged: `subscription { livestreamChanged { ${STREAM_FIELDS} } }`,
-  recordingChanged: `subscription { recordingChanged { ${STREAM_FIELDS} } }`,
+  livestreamChanged: `subscription ($after: String) { livestreamChanged(after: $after) { ${STREAM_FIELDS} } }`,
+  recordingChanged: `subscription ($after: String) { recordingChanged(after: $after) { ${STREAM_FIELDS} } }`,
   startLivestream: `mutation ($roomId: String!) { startLivestream(input: { provider: SANDBOX, roomId: $roomId }) {
     __typename ... on StartLivestreamSuccess { livestream { ${STREAM_FIELDS} } } ... on Error { message } } }`,
   startRecording: `mutation ($roomId: String!) { startRecording(input: { provider: SANDBOX, roomId: $roomId }) {
@@ -53,27 +53,35 @@ function authHeader() {
 }
 
 /**
- * A subscription over SSE that reconnects with a growing delay when its connection drops.
- * `variables()` is asked at each (re)connection: resuming from a cursor is a variable away
- * (`after: lastCursor`) once the API offers one; until then a reconnection reloads the snapshot.
+ * A subscription over SSE that reconnects with a growing delay when its connection drops, and
+ * resumes where it stopped: every event carries the change's cursor as its SSE `id`, and a
+ * reconnection asks for the changes `after` the last one seen, so nothing committed while the page
+ * was away is missed. Before the first event (or when the cursor is too old to resume from,
+ * `CURSOR_EXPIRED`), `onResync` reads the current state again and the subscription starts afresh.
  */
-function follow(query, variables, onData, onConnected) {
+function follow(query, onData, onConnected, onResync) {
   let delay = 500;
+  let cursor = null;
+  let connections = 0;
   const connect = async () => {
     try {
+      if (connections++ > 0 && cursor === null) onResync();
       const response = await fetch('/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...authHeader() },
-        body: JSON.stringify({ query, variables: variables() }),
+        body: JSON.stringify({ query, variables: cursor === null ? {} : { after: cursor } }),
       });
       if (response.status === 401 || response.status === 403) return showTokenForm('The token was refused.');
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
       delay = 500;
       onConnected();
-      await readEvents(response.body, (event, data) => {
-        if (event === 'next' && data) {
-          const payload = JSON.parse(data);
-          if (payload.data) onData(payload.data);
+      await readEvents(response.body, (event, data, id) => {
+        if (event !== 'next' || !data) return;
+        const payload = JSON.parse(data);
+        if (payload.errors?.some((e) => e.extensions?.code === 'CURSOR_EXPIRED')) cursor = null;
+        if (payload.data) {
+          onData(payload.data);
+          if (id) cursor = id;
         }
       });
     } catch {
@@ -86,7 +94,7 @@ function follow(query, variables, onData, onConnected) {
   connect();
 }
 
-/** Reads an SSE body: `event:` / `data:` lines, blank line ends an event. */
+/** Reads an SSE body: `event:` / `data:` / `id:` lines, blank line ends an event. */
 async function readEvents(body, onEvent) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
@@ -99,12 +107,14 @@ async function readEvents(body, onEvent) {
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       let event = 'message';
+      let id = null;
       const data = [];
       for (const line of block.split('\n')) {
         if (line.startsWith('event:')) event = line.slice(6).trim();
         else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+        else if (line.startsWith('id:')) id = line.slice(3).trim();
       }
-      onEvent(event, data.join('\n'));
+      onEvent(event, data.join('\n'), id);
       end = buffer.indexOf('\n\n');
     }
   }
@@ -331,20 +341,10 @@ async function start() {
   const onConnected = () => {
     if (++connected >= 2) setConnection('live', 'live');
   };
-  let first = true;
-  const resync = () => {
-    // A reconnection may have missed changes: read the current state again.
-    if (!first) loadSnapshot().catch(() => {});
-    first = false;
-    return {};
-  };
-  follow(QUERIES.livestreamChanged, resync, (data) => onChange('livestream', data.livestreamChanged), onConnected);
-  follow(
-    QUERIES.recordingChanged,
-    () => ({}),
-    (data) => onChange('recording', data.recordingChanged),
-    onConnected,
-  );
+  // Reconnecting without a cursor may have missed changes: read the current state again.
+  const resync = () => loadSnapshot().catch(() => {});
+  follow(QUERIES.livestreamChanged, (data) => onChange('livestream', data.livestreamChanged), onConnected, resync);
+  follow(QUERIES.recordingChanged, (data) => onChange('recording', data.recordingChanged), onConnected, resync);
   setInterval(() => loadSummary().catch(() => {}), 10_000);
   setInterval(render, 5_000);
 }

@@ -1,0 +1,173 @@
+import type { EnumRef, InputObjectRef, ObjectRef } from '@pothos/core';
+import { encodeChangeCursor } from '../domain/cursor.js';
+import type { StreamKind } from '../domain/status.js';
+import type { RecordOf, StreamRecord } from '../domain/types.js';
+import { builder } from './builder.js';
+import { type GraphQLContext, idempotencyScope } from './context.js';
+import { ProviderEnum } from './enums.js';
+import { mutationErrors } from './errors.js';
+import { StatusEventRef } from './history.js';
+import { DEFAULT_HISTORY_LENGTH, decodeCursor, historyLength, pageSize, toConnection } from './pagination.js';
+import { watchStreams } from './watch.js';
+
+type SchemaTypes = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/**
+ * What differs between the livestream and the recording API: their names, types and service
+ * calls. The fields and operations both kinds share are declared once, here.
+ */
+export interface StreamApi<K extends StreamKind> {
+  kind: K;
+  /** `Livestream` / `Recording`: the prefix of every name below. */
+  typeName: string;
+  /** `livestream` / `recording`: single query field, success payload field. */
+  field: string;
+  /** Plural query field (`livestreams`) and the active list's (`activeLivestreams`). */
+  plural: string;
+  ref: ObjectRef<SchemaTypes, RecordOf<K>>;
+  statusEnum: EnumRef<SchemaTypes, string, string>;
+  activeDescription: string;
+  startInput: InputObjectRef<SchemaTypes, Record<string, unknown>>;
+  start(ctx: GraphQLContext, input: Record<string, unknown>, scope: string | null): Promise<RecordOf<K>>;
+  stop(ctx: GraphQLContext, id: string): Promise<RecordOf<K>>;
+}
+
+/**
+ * A stream type's fields: the ones every stream has, declared once, with the kind's own ones
+ * placed where the schema has always shown them (`afterVersion`, `beforeHistory`).
+ */
+export function streamFields<K extends StreamKind, Own extends object>(
+  t: PothosSchemaTypes.ObjectFieldBuilder<SchemaTypes, RecordOf<K>>,
+  kind: K,
+  statusEnum: EnumRef<SchemaTypes, string, string>,
+  own: { afterVersion?: Own; beforeHistory?: Own },
+) {
+  const record = (s: RecordOf<K>): StreamRecord => s;
+  const date = (pick: (s: StreamRecord) => Date | null) =>
+    t.field({ type: 'DateTime', nullable: true, resolve: (s) => pick(record(s)) });
+  return {
+    id: t.id({ description: 'Our id.', resolve: (s) => record(s).id }),
+    provider: t.field({ type: ProviderEnum, resolve: (s) => record(s).provider }),
+    roomId: t.string({ resolve: (s) => record(s).roomId }),
+    externalId: t.string({
+      nullable: true,
+      description: "The vendor's id for it.",
+      resolve: (s) => record(s).externalId,
+    }),
+    status: t.field({ type: statusEnum, resolve: (s) => record(s).status }),
+    vendorStatus: t.string({ nullable: true, resolve: (s) => record(s).vendorStatus }),
+    version: t.int({ resolve: (s) => record(s).version }),
+    ...own.afterVersion,
+    failureReason: t.string({ nullable: true, resolve: (s) => record(s).failureReason }),
+    startedAt: date((s) => s.startedAt),
+    stoppedAt: date((s) => s.stoppedAt),
+    createdAt: t.field({ type: 'DateTime', resolve: (s) => record(s).createdAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (s) => record(s).updatedAt }),
+    changeCursor: t.string({
+      description: 'Opaque position of this state in the change log: pass it as `after` to resume from it.',
+      resolve: (s) => encodeChangeCursor(record(s).changePosition),
+    }),
+    ...own.beforeHistory,
+    history: t.field({
+      type: [StatusEventRef],
+      description: 'The latest events, oldest first: `last` of them (0 to 1000).',
+      args: { last: t.arg.int({ defaultValue: DEFAULT_HISTORY_LENGTH }) },
+      resolve: (s, { last }, ctx) => ctx.loaders.history(kind, historyLength(last)).load(record(s).id),
+    }),
+  };
+}
+
+/** The stream's entity, connection, queries, start/stop mutations and change subscription. */
+export function streamOperations<K extends StreamKind>(api: StreamApi<K>): void {
+  const { kind, typeName } = api;
+  // Typed as the shared record: Pothos cannot resolve its result types over a generic kind.
+  const ref = api.ref as unknown as ObjectRef<SchemaTypes, StreamRecord>;
+  const start = api.start as (...args: Parameters<StreamApi<K>['start']>) => Promise<StreamRecord>;
+  const stop = api.stop as (...args: Parameters<StreamApi<K>['stop']>) => Promise<StreamRecord>;
+  builder.asEntity(ref, {
+    key: builder.selection<{ id: string }>('id'),
+    resolveReference: (reference, ctx) => load(ctx, kind, reference.id),
+  });
+  const connection = builder.connectionObject(
+    { type: ref, name: `${typeName}Connection` },
+    { name: `${typeName}Edge` },
+  );
+  const stopInput = builder.inputType(`Stop${typeName}Input`, {
+    fields: (t) => ({ id: t.id({ required: true }) }),
+  });
+
+  builder.queryFields((t) => ({
+    [api.field]: t.field({
+      type: ref,
+      nullable: true,
+      args: { id: t.arg.id({ required: true }) },
+      resolve: (_root, { id }, ctx) => load(ctx, kind, String(id)),
+    }),
+    [`active${typeName}s`]: t.field({
+      type: [ref],
+      description: api.activeDescription,
+      args: { provider: t.arg({ type: ProviderEnum }), roomId: t.arg.string() },
+      resolve: (_root, args, ctx) => ctx.store.streams.listActive(kind, args),
+    }),
+    [api.plural]: t.field({
+      type: connection,
+      description: `Every ${api.field}, newest first.`,
+      args: {
+        first: t.arg.int(),
+        after: t.arg.string(),
+        provider: t.arg({ type: ProviderEnum }),
+        roomId: t.arg.string(),
+        status: t.arg({ type: api.statusEnum }),
+      },
+      resolve: async (_root, args, ctx) => {
+        const first = pageSize(args.first);
+        return toConnection(
+          await ctx.store.streams.page(kind, { ...args, first, after: decodeCursor(args.after) }),
+          first,
+        );
+      },
+    }),
+  }));
+
+  builder.mutationFields((t) => ({
+    [`start${typeName}`]: t.field({
+      type: ref,
+      args: { input: t.arg({ type: api.startInput, required: true }) },
+      errors: mutationErrors(`Start${typeName}`, api.field),
+      resolve: (_root, { input }, ctx) => start(ctx, input, idempotencyScope(ctx.caller)),
+    }),
+    [`stop${typeName}`]: t.field({
+      type: ref,
+      args: { input: t.arg({ type: stopInput, required: true }) },
+      errors: mutationErrors(`Stop${typeName}`, api.field),
+      resolve: (_root, { input }, ctx) => stop(ctx, String(input.id)),
+    }),
+  }));
+
+  builder.subscriptionFields((t) => ({
+    [`${api.field}Changed`]: t.field({
+      type: ref,
+      description:
+        'With id: the current state first, then every change; completes after a final state. ' +
+        `Without id: every change that matches the filters, a ${kind === 'livestream' ? 'stream' : kind}'s creation included.`,
+      args: {
+        id: t.arg.id(),
+        provider: t.arg({ type: ProviderEnum }),
+        roomId: t.arg.string(),
+        after: t.arg.string({
+          description:
+            'A changeCursor: no snapshot; every matching change committed after it, in order, then live ones.',
+        }),
+      },
+      subscribe: (_root, args, ctx) =>
+        watchStreams(ctx, kind, { ...args, id: args.id == null ? null : String(args.id) }) as Promise<
+          AsyncIterable<StreamRecord>
+        >,
+      resolve: (stream) => stream,
+    }),
+  }));
+}
+
+function load(ctx: GraphQLContext, kind: StreamKind, id: string): Promise<StreamRecord | null | undefined> {
+  return ctx.loaders[kind].load(id);
+}
