@@ -8,6 +8,12 @@ import type { CallbackAnswer, CallbackSender } from './sender.js';
 
 /** Events one callback subscription may hold while its router is slow; past this it resumes from the log. */
 export const MAX_QUEUED_EVENTS = 1000;
+/**
+ * Heartbeats in a row that may go unanswered (network, timeout, 5xx: a busy router or a busy
+ * replica) before the subscription is given up, as Apollo Server's emitter does; a refusal (4xx)
+ * ends it at once.
+ */
+const MAX_HEARTBEAT_FAILURES = 5;
 
 /** What running a registration's operation gives: its results, or the errors that refused it. */
 export type SubscribeResult = AsyncIterableIterator<ExecutionResult> | ExecutionResult;
@@ -62,6 +68,7 @@ export class CallbackEmission {
   private heartbeat: NodeJS.Timeout | null = null;
   private expiry: NodeJS.Timeout | null = null;
   private beating = false;
+  private heartbeatFailures = 0;
 
   constructor(
     readonly registration: CallbackRegistration,
@@ -173,7 +180,10 @@ export class CallbackEmission {
         ...this.envelope(),
         action: 'check',
       });
-      if (!this.finished) this.accepted(answer, 'check');
+      if (this.finished) return;
+      const unanswered = answer.status === 0 || answer.status >= 500;
+      this.heartbeatFailures = unanswered ? this.heartbeatFailures + 1 : 0;
+      if (!unanswered || this.heartbeatFailures >= MAX_HEARTBEAT_FAILURES) this.accepted(answer, 'check');
     } finally {
       this.beating = false;
     }
