@@ -134,6 +134,11 @@ export class CallbackSubscriptions implements EmissionHost {
       void result.return?.();
       return refused(`Subscription ${registration.id} is already registered`, 'CALLBACK_REFUSED');
     }
+    if (this.stopped) {
+      // Stopped meanwhile: stored, so whoever holds it next (once this lease expires) emits it.
+      void result.return?.();
+      return { data: null };
+    }
     this.running.set(registration.id, emission);
     emission.start(result);
     return { data: null };
