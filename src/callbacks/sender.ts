@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import {
+  bulkhead,
   ExponentialBackoff,
   handleWhen,
   type IPolicy,
@@ -27,6 +28,8 @@ export interface SenderOptions {
 
 /** Requests to one router at once: more wait for a free connection rather than open one each. */
 const MAX_SOCKETS_PER_ROUTER = 64;
+/** Routers whose in-flight limit is kept (one per callback origin; more origins start over). */
+const MAX_ROUTERS = 1000;
 /** Most bytes of an answer read (and dropped): the router's answers carry nothing we need. */
 const MAX_ANSWER_BYTES = 64 * 1024;
 
@@ -49,6 +52,12 @@ export class CallbackSender {
     'https:': new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS_PER_ROUTER }),
   };
   private readonly policy: IPolicy;
+  /**
+   * Per router (callback origin): at most MAX_SOCKETS_PER_ROUTER messages in flight, the rest wait
+   * their turn before their attempt's timeout starts. A change to 10,000 subscriptions queues
+   * 10,000 messages at once; timing them from the queue would fail the last ones.
+   */
+  private readonly inFlight = new Map<string, IPolicy>();
 
   constructor(options: SenderOptions) {
     this.policy = wrap(
@@ -62,6 +71,26 @@ export class CallbackSender {
 
   async send(url: string, message: CallbackMessage): Promise<CallbackAnswer> {
     const body = JSON.stringify(message);
+    try {
+      return await this.turn(url).execute(() => this.attempt(url, body), new AbortController().signal);
+    } catch {
+      return { status: 0, protocol: undefined };
+    }
+  }
+
+  private turn(url: string): IPolicy {
+    const origin = new URL(url).origin;
+    let policy = this.inFlight.get(origin);
+    if (!policy) {
+      if (this.inFlight.size >= MAX_ROUTERS) this.inFlight.clear();
+      policy = bulkhead(MAX_SOCKETS_PER_ROUTER, Number.POSITIVE_INFINITY);
+      this.inFlight.set(origin, policy);
+    }
+    return policy;
+  }
+
+  /** One message with its retries and per-attempt timeouts. */
+  private async attempt(url: string, body: string): Promise<CallbackAnswer> {
     try {
       return await this.policy.execute(async ({ signal }) => {
         const answer = await this.post(url, body, signal);
