@@ -113,6 +113,22 @@ describe('GET /metrics', () => {
       );
     });
   });
+
+  it('counts a subscription refused at setup as an operation and a subscribe-phase error, and times it', async () => {
+    const before = await scrape(base(server));
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: 'subscription { livestreamChanged(after: "not-a-cursor") { id } }' }),
+    });
+    expect(await response.text()).toContain('VALIDATION');
+    const moved = delta(before, await scrape(base(server)));
+    expect(moved('livestream_graphql_operations_total', { operation_type: 'subscription' })).toBe(1);
+    expect(moved('livestream_graphql_errors_total', { phase: 'subscribe' })).toBe(1);
+    expect(
+      moved('livestream_graphql_operation_duration_seconds_count', { operation_type: 'subscription' }),
+    ).toBe(1);
+  });
 });
 
 describe('METRICS_TOKEN', () => {
