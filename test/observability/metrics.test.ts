@@ -125,9 +125,7 @@ describe('GET /metrics', () => {
     const moved = delta(before, await scrape(base(server)));
     expect(moved('livestream_graphql_operations_total', { operation_type: 'subscription' })).toBe(1);
     expect(moved('livestream_graphql_errors_total', { phase: 'subscribe' })).toBe(1);
-    expect(
-      moved('livestream_graphql_operation_duration_seconds_count', { operation_type: 'subscription' }),
-    ).toBe(1);
+    expect(moved('livestream_graphql_operation_duration_seconds_count', { operation_type: 'subscription' })).toBe(1);
   });
 });
 
