@@ -5,6 +5,7 @@ import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { callbackFanOut } from './callbacks.js';
 import { catchUp } from './catchup.js';
 import { coldStartAndMemory } from './coldstart.js';
 import { fanOut } from './fanout.js';
@@ -32,6 +33,7 @@ const BENCHES: Record<string, Bench> = {
   },
   catchup: async (c) => ({ catch_up: await catchUp(c) }),
   retention: retentionPruning,
+  callbacks: callbackFanOut,
   fanout: fanOut,
 };
 

@@ -87,6 +87,8 @@ export function buildApp(config: Config, logger: Logger): App {
       });
       await poller.start();
       retention.start();
+      // Callback subscriptions registered before (with this replica or another) are taken over.
+      await http.callbacks.start();
       return port;
     },
     stop() {

@@ -69,6 +69,27 @@ describe('configuration', () => {
     expect(problems({ WS_MAX_BUFFERED_BYTES: '10' })[0]).toContain('WS_MAX_BUFFERED_BYTES');
   });
 
+  it('has the documented callback bounds, reads CALLBACK_URL_ALLOW as hosts and URL prefixes, and names a bad entry', () => {
+    expect(loadConfig({}).callbacks).toEqual({
+      urls: { allow: [], production: false },
+      timeoutMs: 5000,
+      maxRetries: 2,
+      maxSubscriptions: 100_000,
+      leaseMs: 30_000,
+    });
+    expect(
+      loadConfig({ CALLBACK_URL_ALLOW: 'Router.internal, router:4000, https://gw.example/callback/' }).callbacks.urls
+        .allow,
+    ).toEqual([
+      { kind: 'host', hostname: 'router.internal', port: null },
+      { kind: 'host', hostname: 'router', port: '4000' },
+      { kind: 'prefix', protocol: 'https:', host: 'gw.example', path: '/callback' },
+    ]);
+    for (const bad of ['ftp://router/callback', 'http://user:pw@router/', 'router/callback']) {
+      expect(problems({ CALLBACK_URL_ALLOW: bad })[0]).toContain('CALLBACK_URL_ALLOW');
+    }
+  });
+
   it('refuses half a set of vendor credentials, naming what is missing', () => {
     const [problem] = problems({ HMS_ACCESS_KEY: 'key' });
     expect(problem).toContain('HMS_APP_SECRET');

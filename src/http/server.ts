@@ -14,6 +14,7 @@ import {
   SUBGRAPH_SECRET_HEADER,
   secretMatches,
 } from '../auth.js';
+import { CallbackSubscriptions } from '../callbacks/index.js';
 import type { Config } from '../config.js';
 import type { ProviderId } from '../domain/status.js';
 import { useServer, useSharedSubscriptionExecution } from '../fanout/index.js';
@@ -26,6 +27,7 @@ import { WEBHOOK_ROUTES } from '../providers/index.js';
 import { type AppServices, createContext, type GraphQLContext } from '../schema/context.js';
 import { buildSchema, getSchema } from '../schema/index.js';
 import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
+import { callbackOperation, useCallbackSubscriptions } from './callbacks.js';
 import { createOperatorRoutes } from './operator-routes.js';
 import { callerOf, MAX_GRAPHQL_BODY_BYTES, readLimitedBody, securityPlugins, writeError } from './security.js';
 import { SseBacklog, useSseEventIds } from './sse.js';
@@ -53,6 +55,8 @@ type Enveloped = ReturnType<YogaServerInstance<ServerContext, GraphQLContext>['g
 
 export interface HttpApp {
   server: Server;
+  /** Subscriptions of Apollo's HTTP callback protocol this replica emits. */
+  callbacks: CallbackSubscriptions;
   /** Starts listening; resolves with the bound port. */
   listen(port: number, host?: string): Promise<number>;
   /** Stops accepting, completes subscriptions, closes sockets. */
@@ -67,6 +71,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         'Set AUTH_JWT_SECRET or AUTH_JWKS_URL before exposing this service (production refuses to start without).',
     );
   }
+  const callbacks = new CallbackSubscriptions(services.store, config.callbacks, logger);
   const makeYoga = (schema: GraphQLSchema, tracing: boolean) =>
     createYoga<ServerContext, GraphQLContext>({
       schema,
@@ -87,6 +92,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         useSharedSubscriptionExecution(),
         useSseEventIds(),
         useSseSubscriptionLimit(config.transport.maxSseSubscriptionsPerClient),
+        useCallbackSubscriptions(callbacks),
       ],
       // Unexpected errors reach clients as "Unexpected error." (never their details); yoga logs them.
       maskedErrors: { maskError: (error, message) => maskError(error, message, false) },
@@ -104,6 +110,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
       logging: yogaLogging(logger),
     });
   const yoga = makeYoga(getSchema(), false);
+  callbacks.useOperation(callbackOperation(() => yoga as never));
   // Federated tracing (`extensions.ftv1`) for the requests where the router asks for it
   // (`apollo-federation-include-trace: ftv1`), and only those: `useApolloInlineTrace` wraps every
   // resolver of its schema (`@envelop/on-resolve`), which costs every request even when it records
@@ -273,6 +280,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
 
   return {
     server,
+    callbacks,
     listen(port, host) {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -285,6 +293,9 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
     },
     async close(timeoutMs) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Callback subscriptions stop first, without `complete`: another replica (or this one,
+      // restarted) takes them over.
+      await callbacks.stop();
       // Subscriptions end (SSE streams complete, graphql-ws sends `complete`) before sockets close.
       services.events.close();
       await new Promise((resolve) => setImmediate(resolve));

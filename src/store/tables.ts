@@ -210,3 +210,27 @@ export const changeLogPruned = sqliteTable('change_log_pruned', {
   id: integer('id').primaryKey().default(1),
   position: integer('position').notNull(),
 });
+
+/**
+ * Subscriptions a router registered with Apollo's HTTP callback protocol: what to run and where to
+ * send it, who asked (the verified caller, never a token), the change-log position of the last
+ * change delivered (a new emitter resumes after it), and the lease of the one replica emitting it.
+ */
+export const callbackSubscriptions = sqliteTable(
+  'callback_subscriptions',
+  {
+    id: text('id').primaryKey(),
+    callbackUrl: text('callback_url').notNull(),
+    verifier: text('verifier').notNull(),
+    heartbeatIntervalMs: integer('heartbeat_interval_ms').notNull(),
+    /** JSON: { query, operationName, variables }. */
+    operation: text('operation').notNull(),
+    /** JSON: { authenticated, subject, roles, expiresAt }. */
+    caller: text('caller').notNull(),
+    position: integer('position'),
+    leaseOwner: text('lease_owner'),
+    leaseUntil: integer('lease_until', { mode: 'timestamp_ms' }),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('callback_subscriptions_lease').on(t.leaseUntil)],
+);

@@ -30,6 +30,7 @@ export interface Store {
   readonly rooms: RoomStore;
   readonly changes: ChangeLogStore;
   readonly retention: RetentionStore;
+  readonly callbacks: CallbackStore;
 
   /**
    * Runs `fn` in one write transaction, committing only if it returns. Called inside another, it
@@ -339,4 +340,54 @@ export interface RetentionStore {
   pruneDeliveries(request: PruneRequest): Promise<PruneBatch>;
   /** The highest change-log position retention pruned (0 when none). */
   watermark(): Promise<number>;
+}
+
+/** Who registered a callback subscription, as authentication found them (never their token). */
+export interface RegisteredCaller {
+  authenticated: boolean;
+  subject: string | null;
+  roles: string[];
+  /** When the caller's token stops being valid (epoch ms): the subscription ends then. */
+  expiresAt: number | null;
+}
+
+/** A subscription a router registered with the HTTP callback protocol (`callback/1.0`). */
+export interface CallbackRegistration {
+  /** The router's `subscriptionId`. */
+  id: string;
+  callbackUrl: string;
+  verifier: string;
+  /** 0: no heartbeats. */
+  heartbeatIntervalMs: number;
+  query: string;
+  operationName: string | null;
+  variables: Record<string, unknown> | null;
+  caller: RegisteredCaller;
+  /** Change-log position of the last change delivered; an emitter taking over resumes after it. */
+  position: number | null;
+  createdAt: Date;
+}
+
+/**
+ * Callback subscriptions and their leases: each registration is emitted by the one replica that
+ * holds its lease (`owner` until `leaseUntil`); another takes it over once the lease expires. An
+ * engine implements it as one table (`callback_subscriptions`, see tables.ts) and plain
+ * statements: claim is UPDATE … WHERE lease free … RETURNING, as for polls.
+ */
+export interface CallbackStore {
+  /** Records a registration, held by `owner` until `leaseUntil`. False when its id is taken. */
+  add(registration: CallbackRegistration, owner: string, leaseUntil: Date): Promise<boolean>;
+  /** Takes up to `limit` registrations whose lease is free or expired at `now`, for `owner`. */
+  claim(owner: string, now: Date, leaseUntil: Date, limit: number): Promise<CallbackRegistration[]>;
+  /**
+   * Extends every lease `owner` still holds at `now`, first recording the positions delivered
+   * since the last call (only for registrations it holds). Answers the ids it holds: a
+   * registration missing from them was lost (taken over or removed) and must stop emitting here.
+   */
+  renew(owner: string, now: Date, leaseUntil: Date, positions: ReadonlyMap<string, number>): Promise<Set<string>>;
+  /** Drops a registration (it ended: completed, refused by the router, or its caller expired). */
+  remove(id: string): Promise<void>;
+  /** Gives up the leases of `owner` (graceful stop), recording its last positions first. */
+  release(owner: string, positions: ReadonlyMap<string, number>): Promise<number>;
+  count(): Promise<number>;
 }

@@ -1,5 +1,6 @@
 import type {
   AssetStore,
+  CallbackStore,
   ChangeLogStore,
   DeliveryStore,
   HistoryStore,
@@ -9,6 +10,7 @@ import type {
   Store,
   StreamStore,
 } from '../types.js';
+import { SqliteCallbacks } from './callbacks.js';
 import { SqliteChangeLog } from './changelog.js';
 import { type Db, migrationsApplied, type OpenedDatabase, openDatabase } from './database.js';
 import { SqliteDeliveries } from './deliveries.js';
@@ -36,6 +38,7 @@ export class SqliteStore implements Store {
   readonly rooms: RoomStore;
   readonly changes: ChangeLogStore;
   readonly retention: RetentionStore;
+  readonly callbacks: CallbackStore;
   private readonly opened: OpenedDatabase;
   private readonly transactions: SqliteTransactions;
 
@@ -53,6 +56,7 @@ export class SqliteStore implements Store {
     this.rooms = gated(new SqliteRooms(this.db));
     this.changes = gated(new SqliteChangeLog(this.opened));
     this.retention = gated(new SqliteRetention(this.opened, (fn) => transactions.runSync(fn)));
+    this.callbacks = gated(new SqliteCallbacks(this.db, (fn) => transactions.runSync(fn)));
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {
