@@ -5,12 +5,14 @@ import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { callbackFanOut } from './callbacks.js';
 import { catchUp } from './catchup.js';
 import { coldStartAndMemory } from './coldstart.js';
 import { fanOut } from './fanout.js';
 import type { BenchContext, BenchResult } from './lib.js';
 import { queryThroughput } from './query.js';
 import { replicaDelivery } from './replicas.js';
+import { retentionPruning } from './retention.js';
 import { webhookIntake } from './webhooks.js';
 
 const args = process.argv.slice(2);
@@ -32,6 +34,8 @@ const BENCHES: Record<string, Bench> = {
   },
   catchup: async (c) => ({ catch_up: await catchUp(c) }),
   replicas: replicaDelivery,
+  retention: retentionPruning,
+  callbacks: callbackFanOut,
   fanout: fanOut,
 };
 

@@ -8,6 +8,7 @@ import { flushTracing, startTracing } from './observability/tracing.js';
 import { instrumentProvider } from './observability/vendor-calls.js';
 import { createProviders, type ProviderRegistry } from './providers/index.js';
 import { createReplication } from './replicas/replication.js';
+import { Pruner } from './retention/pruner.js';
 import type { AppServices } from './schema/context.js';
 import { RecordingAssetService } from './service/assets.js';
 import { AutomationService } from './service/automation.js';
@@ -23,6 +24,8 @@ export interface App {
   intake: Intake;
   poller: Poller;
   webhooks: WebhookIntake;
+  /** Retention: prunes in the background once started; `run` prunes now. */
+  retention: Pruner;
   http: HttpApp;
   /** Listens on `config.port` (0 picks a free port); resolves with the bound port. */
   start(): Promise<number>;
@@ -73,6 +76,7 @@ export function buildApp(config: Config, logger: Logger): App {
   const assets = new RecordingAssetService(store, providers, logger);
   const services: AppServices = { store, events, providers, streams, automation, assets };
   const http = createHttpApp(services, config, logger, webhooks);
+  const retention = new Pruner(store, config.retention, logger);
 
   let stopping: Promise<void> | undefined;
   return {
@@ -80,6 +84,7 @@ export function buildApp(config: Config, logger: Logger): App {
     intake,
     poller,
     webhooks,
+    retention,
     http,
     async start() {
       await startTracing(config.tracing);
@@ -94,12 +99,15 @@ export function buildApp(config: Config, logger: Logger): App {
         logger.error({ err: error }, 'retrying pending webhook deliveries failed');
       });
       await poller.start();
+      retention.start();
+      // Callback subscriptions registered before (with this replica or another) are taken over.
+      await http.callbacks.start();
       return port;
     },
     stop() {
       stopping ??= (async () => {
         // Both wait at most SHUTDOWN_TIMEOUT_MS, side by side, so the poller releases its leases in time.
-        await Promise.all([http.close(config.shutdownTimeoutMs), poller.stop()]);
+        await Promise.all([http.close(config.shutdownTimeoutMs), poller.stop(), retention.stop()]);
         await automation.idle();
         await replication?.stop();
         providers.close();

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { authProblems, pollingProblems } from './config-checks.js';
+import { type CallbackAllowEntry, parseCallbackAllowList } from './domain/callback-urls.js';
 import { PROVIDERS, type ProviderId } from './domain/status.js';
 
 /**
@@ -129,9 +131,12 @@ const environmentSchema = z.object({
   WS_INIT_TIMEOUT_MS: integer(100, 600_000, 10_000),
   // Caller URLs (meetingUrl, destination) may name private, loopback or link-local hosts.
   ALLOW_PRIVATE_URLS: optionalBoolean,
-  // Webhook deliveries waiting for a stream that has not appeared (yet): how long, how many.
+  // Webhook deliveries waiting for a stream not known (yet): how long, how many. Then retention.
   WEBHOOK_PENDING_MAX_AGE_MS: integer(1000, 604_800_000, 86_400_000),
   WEBHOOK_PENDING_MAX: integer(1, 1_000_000, 1000),
+  RETENTION_DAYS: integer(1, 36_500, 90),
+  RETENTION_BATCH_SIZE: integer(1, 100_000, 500),
+  RETENTION_INTERVAL_MS: integer(1000, 604_800_000, 3_600_000),
   // What one client can make the server hold (issue 10): WebSocket backlog, frame rate and
   // sockets not initialised; HTTP connections, header, request and keep-alive time; SSE streams.
   WS_MAX_BUFFERED_BYTES: integer(16_384, 1_073_741_824, 4 * 1024 * 1024),
@@ -143,6 +148,16 @@ const environmentSchema = z.object({
   HTTP_KEEP_ALIVE_TIMEOUT_MS: integer(100, 600_000, 5000),
   SSE_MAX_SUBSCRIPTIONS_PER_CLIENT: integer(1, 1_000_000, 100),
   CORS_ORIGINS: optionalText,
+  // Apollo's HTTP callback protocol: where routers may be called back, and how hard we try.
+  CALLBACK_URL_ALLOW: z.preprocess(emptyToUndefined, z.string().optional()).transform((text, ctx) => {
+    const entries = parseCallbackAllowList(text ?? '');
+    if (typeof entries === 'string') ctx.addIssue({ code: 'custom', message: entries });
+    return typeof entries === 'string' ? ([] as CallbackAllowEntry[]) : entries;
+  }),
+  CALLBACK_TIMEOUT_MS: integer(100, 60_000, 5000),
+  CALLBACK_MAX_RETRIES: integer(0, 10, 2),
+  CALLBACK_MAX_SUBSCRIPTIONS: integer(1, 10_000_000, 100_000),
+  CALLBACK_LEASE_MS: integer(1000, 3_600_000, 30_000),
 
   // Outbound calls to vendors.
   VENDOR_TIMEOUT_MS: integer(100, 120_000, 10_000),
@@ -231,6 +246,7 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
       allowPrivate: env.ALLOW_PRIVATE_URLS === 'true' || env.ALLOW_PRIVATE_URLS === '1',
     },
     webhooks: { pendingMaxAgeMs: env.WEBHOOK_PENDING_MAX_AGE_MS, pendingMax: env.WEBHOOK_PENDING_MAX },
+    retention: { days: env.RETENTION_DAYS, batchSize: env.RETENTION_BATCH_SIZE, intervalMs: env.RETENTION_INTERVAL_MS },
     auth: {
       jwtSecret: env.AUTH_JWT_SECRET,
       jwksUrl: env.AUTH_JWKS_URL,
@@ -269,6 +285,13 @@ function toConfig(env: z.infer<typeof environmentSchema>) {
         .split(',')
         .map((origin) => origin.trim().replace(/\/+$/, ''))
         .filter(Boolean),
+    },
+    callbacks: {
+      urls: { allow: env.CALLBACK_URL_ALLOW, production: env.NODE_ENV === 'production' },
+      timeoutMs: env.CALLBACK_TIMEOUT_MS,
+      maxRetries: env.CALLBACK_MAX_RETRIES,
+      maxSubscriptions: env.CALLBACK_MAX_SUBSCRIPTIONS,
+      leaseMs: env.CALLBACK_LEASE_MS,
     },
     logLevel: env.LOG_LEVEL,
     metricsToken: env.METRICS_TOKEN,
@@ -356,40 +379,4 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return toConfig(parsed.data);
-}
-
-/** Auth is one of two modes, and production never runs open. */
-function authProblems(env: z.infer<typeof environmentSchema>): string[] {
-  const problems: string[] = [];
-  const configured = env.AUTH_JWT_SECRET !== undefined || env.AUTH_JWKS_URL !== undefined;
-  if (env.AUTH_JWT_SECRET !== undefined && env.AUTH_JWKS_URL !== undefined) {
-    problems.push('AUTH_JWT_SECRET, AUTH_JWKS_URL: set one of them, not both');
-  }
-  for (const name of ['AUTH_ISSUER', 'AUTH_AUDIENCE'] as const) {
-    if (env[name] !== undefined && !configured) {
-      problems.push(`${name}: only meaningful with AUTH_JWT_SECRET or AUTH_JWKS_URL, and neither is set`);
-    }
-  }
-  if (env.NODE_ENV === 'production' && !configured) {
-    problems.push(
-      'AUTH_JWT_SECRET or AUTH_JWKS_URL: required when NODE_ENV=production (the service refuses to run without authentication)',
-    );
-  }
-  return problems;
-}
-
-/** Polling values that only make sense relative to each other. */
-function pollingProblems(env: z.infer<typeof environmentSchema>): string[] {
-  const problems: string[] = [];
-  if (env.POLL_MAX_INTERVAL_MS !== undefined && env.POLL_MAX_INTERVAL_MS < env.POLL_INTERVAL_MS) {
-    problems.push(`POLL_MAX_INTERVAL_MS: must be at least POLL_INTERVAL_MS (${env.POLL_INTERVAL_MS})`);
-  }
-  // A lease shorter than one vendor read could let a second poller read the same stream at once.
-  const slowestRead = env.VENDOR_TIMEOUT_MS * (env.VENDOR_MAX_RETRIES + 1);
-  if (env.POLL_LEASE_MS <= slowestRead) {
-    problems.push(
-      `POLL_LEASE_MS: must be longer than the slowest vendor read, VENDOR_TIMEOUT_MS × (VENDOR_MAX_RETRIES + 1) = ${slowestRead} ms`,
-    );
-  }
-  return problems;
 }

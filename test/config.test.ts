@@ -37,6 +37,18 @@ describe('configuration', () => {
     expect(problems({ TENBYTE_STOP_PATH: 'end' })[0]).toContain('TENBYTE_STOP_PATH');
   });
 
+  it('has the documented retention defaults and refuses a malformed one, naming it', () => {
+    expect(loadConfig({}).retention).toEqual({ days: 90, batchSize: 500, intervalMs: 3_600_000 });
+    expect(loadConfig({ RETENTION_DAYS: '30', RETENTION_BATCH_SIZE: '50' }).retention).toMatchObject({
+      days: 30,
+      batchSize: 50,
+    });
+    expect(problems({ RETENTION_DAYS: '0' })[0]).toContain('RETENTION_DAYS');
+    expect(problems({ RETENTION_DAYS: '90d' })[0]).toContain('RETENTION_DAYS');
+    expect(problems({ RETENTION_BATCH_SIZE: '-1' })[0]).toContain('RETENTION_BATCH_SIZE');
+    expect(problems({ RETENTION_INTERVAL_MS: '10' })[0]).toContain('RETENTION_INTERVAL_MS');
+  });
+
   it('has the documented transport bounds, and reads CORS_ORIGINS as a list', () => {
     const { transport } = loadConfig({});
     expect(transport).toEqual({
@@ -55,6 +67,27 @@ describe('configuration', () => {
       'HTTP_HEADERS_TIMEOUT_MS',
     );
     expect(problems({ WS_MAX_BUFFERED_BYTES: '10' })[0]).toContain('WS_MAX_BUFFERED_BYTES');
+  });
+
+  it('has the documented callback bounds, reads CALLBACK_URL_ALLOW as hosts and URL prefixes, and names a bad entry', () => {
+    expect(loadConfig({}).callbacks).toEqual({
+      urls: { allow: [], production: false },
+      timeoutMs: 5000,
+      maxRetries: 2,
+      maxSubscriptions: 100_000,
+      leaseMs: 30_000,
+    });
+    expect(
+      loadConfig({ CALLBACK_URL_ALLOW: 'Router.internal, router:4000, https://gw.example/callback/' }).callbacks.urls
+        .allow,
+    ).toEqual([
+      { kind: 'host', hostname: 'router.internal', port: null },
+      { kind: 'host', hostname: 'router', port: '4000' },
+      { kind: 'prefix', protocol: 'https:', host: 'gw.example', path: '/callback' },
+    ]);
+    for (const bad of ['ftp://router/callback', 'http://user:pw@router/', 'router/callback']) {
+      expect(problems({ CALLBACK_URL_ALLOW: bad })[0]).toContain('CALLBACK_URL_ALLOW');
+    }
   });
 
   it('refuses half a set of vendor credentials, naming what is missing', () => {

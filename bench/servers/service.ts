@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { writeHeapSnapshot } from 'node:v8';
+import Database from 'better-sqlite3';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -77,6 +78,47 @@ process.on('message', async (message: { type: string; id: number; command: strin
       done += batch;
     }
     result = { id: stream.id, position: stream.changePosition };
+  } else if (message.command === 'seed-old-history') {
+    // Setup for the retention benchmark: `streams` livestreams that ended `days` ago, each with
+    // `events` history rows carrying a payload and a snapshot, written straight to SQLite.
+    const { streams, events, days } = message.args as { streams: number; events: number; days: number };
+    const sqlite = new Database(config.databaseUrl);
+    sqlite.pragma('busy_timeout = 5000');
+    const ended = Date.now() - days * 86_400_000;
+    const stream = sqlite.prepare(
+      'insert into livestreams (id, provider, room_id, status, version, created_at, updated_at, change_position) ' +
+        "values (?, 'HMS', ?, 'STOPPED', ?, ?, ?, 0)",
+    );
+    const event = sqlite.prepare(
+      'insert into status_events (stream_kind, stream_id, status, source, version, applied, payload, snapshot, at) ' +
+        "values ('livestream', ?, ?, 'WEBHOOK', ?, 1, ?, ?, ?)",
+    );
+    const statuses = ['STARTING', 'LIVE', 'STOPPING', 'STOPPED'];
+    for (let from = 0; from < streams; from += 10_000) {
+      sqlite.transaction(() => {
+        for (let i = from; i < Math.min(streams, from + 10_000); i++) {
+          const id = `old-stream-${i}`;
+          stream.run(id, `old-room-${i}`, events, ended - 3_600_000, ended);
+          for (let v = 1; v <= events; v++) {
+            const status = statuses[Math.min(v - 1, statuses.length - 1)] as string;
+            const payload = JSON.stringify({ type: 'hls.stopped.success', id, data: { room_id: `old-room-${i}`, v } });
+            event.run(id, status, v, payload, JSON.stringify([id, 'HMS', `old-room-${i}`, status, v]), ended);
+          }
+        }
+      })();
+      // Let IPC and timers breathe between chunks of setup.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // The seed's WAL checkpointed now, not by the service's first commits (seconds of it, which
+    // would be measured as webhook latency).
+    sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    sqlite.close();
+    result = streams * events;
+  } else if (message.command === 'prune') {
+    // Runs retention to the end; answers its report and how long it took.
+    const began = performance.now();
+    const report = await app.retention.run();
+    result = { ...report, ms: performance.now() - began };
   } else if (message.command === 'subscribers') {
     result = app.services.events.subscriberCount;
   } else if (message.command === 'churn') {

@@ -3,7 +3,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { type GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
-import { AuthenticationError, type Authenticator, type Caller } from '../auth.js';
+import { AuthenticationError, type Authenticator, type Caller, SUBGRAPH_SECRET_HEADER } from '../auth.js';
 import type { Config } from '../config.js';
 import { answerEarly, graphqlErrorText } from './transport.js';
 
@@ -12,13 +12,17 @@ export const MAX_GRAPHQL_BODY_BYTES = 1024 * 1024;
 
 /**
  * Headers that make a GET or form/multipart request non-simple, so a browser must preflight it:
- * yoga's own, a neutral one, and those Apollo clients already send. JSON bodies need none.
+ * yoga's own, a neutral one, those Apollo clients already send, and the router secret's, which
+ * routers send (Hive Gateway's SSE subscriptions are GETs). A page cannot send any of them without
+ * a preflight that CORS refuses; a router's value is then checked (SUBGRAPH_SECRET). JSON bodies
+ * need none.
  */
 export const CSRF_HEADERS = [
   'x-graphql-yoga-csrf',
   'graphql-require-preflight',
   'apollo-require-preflight',
   'x-apollo-operation-name',
+  SUBGRAPH_SECRET_HEADER,
 ];
 
 /** A caller with no role: what a context gets if, somehow, no authentication ran for it. */

@@ -14,6 +14,7 @@ import {
   SUBGRAPH_SECRET_HEADER,
   secretMatches,
 } from '../auth.js';
+import { CallbackSubscriptions } from '../callbacks/index.js';
 import type { Config } from '../config.js';
 import type { ProviderId } from '../domain/status.js';
 import { useServer, useSharedSubscriptionExecution } from '../fanout/index.js';
@@ -26,13 +27,14 @@ import { WEBHOOK_ROUTES } from '../providers/index.js';
 import { type AppServices, createContext, type GraphQLContext } from '../schema/context.js';
 import { buildSchema, getSchema } from '../schema/index.js';
 import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
+import { callbackOperation, useCallbackSubscriptions } from './callbacks.js';
 import { createOperatorRoutes } from './operator-routes.js';
 import { callerOf, MAX_GRAPHQL_BODY_BYTES, readLimitedBody, securityPlugins, writeError } from './security.js';
 import { SseBacklog, useSseEventIds } from './sse.js';
 import { useSseSubscriptionLimit } from './sse-limits.js';
 import { useHiddenSuggestions } from './suggestions.js';
 import { answerEarly, boundServer, corsFor, graphqlErrorText, hasBody, SERVER_OPTIONS } from './transport.js';
-import { STORE_RETRY_AFTER_SECONDS, StoreUnavailableError, unavailableError } from './unavailable.js';
+import { unavailableError, webhookFailure } from './unavailable.js';
 
 /** Paths that speak graphql-transport-ws: ours, and Apollo Router's default. */
 const WEBSOCKET_PATHS = new Set(['/graphql', '/ws']);
@@ -54,6 +56,8 @@ type Enveloped = ReturnType<YogaServerInstance<ServerContext, GraphQLContext>['g
 
 export interface HttpApp {
   server: Server;
+  /** Subscriptions of Apollo's HTTP callback protocol this replica emits. */
+  callbacks: CallbackSubscriptions;
   /** Starts listening; resolves with the bound port. */
   listen(port: number, host?: string): Promise<number>;
   /** Stops accepting, completes subscriptions, closes sockets. */
@@ -68,6 +72,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         'Set AUTH_JWT_SECRET or AUTH_JWKS_URL before exposing this service (production refuses to start without).',
     );
   }
+  const callbacks = new CallbackSubscriptions(services.store, config.callbacks, logger);
   const makeYoga = (schema: GraphQLSchema, tracing: boolean) =>
     createYoga<ServerContext, GraphQLContext>({
       schema,
@@ -88,6 +93,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         useSharedSubscriptionExecution(),
         useSseEventIds(),
         useSseSubscriptionLimit(config.transport.maxSseSubscriptionsPerClient),
+        useCallbackSubscriptions(callbacks),
       ],
       // Unexpected errors reach clients as "Unexpected error." (never their details); yoga logs them.
       // A database that cannot be reached is told as such (`UNAVAILABLE`: retry later).
@@ -106,6 +112,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
       logging: yogaLogging(logger),
     });
   const yoga = makeYoga(getSchema(), false);
+  callbacks.useOperation(callbackOperation(() => yoga as never));
   // Federated tracing (`extensions.ftv1`) for the requests where the router asks for it
   // (`apollo-federation-include-trace: ftv1`), and only those: `useApolloInlineTrace` wraps every
   // resolver of its schema (`@envelop/on-resolve`), which costs every request even when it records
@@ -124,11 +131,8 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
     observeRequests(logger, (req, res, path) => {
       if (path === '/healthz') return json(res, 200, { status: 'ok' });
       if (path === '/readyz') {
-        services.store.isReady().then(
-          (ready) => json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' }),
-          () => json(res, 503, { status: 'not ready' }),
-        );
-        return;
+        const answer = (ready: boolean) => json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
+        return void services.store.isReady().then(answer, () => answer(false));
       }
       // Each vendor declares its webhook route (`webhookPath` in `providers/<vendor>/index.ts`).
       const webhookProvider = path ? WEBHOOK_ROUTES.get(path) : undefined;
@@ -278,6 +282,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
 
   return {
     server,
+    callbacks,
     listen(port, host) {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -290,6 +295,9 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
     },
     async close(timeoutMs) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Callback subscriptions stop first, without `complete`: another replica (or this one,
+      // restarted) takes them over.
+      await callbacks.stop();
       // Subscriptions end (SSE streams complete, graphql-ws sends `complete`) before sockets close.
       services.events.close();
       await new Promise((resolve) => setImmediate(resolve));
@@ -370,15 +378,9 @@ function handleWebhook(
     inSpan('webhook.delivery', { 'livestream.provider': provider }, () => webhooks.handle(provider, body, headers))
       .then((result) => answer(result.status, result.body))
       .catch((error: unknown) => {
-        if (error instanceof StoreUnavailableError) {
-          // Nothing durable: the vendor sends it again after a while.
-          logger.warn({ err: error, provider }, 'webhook refused: database unreachable');
-          res.setHeader('retry-after', String(STORE_RETRY_AFTER_SECONDS));
-          answer(503, { error: 'database unavailable, retry later' });
-          return;
-        }
-        logger.error({ err: error, provider }, 'webhook failed');
-        answer(500, { error: 'internal error' });
+        const failure = webhookFailure(error, res);
+        logger[failure.status === 503 ? 'warn' : 'error']({ err: error, provider }, 'webhook failed');
+        answer(failure.status, failure.body);
       });
   });
 }

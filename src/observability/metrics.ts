@@ -141,36 +141,36 @@ new Gauge({
 
 const subscriptionsOpen = new Gauge({
   name: 'livestream_subscriptions_open',
-  help: 'Subscriptions open now, by transport (ws, sse).',
+  help: 'Subscriptions open now, by transport (ws, sse, callback).',
   labelNames: ['transport'] as const,
   registers: [registry],
 });
 const subscriptionsOpened = new Counter({
   name: 'livestream_subscriptions_opened_total',
-  help: 'Subscriptions opened, by transport (ws, sse).',
+  help: 'Subscriptions opened, by transport (ws, sse, callback).',
   labelNames: ['transport'] as const,
   registers: [registry],
 });
-const OPEN = { ws: subscriptionsOpen.labels({ transport: 'ws' }), sse: subscriptionsOpen.labels({ transport: 'sse' }) };
-const OPENED = {
-  ws: subscriptionsOpened.labels({ transport: 'ws' }),
-  sse: subscriptionsOpened.labels({ transport: 'sse' }),
-};
-
-export type SubscriptionTransport = 'ws' | 'sse';
+export type SubscriptionTransport = 'ws' | 'sse' | 'callback';
+const TRANSPORTS: readonly SubscriptionTransport[] = ['ws', 'sse', 'callback'];
+const OPEN = Object.fromEntries(TRANSPORTS.map((transport) => [transport, subscriptionsOpen.labels({ transport })]));
+const OPENED = Object.fromEntries(
+  TRANSPORTS.map((transport) => [transport, subscriptionsOpened.labels({ transport })]),
+);
 
 /** A subscription opened; answers its transport, which `subscriptionClosed` takes back. */
 export function subscriptionOpened(context: unknown): SubscriptionTransport {
-  // graphql-ws operations carry the socket in their context (see http/server.ts), SSE the request.
-  const transport: SubscriptionTransport =
-    typeof context === 'object' && context !== null && 'socket' in context ? 'ws' : 'sse';
-  OPEN[transport].inc();
-  OPENED[transport].inc();
+  // graphql-ws operations carry the socket in their context (see http/server.ts), callback ones
+  // their registration (http/callbacks.ts), SSE the request.
+  const has = (key: string) => typeof context === 'object' && context !== null && key in context;
+  const transport: SubscriptionTransport = has('socket') ? 'ws' : has('callbackSubscription') ? 'callback' : 'sse';
+  OPEN[transport]?.inc();
+  OPENED[transport]?.inc();
   return transport;
 }
 
 export function subscriptionClosed(transport: SubscriptionTransport): void {
-  OPEN[transport].dec();
+  OPEN[transport]?.dec();
 }
 
 const deliveryDelay = new Histogram({

@@ -93,6 +93,7 @@ export class Loaders {
     roomLivestreams?: DataLoader<string, LivestreamRecord[]>;
     roomRecordings?: DataLoader<string, RecordingRecord[]>;
     roomAutomation?: DataLoader<string, RoomAutomationRecord[]>;
+    prunedThrough?: number | Promise<number>;
   } | null = null;
 
   constructor(private readonly store: Store) {}
@@ -147,6 +148,19 @@ export class Loaders {
       (row) => row.roomId,
     );
     return made.roomRecordings;
+  }
+  /**
+   * The highest change-log position retention pruned, read once per context (a number once
+   * read): a cursor given out is never below it, or a client re-reading an idle stream after
+   * CURSOR_EXPIRED would get the same expired cursor again.
+   */
+  prunedThrough(): number | Promise<number> {
+    const made = this.made;
+    made.prunedThrough ??= this.store.retention.watermark().then((position) => {
+      made.prunedThrough = position;
+      return position;
+    });
+    return made.prunedThrough;
   }
   get roomAutomation() {
     const made = this.made;

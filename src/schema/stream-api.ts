@@ -65,7 +65,15 @@ export function streamFields<K extends StreamKind, Own extends object>(
     updatedAt: t.field({ type: 'DateTime', resolve: (s) => record(s).updatedAt }),
     changeCursor: t.string({
       description: 'Opaque position of this state in the change log: pass it as `after` to resume from it.',
-      resolve: (s) => encodeChangeCursor(record(s).changePosition),
+      // The state shown is also the state at any later position without a change of it: a cursor
+      // of a stream idle since before what retention pruned is given at the pruned position.
+      resolve: (s, _args, ctx) => {
+        const position = record(s).changePosition;
+        const pruned = ctx.loaders.prunedThrough();
+        return typeof pruned === 'number'
+          ? encodeChangeCursor(Math.max(position, pruned))
+          : pruned.then((through) => encodeChangeCursor(Math.max(position, through)));
+      },
     }),
     ...own.beforeHistory,
     history: t.field({

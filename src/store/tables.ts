@@ -34,6 +34,8 @@ const streamColumns = {
   pollLeaseUntil: integer('poll_lease_until', { mode: 'timestamp_ms' }),
   // The change-log position (status_events.id) of the latest applied change: the row's changeCursor.
   changePosition: integer('change_position').notNull().default(0),
+  // When retention pruned the history payloads of this (final) stream; null until then.
+  historyPrunedAt: integer('history_pruned_at', { mode: 'timestamp_ms' }),
   ...timestamps,
 };
 
@@ -57,6 +59,11 @@ export const livestreams = sqliteTable(
     index('livestreams_created').on(t.createdAt, t.id),
     index('livestreams_status').on(t.status),
     index('livestreams_next_poll').on(t.nextPollAt),
+    // Final streams whose history retention has not pruned yet, oldest change first: holds about
+    // RETENTION_DAYS of streams, and a stream enters it once (when it becomes final).
+    index('livestreams_prunable')
+      .on(t.updatedAt)
+      .where(sql`status in ('STOPPED', 'FAILED') and history_pruned_at is null`),
   ],
 );
 
@@ -70,6 +77,9 @@ export const recordings = sqliteTable('recordings', streamColumns, (t) => [
   index('recordings_created').on(t.createdAt, t.id),
   index('recordings_status').on(t.status),
   index('recordings_next_poll').on(t.nextPollAt),
+  index('recordings_prunable')
+    .on(t.updatedAt)
+    .where(sql`status in ('COMPLETED', 'FAILED') and history_pruned_at is null`),
 ]);
 
 export const recordingAssets = sqliteTable(
@@ -134,7 +144,7 @@ export const webhookDeliveries = sqliteTable(
      */
     contentKey: text('content_key'),
     eventType: text('event_type'),
-    /** The body, credentials redacted once applied; the raw body only while it waits for its stream. */
+    /** The raw body while the delivery waits for its stream; empty once applied or given up (dropped). */
     payload: text('payload').notNull(),
     receivedAt: integer('received_at', { mode: 'timestamp_ms' }).notNull(),
     /** Set once every event of the delivery found its stream; null while some wait for theirs. */
@@ -188,4 +198,39 @@ export const roomAutomations = sqliteTable(
     updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
   },
   (t) => [uniqueIndex('room_automations_room').on(t.provider, t.roomId)],
+);
+
+/**
+ * How far retention pruned the change log (one row at most, as on PostgreSQL): `position` is the
+ * highest position whose snapshot and payload were pruned, raised in the transaction that prunes.
+ * A cursor below it is expired. Pruning is selective (old final streams only), so the oldest row
+ * kept cannot tell.
+ */
+export const changeLogPruned = sqliteTable('change_log_pruned', {
+  id: integer('id').primaryKey().default(1),
+  position: integer('position').notNull(),
+});
+
+/**
+ * Subscriptions a router registered with Apollo's HTTP callback protocol: what to run and where to
+ * send it, who asked (the verified caller, never a token), the change-log position of the last
+ * change delivered (a new emitter resumes after it), and the lease of the one replica emitting it.
+ */
+export const callbackSubscriptions = sqliteTable(
+  'callback_subscriptions',
+  {
+    id: text('id').primaryKey(),
+    callbackUrl: text('callback_url').notNull(),
+    verifier: text('verifier').notNull(),
+    heartbeatIntervalMs: integer('heartbeat_interval_ms').notNull(),
+    /** JSON: { query, operationName, variables }. */
+    operation: text('operation').notNull(),
+    /** JSON: { authenticated, subject, roles, expiresAt }. */
+    caller: text('caller').notNull(),
+    position: integer('position'),
+    leaseOwner: text('lease_owner'),
+    leaseUntil: integer('lease_until', { mode: 'timestamp_ms' }),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('callback_subscriptions_lease').on(t.leaseUntil)],
 );

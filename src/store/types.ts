@@ -30,6 +30,8 @@ export interface Store {
   readonly polls: PollStore;
   readonly rooms: RoomStore;
   readonly changes: ChangeLogStore;
+  readonly retention: RetentionStore;
+  readonly callbacks: CallbackStore;
 
   /**
    * Runs `fn` in one write transaction, committing only if it returns. Called inside another, it
@@ -157,11 +159,13 @@ export interface NewDelivery {
   /** What the vendor signed (its event id, else a hash of the body): a replay under a new delivery id is a duplicate. */
   contentKey: string | null;
   eventType: string | null;
-  /** The body as stored: credentials redacted (a pending delivery keeps its raw body, see `markPending`). */
-  payload: string;
   receivedAt: Date;
-  /** Recorded as done at once (most deliveries are, once applied in the same transaction). */
-  processedAt?: Date | null;
+  /**
+   * Recorded as done at once (most deliveries are, once applied in the same transaction). No
+   * body is kept: a delivery that turns out to wait for its stream gets its raw body through
+   * `markPending`, and loses it again once applied (`markProcessed`) or given up.
+   */
+  processedAt: Date;
 }
 
 export interface DeliveryRecord {
@@ -169,6 +173,7 @@ export interface DeliveryRecord {
   provider: string;
   deliveryId: string;
   eventType: string | null;
+  /** The raw body while the delivery waits for its stream; empty once it no longer does. */
   payload: string;
   receivedAt: Date;
   processedAt: Date | null;
@@ -181,8 +186,8 @@ export interface DeliveryStore {
    * content, was recorded before.
    */
   record(delivery: NewDelivery): Promise<{ inserted: boolean; id: number }>;
-  /** Marks a delivery as done, its stored body replaced by `payload` (redacted) when given. */
-  markProcessed(id: number, at: Date, payload?: string): Promise<void>;
+  /** Marks a delivery as done and drops its body (the ids stay, for de-duplication). */
+  markProcessed(id: number, at: Date): Promise<void>;
   /**
    * Marks a delivery as waiting for its stream: its raw body (needed to apply it later) and the
    * key of the stream it waits for (`correlationKey`, see `pendingFor`).
@@ -291,11 +296,104 @@ export interface ChangeLogStore {
    * never kept in history, comes from the current row).
    */
   after<K extends StreamKind>(kind: K, filter: ChangeFilter, after: number, limit: number): Promise<LoggedChange<K>[]>;
-  /** True when a change after `position` may have been pruned: a cursor older than what is kept. */
+  /**
+   * True when a change after `position` may have been pruned: a cursor older than what is kept.
+   * Retention prunes selectively (old final streams only), so this compares with the highest
+   * position it pruned (`RetentionStore.watermark`), not with the oldest row left.
+   */
   isPruned(position: number): Promise<boolean>;
   /**
    * The position of the latest applied change visible now (0 when none): where a replica's
    * change-log tailer starts. Every applied change committed later has a higher position.
    */
   head(): Promise<number>;
+}
+
+/** Which streams and deliveries retention prunes in one batch. */
+export interface PruneRequest {
+  /** Streams final (last changed) before this lose their history payloads and snapshots. */
+  before: Date;
+  /** At most this many history rows (or deliveries) in the batch. */
+  limit: number;
+  /** When the batch runs (recorded on each stream it finishes). */
+  now: Date;
+}
+
+/** One batch's work: how many rows it pruned, and whether nothing is left to prune for now. */
+export interface PruneBatch {
+  pruned: number;
+  done: boolean;
+}
+
+/**
+ * Retention: what is kept of streams long final and of old webhook deliveries. Each call is one
+ * batch in its own short transaction (the caller loops, yielding between batches), so pruning
+ * never holds the database for long. Statuses stay: stream rows and the status fields of their
+ * history are kept, only the payloads and snapshots are pruned.
+ */
+export interface RetentionStore {
+  /**
+   * Prunes the history of streams of `kind` final before `request.before`, oldest first: their
+   * events keep status, source, time and version, lose payload and snapshot. In the same
+   * transaction, raises the watermark to the highest position pruned.
+   */
+  pruneHistory(kind: StreamKind, request: PruneRequest): Promise<PruneBatch>;
+  /**
+   * Deletes webhook deliveries done and received before `request.before`, oldest first (ids,
+   * keys and all: a vendor's retries come within hours, never months later). Waiting ones stay
+   * (they expire by WEBHOOK_PENDING_MAX_AGE_MS).
+   */
+  pruneDeliveries(request: PruneRequest): Promise<PruneBatch>;
+  /** The highest change-log position retention pruned (0 when none). */
+  watermark(): Promise<number>;
+}
+
+/** Who registered a callback subscription, as authentication found them (never their token). */
+export interface RegisteredCaller {
+  authenticated: boolean;
+  subject: string | null;
+  roles: string[];
+  /** When the caller's token stops being valid (epoch ms): the subscription ends then. */
+  expiresAt: number | null;
+}
+
+/** A subscription a router registered with the HTTP callback protocol (`callback/1.0`). */
+export interface CallbackRegistration {
+  /** The router's `subscriptionId`. */
+  id: string;
+  callbackUrl: string;
+  verifier: string;
+  /** 0: no heartbeats. */
+  heartbeatIntervalMs: number;
+  query: string;
+  operationName: string | null;
+  variables: Record<string, unknown> | null;
+  caller: RegisteredCaller;
+  /** Change-log position of the last change delivered; an emitter taking over resumes after it. */
+  position: number | null;
+  createdAt: Date;
+}
+
+/**
+ * Callback subscriptions and their leases: each registration is emitted by the one replica that
+ * holds its lease (`owner` until `leaseUntil`); another takes it over once the lease expires. An
+ * engine implements it as one table (`callback_subscriptions`, see tables.ts) and plain
+ * statements: claim is UPDATE … WHERE lease free … RETURNING, as for polls.
+ */
+export interface CallbackStore {
+  /** Records a registration, held by `owner` until `leaseUntil`. False when its id is taken. */
+  add(registration: CallbackRegistration, owner: string, leaseUntil: Date): Promise<boolean>;
+  /** Takes up to `limit` registrations whose lease is free or expired at `now`, for `owner`. */
+  claim(owner: string, now: Date, leaseUntil: Date, limit: number): Promise<CallbackRegistration[]>;
+  /**
+   * Extends every lease `owner` still holds at `now`, first recording the positions delivered
+   * since the last call (only for registrations it holds). Answers the ids it holds: a
+   * registration missing from them was lost (taken over or removed) and must stop emitting here.
+   */
+  renew(owner: string, now: Date, leaseUntil: Date, positions: ReadonlyMap<string, number>): Promise<Set<string>>;
+  /** Drops a registration (it ended: completed, refused by the router, or its caller expired). */
+  remove(id: string): Promise<void>;
+  /** Gives up the leases of `owner` (graceful stop), recording its last positions first. */
+  release(owner: string, positions: ReadonlyMap<string, number>): Promise<number>;
+  count(): Promise<number>;
 }

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ProviderId, StreamKind } from '../domain/status.js';
 import { type StreamEvents, topicFor } from '../events.js';
-import { serializePayload } from '../lifecycle/index.js';
 import { setPendingDeliveries } from '../observability/metrics.js';
 import { bindToTrace } from '../observability/tracing.js';
 import type { ProviderRegistry } from '../providers/index.js';
@@ -140,9 +139,8 @@ export class WebhookIntake {
           deliveryId,
           contentKey,
           eventType: parsed.eventType,
-          // Stored as history stores payloads (credentials redacted); a delivery left waiting keeps
-          // its raw body below, until it is applied or given up.
-          payload: serializePayload(body) ?? text,
+          // No body is kept once applied (history keeps the redacted payload); a delivery left
+          // waiting keeps its raw body below, until it is applied or given up.
           receivedAt: now,
           // Recorded as done, as nearly every delivery will be once applied (one write instead of
           // two); one whose events do not all find their stream is marked pending below, in the
@@ -238,7 +236,7 @@ export class WebhookIntake {
         const body: unknown = JSON.parse(delivery.payload);
         const parsed = handler.parse(body, delivery.deliveryId);
         if ((await this.applyEvents(parsed)) === undefined) {
-          await this.store.deliveries.markProcessed(delivery.id, new Date(), serializePayload(body) ?? undefined);
+          await this.store.deliveries.markProcessed(delivery.id, new Date());
           this.addPending(deliveryProvider, -1);
           completed++;
         }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { collect, pruneHistory, startServer, type TestServer, waitFor, wsClient } from '../helpers.js';
+import { collect, startServer, type TestServer, waitFor, wsClient } from '../helpers.js';
+import { age } from '../retention/support.js';
 import { type Change, current, cycle, expectHistoryAfter, start, stop, WATCH_ID, WATCH_ROOM } from './support.js';
 
 const servers: TestServer[] = [];
@@ -69,7 +70,7 @@ describe('bad cursors', () => {
   it('malformed: VALIDATION, expired: CURSOR_EXPIRED, over WebSocket with the socket still usable', async () => {
     const server = await serve();
     const { id, changeCursor } = await start(server.url, 'room-bad');
-    await cycle(server.url, 'room-other');
+    const other = await cycle(server.url, 'room-other');
     const client = wsClient(server.wsUrl);
     for (const bad of ['nope', '', 'djE6LTE', 'djE6MQ==', Buffer.from('v2:1').toString('base64url')]) {
       const malformed = collect(client, WATCH_ROOM, { roomId: 'room-bad', after: bad });
@@ -78,8 +79,10 @@ describe('bad cursors', () => {
       expect(malformed.events).toEqual([]);
     }
 
-    // History before the cursor's successor pruned, as retention will: the cursor is too old.
-    expect(await pruneHistory(server.dbPath)).toBeGreaterThan(2);
+    // The other stream ended 100 days ago: retention prunes its history, which came after the
+    // cursor, so the cursor is older than what is kept.
+    age(server.dbPath, 'livestream', [other], 100);
+    expect((await server.app.retention.run()).historyRows).toBeGreaterThan(3);
     const expired = collect(client, WATCH_ROOM, { roomId: 'room-bad', after: changeCursor });
     await expired.completed;
     expect(expired.errors).toMatchObject([{ extensions: { code: 'CURSOR_EXPIRED' } }]);
@@ -95,11 +98,12 @@ describe('bad cursors', () => {
   it('malformed and expired cursors over SSE answer the same codes', async () => {
     const server = await serve();
     const { changeCursor } = await start(server.url, 'room-sse-bad');
-    await cycle(server.url, 'room-sse-other');
+    const other = await cycle(server.url, 'room-sse-other');
     const done = (events: SseEvent[]) => events.some((e) => e.event === 'complete');
     const malformed = await sse(server.url, WATCH_ROOM, { roomId: 'room-sse-bad', after: 'garbage' }, done);
     expect(JSON.parse(malformed[0]?.data ?? '{}').errors).toMatchObject([{ extensions: { code: 'VALIDATION' } }]);
-    await pruneHistory(server.dbPath);
+    age(server.dbPath, 'livestream', [other], 100);
+    expect((await server.app.retention.run()).historyRows).toBeGreaterThan(3);
     const expired = await sse(server.url, WATCH_ROOM, { roomId: 'room-sse-bad', after: changeCursor }, done);
     expect(JSON.parse(expired[0]?.data ?? '{}').errors).toMatchObject([{ extensions: { code: 'CURSOR_EXPIRED' } }]);
   });

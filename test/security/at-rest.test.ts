@@ -7,8 +7,8 @@ import { gql, START_LIVESTREAM, startServer, type TestServer, tempDir } from '..
 
 /**
  * Issue 10 item 7: what the database keeps is for this service's user alone (directory 0700,
- * files 0600, -wal and -shm included), and webhook bodies are stored with credentials redacted,
- * as history stores them.
+ * files 0600, -wal and -shm included); an applied webhook's body is not kept, and history keeps its
+ * payload with credentials and personal data redacted.
  */
 
 let fake: CloudflareFake;
@@ -40,7 +40,7 @@ describe('secrets at rest', () => {
     for (const file of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) expect(mode(file).toString(8), file).toBe('600');
   });
 
-  it('stores a webhook body with its stream key redacted', async () => {
+  it('keeps no body of an applied webhook; history keeps it with the stream key and names redacted', async () => {
     const started = await gql(server.url, START_LIVESTREAM, {
       input: { provider: 'CLOUDFLARE', roomId: `meeting-${crypto.randomUUID().slice(0, 8)}` },
     });
@@ -54,11 +54,19 @@ describe('secrets at rest', () => {
 
     const db = new Database(dbPath, { readonly: true, fileMustExist: true });
     try {
-      const rows = db.prepare('select payload from webhook_deliveries').all() as { payload: string }[];
-      expect(rows).toHaveLength(1);
-      expect(rows[0]?.payload).toContain('livestreaming.statusUpdate');
-      expect(rows[0]?.payload).toContain('[redacted]');
-      expect(rows[0]?.payload).not.toContain(streamKey);
+      const deliveries = db.prepare('select payload from webhook_deliveries').all() as { payload: string }[];
+      expect(deliveries).toEqual([{ payload: '' }]);
+      const history = db.prepare("select payload from status_events where source = 'WEBHOOK'").all() as {
+        payload: string;
+      }[];
+      expect(history.length).toBeGreaterThan(0);
+      const stored = history.map((row) => row.payload).join('\n');
+      expect(stored).toContain('livestreaming.statusUpdate');
+      expect(stored).toContain('[redacted]');
+      expect(stored).not.toContain(streamKey);
+      // The meeting's organizer (RealtimeKit `organizedBy: { name }`) is a person.
+      expect(JSON.stringify(body)).toContain('Fake Org');
+      expect(stored).not.toContain('Fake Org');
     } finally {
       db.close();
     }

@@ -57,6 +57,9 @@ describe('pending webhook deliveries', () => {
     fake.setLivestreamStatus(vendorId, 'LIVE');
     const early = await fake.sendWebhook(hook(), fake.livestreamWebhook(vendorId));
     expect(early.body.pending).toBe(true);
+    // Waiting, it keeps its raw body (needed to apply it later).
+    expect((await pendingRows()).at(-1)).toMatchObject({ processed_at: null });
+    expect((await pendingRows()).at(-1)?.payload).toContain(vendorId);
     gate.release();
     const id = (await starting).data?.startLivestream.livestream.id as string;
 
@@ -65,6 +68,14 @@ describe('pending webhook deliveries', () => {
       return data?.livestream.status === 'LIVE' ? data.livestream : null;
     }, 10_000);
     expect(live).toEqual({ status: 'LIVE' });
+    // Applied: its body is dropped, its ids stay (for de-duplication).
+    await waitFor(async () => (await pendingRows()).at(-1)?.processed_at != null || null, 5000);
+    expect((await pendingRows()).at(-1)?.payload).toBe('');
+    expect((await fake.sendWebhook(hook(), fake.livestreamWebhook(vendorId), { uuid: early.uuid })).body).toMatchObject(
+      {
+        duplicate: true,
+      },
+    );
   });
 
   it('gives up on the oldest beyond WEBHOOK_PENDING_MAX, dropping their bodies', async () => {

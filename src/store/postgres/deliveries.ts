@@ -26,7 +26,8 @@ export class PgDeliveries {
         deliveryId: delivery.deliveryId,
         contentKey: delivery.contentKey,
         eventType: delivery.eventType,
-        payload: delivery.payload,
+        // Recorded with no body: one left waiting gets its body through `markPending`.
+        payload: '',
         receivedAt: delivery.receivedAt,
         processedAt: delivery.processedAt ?? null,
       })
@@ -38,11 +39,9 @@ export class PgDeliveries {
     return id === undefined ? { inserted: false, id: 0 } : { inserted: true, id };
   }
 
-  async markProcessed(id: number, at: Date, payload?: string): Promise<void> {
-    await this.x()
-      .update(d)
-      .set({ processedAt: at, correlationKey: null, ...(payload === undefined ? {} : { payload }) })
-      .where(eq(d.id, id));
+  async markProcessed(id: number, at: Date): Promise<void> {
+    // Applied: the body goes (history keeps the redacted payload), the ids stay for de-duplication.
+    await this.x().update(d).set({ processedAt: at, payload: '', correlationKey: null }).where(eq(d.id, id));
   }
 
   async markPending(id: number, payload: string, correlationKey: string | null): Promise<void> {

@@ -3,19 +3,23 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type {
   AssetStore,
+  CallbackStore,
   ChangeLogStore,
   DeliveryStore,
   HistoryStore,
   PollStore,
+  RetentionStore,
   RoomStore,
   Store,
   StreamStore,
 } from '../types.js';
+import { PgCallbacks } from './callbacks.js';
 import { PgChangeLog } from './changelog.js';
 import { answers, createPool, migratePostgres, type PostgresConfig, type PostgresDb } from './connect.js';
 import { PgDeliveries } from './deliveries.js';
 import { PgAssets, PgHistory } from './history.js';
 import { PgPolls } from './polling.js';
+import { PgRetention } from './retention.js';
 import { PgRooms } from './rooms.js';
 import { PgStreams } from './streams.js';
 import * as tables from './tables.js';
@@ -43,6 +47,8 @@ export class PostgresStore implements Store {
   readonly polls: PollStore;
   readonly rooms: RoomStore;
   readonly changes: ChangeLogStore;
+  readonly retention: RetentionStore;
+  readonly callbacks: CallbackStore;
   private readonly migrated: Promise<void>;
   private readonly transactions: PgTransactions;
   private readonly listeners = new Set<(sql: string) => void>();
@@ -81,6 +87,8 @@ export class PostgresStore implements Store {
     this.polls = gated(new PgPolls(x));
     this.rooms = gated(new PgRooms(x));
     this.changes = gated(new PgChangeLog(x));
+    this.retention = gated(new PgRetention(x, (fn) => transactions.run(fn)));
+    this.callbacks = gated(new PgCallbacks(x, (fn) => transactions.run(fn)));
   }
 
   /** Settles once the migrations are applied (rejects when they could not be). */

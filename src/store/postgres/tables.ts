@@ -50,6 +50,8 @@ const streamColumns = {
   pollLeaseUntil: at('poll_lease_until'),
   /** Position of the stream's latest applied change in `status_events`. */
   changePosition: bigint('change_position', { mode: 'number' }).notNull().default(0),
+  /** When retention pruned the stream's history payloads (null: not yet). */
+  historyPrunedAt: at('history_pruned_at'),
   ...timestamps,
 };
 
@@ -73,6 +75,10 @@ export const livestreams = pgTable(
     index('livestreams_created').on(t.createdAt, t.id),
     index('livestreams_status').on(t.status),
     index('livestreams_next_poll').on(t.nextPollAt),
+    // Final streams whose history retention has not pruned yet, oldest change first.
+    index('livestreams_prunable')
+      .on(t.updatedAt)
+      .where(sql`status in ('STOPPED', 'FAILED') and history_pruned_at is null`),
   ],
 );
 
@@ -86,6 +92,9 @@ export const recordings = pgTable('recordings', streamColumns, (t) => [
   index('recordings_created').on(t.createdAt, t.id),
   index('recordings_status').on(t.status),
   index('recordings_next_poll').on(t.nextPollAt),
+  index('recordings_prunable')
+    .on(t.updatedAt)
+    .where(sql`status in ('COMPLETED', 'FAILED') and history_pruned_at is null`),
 ]);
 
 export const recordingAssets = pgTable(
@@ -203,4 +212,24 @@ export const roomAutomations = pgTable(
     updatedAt: at('updated_at').notNull(),
   },
   (t) => [uniqueIndex('room_automations_room').on(t.provider, t.roomId)],
+);
+
+/** Subscriptions a router registered with Apollo's HTTP callback protocol, and their leases (as tables.ts). */
+export const callbackSubscriptions = pgTable(
+  'callback_subscriptions',
+  {
+    id: text('id').primaryKey(),
+    callbackUrl: text('callback_url').notNull(),
+    verifier: text('verifier').notNull(),
+    heartbeatIntervalMs: integer('heartbeat_interval_ms').notNull(),
+    /** JSON: { query, operationName, variables }. */
+    operation: text('operation').notNull(),
+    /** JSON: { authenticated, subject, roles, expiresAt }. */
+    caller: text('caller').notNull(),
+    position: bigint('position', { mode: 'number' }),
+    leaseOwner: text('lease_owner'),
+    leaseUntil: at('lease_until'),
+    createdAt: at('created_at').notNull(),
+  },
+  (t) => [index('callback_subscriptions_lease').on(t.leaseUntil)],
 );

@@ -22,8 +22,8 @@ type LogRow = [
  */
 export class SqliteChangeLog {
   private readonly reads = new Map<string, Statement<LogRow>>();
-  private oldest?: { min: Statement<number | null>; sequence: Statement<number> };
   private latest?: Statement<number | null>;
+  private watermark?: Statement<number>;
 
   constructor(private readonly opened: OpenedDatabase) {}
 
@@ -76,15 +76,9 @@ export class SqliteChangeLog {
   }
 
   isPruned(position: number): boolean {
-    this.oldest ??= {
-      min: this.opened.prepare<number | null>('select min(id) from "status_events"', 'first'),
-      sequence: this.opened.prepare<number>(`select seq from sqlite_sequence where name = 'status_events'`, 'first'),
-    };
-    const min = this.oldest.min.get();
-    // Positions are given one after the other (a rolled back insert gives its id back): a row
-    // missing between `position` and the oldest kept one was pruned.
-    if (min === null || min === undefined) return position < (this.oldest.sequence.get() ?? 0);
-    return position < min - 1;
+    this.watermark ??= this.opened.prepare<number>('select position from "change_log_pruned" where id = 1', 'first');
+    // Every position above the highest one pruned is whole; one below it may miss changes.
+    return position < (this.watermark.get() ?? 0);
   }
 
   head(): number {

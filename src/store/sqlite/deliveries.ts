@@ -19,7 +19,8 @@ export class SqliteDeliveries {
   record(delivery: NewDelivery): { inserted: boolean; id: number } {
     this.insertStatement ??= this.opened.prepare<number>(
       'insert into "webhook_deliveries" (provider, delivery_id, content_key, event_type, payload, received_at, processed_at) ' +
-        'values (@provider, @deliveryId, @contentKey, @eventType, @payload, @receivedAt, @processedAt) ' +
+        // Recorded done, with no body: one left waiting gets its body through `markPending`.
+        "values (@provider, @deliveryId, @contentKey, @eventType, '', @receivedAt, @processedAt) " +
         // Either unique index (delivery id, signed content) makes it a duplicate.
         'on conflict do nothing returning id',
       'first',
@@ -29,19 +30,18 @@ export class SqliteDeliveries {
       deliveryId: delivery.deliveryId,
       contentKey: delivery.contentKey,
       eventType: delivery.eventType,
-      payload: delivery.payload,
       receivedAt: delivery.receivedAt.getTime(),
-      processedAt: delivery.processedAt?.getTime() ?? null,
+      processedAt: delivery.processedAt.getTime(),
     });
     return id === undefined ? { inserted: false, id: 0 } : { inserted: true, id };
   }
 
-  markProcessed(id: number, at: Date, payload?: string): void {
+  markProcessed(id: number, at: Date): void {
+    // Applied: the body goes (history keeps the redacted payload), the ids stay for de-duplication.
     this.markStatement ??= this.opened.prepare<never>(
-      'update "webhook_deliveries" set processed_at = @at, payload = coalesce(@payload, payload), ' +
-        'correlation_key = null where id = @id',
+      'update "webhook_deliveries" set processed_at = @at, payload = \'\', correlation_key = null where id = @id',
     );
-    this.markStatement.run({ id, at: at.getTime(), payload: payload ?? null });
+    this.markStatement.run({ id, at: at.getTime() });
   }
 
   markPending(id: number, payload: string, correlationKey: string | null): void {

@@ -1,18 +1,22 @@
 import type {
   AssetStore,
+  CallbackStore,
   ChangeLogStore,
   DeliveryStore,
   HistoryStore,
   PollStore,
+  RetentionStore,
   RoomStore,
   Store,
   StreamStore,
 } from '../types.js';
+import { SqliteCallbacks } from './callbacks.js';
 import { SqliteChangeLog } from './changelog.js';
 import { type Db, migrationsApplied, type OpenedDatabase, openDatabase } from './database.js';
 import { SqliteDeliveries } from './deliveries.js';
 import { SqliteAssets, SqliteHistory } from './history.js';
 import { SqlitePolls } from './polling.js';
+import { SqliteRetention } from './retention.js';
 import { SqliteRooms } from './rooms.js';
 import { SqliteStreams } from './streams.js';
 import { SqliteTransactions } from './transactions.js';
@@ -33,6 +37,8 @@ export class SqliteStore implements Store {
   readonly polls: PollStore;
   readonly rooms: RoomStore;
   readonly changes: ChangeLogStore;
+  readonly retention: RetentionStore;
+  readonly callbacks: CallbackStore;
   private readonly opened: OpenedDatabase;
   private readonly transactions: SqliteTransactions;
 
@@ -49,6 +55,8 @@ export class SqliteStore implements Store {
     this.polls = gated(new SqlitePolls(this.db, (fn) => transactions.runSync(fn)));
     this.rooms = gated(new SqliteRooms(this.db));
     this.changes = gated(new SqliteChangeLog(this.opened));
+    this.retention = gated(new SqliteRetention(this.opened, (fn) => transactions.runSync(fn)));
+    this.callbacks = gated(new SqliteCallbacks(this.db, (fn) => transactions.runSync(fn)));
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {

@@ -1,0 +1,151 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LivestreamRecord } from '../src/domain/types.js';
+import { SqliteStore } from '../src/store/sqlite/store.js';
+import type { Store } from '../src/store/types.js';
+import { tempDir } from './helpers.js';
+
+/**
+ * The store's retention section, as every engine must answer it: batches bounded by `limit`, the
+ * oldest final streams first, the watermark raised with them, nothing else touched; deliveries
+ * done and old deleted, waiting and recent ones kept.
+ */
+
+let store: SqliteStore | undefined;
+let dir: string | undefined;
+afterEach(() => {
+  store?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const DAY = 86_400_000;
+
+/** A livestream with `events` applied history events, ending in `status`, last changed at `at`. */
+async function stream(s: Store, id: string, status: string, at: Date, events: number): Promise<number[]> {
+  const record: LivestreamRecord = {
+    id,
+    provider: 'HMS',
+    roomId: `room-${id}`,
+    externalId: `ext-${id}`,
+    sessionId: null,
+    status: 'STARTING',
+    vendorStatus: null,
+    version: 1,
+    failureReason: null,
+    idempotencyKey: null,
+    startedAt: null,
+    stoppedAt: null,
+    createdAt: at,
+    updatedAt: at,
+    changePosition: 0,
+    playbackUrl: null,
+    ingestRtmpUrl: null,
+    ingestStreamKey: null,
+    ingestWhipUrl: null,
+  };
+  const positions: number[] = [];
+  await s.transaction(async () => {
+    await s.streams.insert('livestream', record);
+    for (let version = 1; version <= events; version++) {
+      const event = { ...record, status: version === events ? status : 'LIVE', version } as LivestreamRecord;
+      positions.push(
+        await s.history.append({
+          streamKind: 'livestream',
+          streamId: id,
+          status: event.status,
+          vendorStatus: null,
+          source: 'WEBHOOK',
+          version,
+          applied: true,
+          eventId: null,
+          payload: '{"type":"hls.stopped.success"}',
+          snapshot: event,
+          at,
+        }),
+      );
+    }
+    await s.streams.update('livestream', id, { status, version: events, updatedAt: at });
+  });
+  return positions;
+}
+
+describe('the retention section', () => {
+  it('prunes the oldest final streams first, in batches of at most `limit` rows, raising the watermark with them', async () => {
+    dir = tempDir();
+    store = new SqliteStore(join(dir, 'retention.sqlite'));
+    const s = store;
+    const now = new Date();
+    const old = await stream(s, 'old', 'STOPPED', new Date(now.getTime() - 100 * DAY), 5);
+    const older = await stream(s, 'older', 'FAILED', new Date(now.getTime() - 200 * DAY), 2);
+    const active = await stream(s, 'active', 'LIVE', new Date(now.getTime() - 300 * DAY), 3);
+    const young = await stream(s, 'young', 'STOPPED', new Date(now.getTime() - DAY), 2);
+    const request = { before: new Date(now.getTime() - 90 * DAY), limit: 3, now };
+    expect(await s.retention.watermark()).toBe(0);
+    expect(await s.changes.isPruned(0)).toBe(false);
+
+    // The older stream first (2 rows), then 1 of the other's 5: three rows in all.
+    expect(await s.retention.pruneHistory('livestream', request)).toEqual({ pruned: 3, done: false });
+    expect(await s.retention.watermark()).toBe(Math.max(...older, old[0] as number));
+    expect(await s.retention.pruneHistory('livestream', request)).toEqual({ pruned: 3, done: false });
+    expect(await s.retention.pruneHistory('livestream', request)).toEqual({ pruned: 1, done: false });
+    expect(await s.retention.pruneHistory('livestream', request)).toEqual({ pruned: 0, done: true });
+    const watermark = Math.max(...old, ...older);
+    expect(await s.retention.watermark()).toBe(watermark);
+    expect(await s.retention.pruneHistory('recording', request)).toEqual({ pruned: 0, done: true });
+
+    // Statuses stay; payloads and snapshots of the old streams are gone, the others' kept.
+    const events = await s.history.listFor('livestream', ['old', 'older', 'active', 'young'], 100);
+    expect(events.filter((e) => e.payload === null).map((e) => e.id)).toEqual([...old, ...older].sort((a, b) => a - b));
+    expect(events.map((e) => e.status)).toContain('FAILED');
+    expect((await s.streams.get('livestream', 'old'))?.status).toBe('STOPPED');
+    // After the watermark, every change replays whole, with its snapshot.
+    const replay = await s.changes.after('livestream', {}, watermark, 100);
+    expect(replay.map((c) => [c.position, c.stream.status])).toEqual(
+      [...active, ...young].map((position, i) => [position, i === 4 ? 'STOPPED' : 'LIVE']),
+    );
+
+    // Expired below the watermark, whole at and above it.
+    expect(await s.changes.isPruned(watermark - 1)).toBe(true);
+    expect(await s.changes.isPruned(watermark)).toBe(false);
+  });
+
+  it('deletes deliveries done before `before`, oldest first in batches; waiting and recent ones stay', async () => {
+    dir = tempDir();
+    store = new SqliteStore(join(dir, 'deliveries.sqlite'));
+    const s = store;
+    const now = new Date();
+    const long = new Date(now.getTime() - 100 * DAY);
+    for (let i = 0; i < 5; i++) {
+      const at = i < 4 ? long : now;
+      const { id } = await s.deliveries.record({
+        provider: 'HMS',
+        deliveryId: `d-${i}`,
+        contentKey: `c-${i}`,
+        eventType: 'hls.started.success',
+        receivedAt: at,
+        processedAt: at,
+      });
+      // One old delivery still waits for its stream.
+      if (i === 1) await s.deliveries.markPending(id, '{"raw":true}', 'livestream:ext:x');
+    }
+    const request = { before: new Date(now.getTime() - 90 * DAY), limit: 2, now };
+    expect(await s.retention.pruneDeliveries(request)).toEqual({ pruned: 2, done: false });
+    expect(await s.retention.pruneDeliveries(request)).toEqual({ pruned: 1, done: true });
+    expect(await s.deliveries.count('HMS')).toBe(2);
+    expect((await s.deliveries.pending('HMS', long, 10)).map((d) => d.deliveryId)).toEqual([]);
+    expect((await s.deliveries.pending('HMS', new Date(0), 10)).map((d) => [d.deliveryId, d.payload])).toEqual([
+      ['d-1', '{"raw":true}'],
+    ]);
+    // Gone, ids and all: the same delivery id is new again.
+    const again = await s.deliveries.record({
+      provider: 'HMS',
+      deliveryId: 'd-0',
+      contentKey: 'c-0',
+      eventType: 'hls.started.success',
+      receivedAt: now,
+      processedAt: now,
+    });
+    expect(again.inserted).toBe(true);
+  });
+});
