@@ -240,8 +240,11 @@ describe('registrations in the store', () => {
       await waitFor(() => statuses(subscribed.id).includes('STOPPED'));
       const versions = receiver.of(subscribed.id, 'next').map((m) => m.body.payload.data.livestreamChanged.version);
       const final = await second.app.services.store.streams.get('livestream', stream.id);
-      // Every change of the room's stream, each once, across the restart.
-      expect(versions).toEqual(Array.from({ length: final?.version ?? 0 }, (_, i) => i + 1));
+      // Every change of the room's stream, in order, across the restart. A `next` whose answer
+      // took longer than CALLBACK_TIMEOUT_MS is sent again (at least once): on a loaded CI machine
+      // one version arrived three times, so repeats are allowed here, gaps and reorders are not.
+      expect([...new Set(versions)]).toEqual(Array.from({ length: final?.version ?? 0 }, (_, i) => i + 1));
+      expect(versions).toEqual([...versions].sort((a, b) => a - b));
       expect(await second.app.services.store.callbacks.count()).toBe(1);
     } finally {
       await first?.stop();
