@@ -27,7 +27,8 @@ type Bench = (ctx: BenchContext) => Promise<Record<string, BenchResult>>;
 // The heaviest last: 19,000 sockets leave the machine busy for a while after they close.
 const BENCHES: Record<string, Bench> = {
   query: async (c) => ({ query_throughput: await queryThroughput(c) }),
-  webhooks: webhookIntake,
+  webhooks: (c) => webhookIntake(c, 'sqlite'),
+  'webhooks-postgres': (c) => webhookIntake(c, 'postgres'),
   coldstart: async (c) => {
     const { start, memory } = await coldStartAndMemory(c);
     return { cold_start_ms: start, idle_rss_mb: memory };

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { createTestDatabase, type TestDatabase } from '../test/support/postgres.js';
 import { openClients, waitForSubscriptions } from './fanout.js';
 import {
   type BenchContext,
@@ -38,13 +39,22 @@ function envelope(deliveryId: string, i: number, type = 'hls.started.success'): 
   });
 }
 
+/** Where the service keeps its data, and the raw inserts it is measured against. */
+export type IntakeEngine = 'sqlite' | 'postgres';
+
 /**
- * Webhook intake on the 100ms route: verified (secret header), durable (synchronous=FULL) and
- * applied deliveries per second under autocannon, against raw better-sqlite3 durable single-row
- * inserts in the same run. Then the p99 time from a webhook's 2xx to the subscriber's event, at
- * 500 deliveries per second with 1,000 subscribers (one per room, each delivery concerns one).
+ * Webhook intake on the 100ms route: verified (secret header), durable and applied deliveries per
+ * second under autocannon, against raw durable single-row inserts into the same engine in the same
+ * run, one connection committing one row at a time (SQLite: better-sqlite3 with synchronous=FULL;
+ * PostgreSQL: autocommit inserts, see servers/bare-postgres.ts; its note also gives the rate of
+ * 10 connections inserting at once). Then the p99 time from a webhook's 2xx to the
+ * subscriber's event, at 500 deliveries per second with 1,000 subscribers (one per room, each
+ * delivery concerns one).
  */
-export async function webhookIntake(ctx: BenchContext): Promise<Record<string, BenchResult>> {
+export async function webhookIntake(
+  ctx: BenchContext,
+  engine: IntakeEngine = 'sqlite',
+): Promise<Record<string, BenchResult>> {
   const seconds = ctx.quick ? 1 : 4;
   const rounds = ctx.quick ? 2 : 4;
   // Each delivery concerns one subscriber, and a stream has two changes to give (LIVE, STOPPED).
@@ -54,13 +64,19 @@ export async function webhookIntake(ctx: BenchContext): Promise<Record<string, B
   // Quick: half the subscribers' rooms get a delivery (one second at 500/s).
   const latencyDeliveries = ctx.quick ? SUBSCRIBERS / 2 : SUBSCRIBERS * types.length;
   const dir = tempDir();
+  // PostgreSQL: one fresh database for the service and one for the baseline, dropped at the end.
+  const databases: TestDatabase[] =
+    engine === 'postgres' ? await Promise.all([createTestDatabase(), createTestDatabase()]) : [];
+  const [serviceDb, bareDb] = databases;
 
   // The baseline process stays up beside the service: rounds alternate between them, so both
   // see the same machine (the disk's fsync time and the other load vary over a run).
   const [bare, service] = await startBoth(
-    startChild('bare-sqlite.ts', { BENCH_DIR: dir }),
+    bareDb
+      ? startChild('bare-postgres.ts', { BENCH_DATABASE_URL: bareDb.url })
+      : startChild('bare-sqlite.ts', { BENCH_DIR: dir }),
     startChild('service.ts', {
-      DATABASE_URL: join(dir, 'webhooks.sqlite'),
+      DATABASE_URL: serviceDb ? serviceDb.url : join(dir, 'webhooks.sqlite'),
       SANDBOX_STEP_MS: '3600000',
       POLL_INTERVAL_MS: '3600000',
       HMS_ACCESS_KEY: 'bench-access-key',
@@ -73,6 +89,7 @@ export async function webhookIntake(ctx: BenchContext): Promise<Record<string, B
   const url = `http://127.0.0.1:${service.port}/webhooks/hms`;
   let ours = 0;
   let bareRate = 0;
+  let concurrentRate = 0;
   const latencies: number[] = [];
   let missing = 0;
   let refused = 0;
@@ -113,8 +130,11 @@ export async function webhookIntake(ctx: BenchContext): Promise<Record<string, B
     }
     ours = percentile(rates, 50);
     bareRate = percentile(bareRates, 50);
+    if (engine === 'postgres') {
+      concurrentRate = await bare.call<number>('inserts', { seconds, payload: envelope('bare', 0), connections: 10 });
+    }
     ctx.log(
-      `webhooks: ${ours.toFixed(0)} deliveries/s, raw durable inserts ${bareRate.toFixed(0)}/s ` +
+      `webhooks (${engine}): ${ours.toFixed(0)} deliveries/s, raw durable inserts ${bareRate.toFixed(0)}/s ` +
         `(medians of ${rounds} alternating rounds: ${rates.map((r) => r.toFixed(0)).join(', ')} vs ${bareRates.map((r) => r.toFixed(0)).join(', ')})`,
     );
     await bare.stop();
@@ -172,24 +192,30 @@ export async function webhookIntake(ctx: BenchContext): Promise<Record<string, B
   } finally {
     await service.stop();
     await bare.stop();
+    await Promise.all(databases.map((database) => database.drop()));
   }
 
   const p99 = percentile(latencies, 99);
+  const prefix = engine === 'postgres' ? 'postgres_' : '';
   ctx.log(
-    `webhooks: 2xx → event p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms at ` +
+    `webhooks (${engine}): 2xx → event p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms at ` +
       `${achievedRate.toFixed(0)} deliveries/s with ${SUBSCRIBERS} subscribers; ${missing} missing (${refused} not answered 2xx)`,
   );
   return {
-    webhook_deliveries_per_s: ratioResult(
+    [`${prefix}webhook_deliveries_per_s`]: ratioResult(
       ours,
       bareRate,
       { atLeast: 0.5 },
       {
         unit: 'deliveries/s',
-        note: 'verified, recorded and applied (STARTING → LIVE) 100ms deliveries; baseline: raw durable single-row inserts',
+        note:
+          `${engine}: verified, recorded and applied (STARTING → LIVE) 100ms deliveries; baseline: raw durable single-row inserts` +
+          (engine === 'postgres'
+            ? ` from one connection, one commit each (10 connections at once: ${concurrentRate.toFixed(0)}/s)`
+            : ''),
       },
     ),
-    webhook_2xx_to_event_p99_ms: {
+    [`${prefix}webhook_2xx_to_event_p99_ms`]: {
       value: round(p99),
       baseline: round(percentile(latencies, 50)),
       ratio: 0,
