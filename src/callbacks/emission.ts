@@ -69,6 +69,8 @@ export class CallbackEmission {
   private expiry: NodeJS.Timeout | null = null;
   private beating = false;
   private heartbeatFailures = 0;
+  /** Aborted by `stop`: cancels the sends in flight. */
+  private readonly cancel = new AbortController();
 
   constructor(
     readonly registration: CallbackRegistration,
@@ -111,8 +113,13 @@ export class CallbackEmission {
     void this.run();
   }
 
-  /** Stops emitting here, leaving the registration to be taken over. */
+  /**
+   * Stops emitting here, leaving the registration to be taken over. A `next` still being sent or
+   * retried is cancelled: a retry landing after the replica taking over has sent later changes
+   * would reach the router out of order.
+   */
   stop(): void {
+    this.cancel.abort();
     this.close();
   }
 
@@ -134,11 +141,15 @@ export class CallbackEmission {
         const item = await this.results.next();
         if (this.finished) return;
         if (item.done) return await this.complete();
-        const answer = await this.host.sender.send(this.registration.callbackUrl, {
-          ...this.envelope(),
-          action: 'next',
-          payload: item.value,
-        });
+        const answer = await this.host.sender.send(
+          this.registration.callbackUrl,
+          {
+            ...this.envelope(),
+            action: 'next',
+            payload: item.value,
+          },
+          this.cancel.signal,
+        );
         if (this.finished) return;
         if (!this.accepted(answer, 'next')) return;
         const cursor = eventIdOf(item.value);

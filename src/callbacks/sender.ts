@@ -69,10 +69,13 @@ export class CallbackSender {
     );
   }
 
-  async send(url: string, message: CallbackMessage): Promise<CallbackAnswer> {
+  /** Sends one message; `cancel` stops its attempts and retries (answered as a network failure). */
+  async send(url: string, message: CallbackMessage, cancel?: AbortSignal): Promise<CallbackAnswer> {
     const body = JSON.stringify(message);
+    // A signal of its own per send (cockatiel hangs a listener on it), following `cancel` if given.
+    const signal = cancel ? AbortSignal.any([cancel]) : new AbortController().signal;
     try {
-      return await this.turn(url).execute(() => this.attempt(url, body), new AbortController().signal);
+      return await this.turn(url).execute(() => this.attempt(url, body, signal), signal);
     } catch {
       return { status: 0, protocol: undefined };
     }
@@ -90,14 +93,13 @@ export class CallbackSender {
   }
 
   /** One message with its retries and per-attempt timeouts. */
-  private async attempt(url: string, body: string): Promise<CallbackAnswer> {
+  private async attempt(url: string, body: string, cancel: AbortSignal): Promise<CallbackAnswer> {
     try {
       return await this.policy.execute(async ({ signal }) => {
         const answer = await this.post(url, body, signal);
         if (answer.status === 0 || answer.status >= 500) throw new TransientFailure(answer);
         return answer;
-        // A signal of its own: cockatiel would otherwise hang every send's listener on one shared signal.
-      }, new AbortController().signal);
+      }, cancel);
     } catch (error) {
       if (error instanceof TransientFailure) return error.answer;
       return { status: 0, protocol: undefined };
