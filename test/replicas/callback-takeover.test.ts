@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, START_LIVESTREAM, STOP_LIVESTREAM, waitFor } from '../helpers.js';
 import { CallbackReceiver, type ReceivedMessage } from '../support/callback-receiver.js';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
-import { startRedisServer, type TestRedisServer } from '../support/redis-server.js';
 import { LIVESTREAM_READ } from '../webhooks/support.js';
-import { allVersions, type Cluster, startCluster } from './cluster.js';
+import { allVersions, type Cluster } from './cluster.js';
+import { type Deployment, startDeployment } from './deployment.js';
 
 /**
  * Apollo's HTTP callback protocol across replicas: subscriptions registered through replica a,
@@ -51,28 +50,21 @@ function expectResumed(versions: number[] | undefined, expected: number[], label
 }
 
 describe('callback subscriptions when their replica is killed', () => {
-  let database: TestDatabase;
-  let redis: TestRedisServer;
+  let deployment: Deployment;
   let receiver: CallbackReceiver;
   let cluster: Cluster;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    redis = await startRedisServer();
     receiver = new CallbackReceiver();
     await receiver.start();
-    cluster = await startCluster(['a', 'b'], {
-      DATABASE_URL: database.url,
-      REDIS_URL: redis.url,
-      CALLBACK_LEASE_MS: String(LEASE_MS),
-      SANDBOX_STEP_MS: '100',
+    deployment = await startDeployment(['a', 'b'], {
+      env: { CALLBACK_LEASE_MS: String(LEASE_MS), SANDBOX_STEP_MS: '100' },
     });
+    ({ cluster } = deployment);
   }, 60_000);
   afterAll(async () => {
-    await cluster?.stop();
+    await deployment?.stop();
     await receiver?.close();
-    await redis?.stop();
-    await database?.drop();
   });
 
   it('are taken over by another replica: every change as next in order, heartbeats continue, no gap', {
