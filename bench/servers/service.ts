@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 
 const config = loadConfig({ ...process.env, PORT: '0' });
-const app = buildApp(config, createLogger(config.logLevel));
+const app = await buildApp(config, createLogger(config.logLevel));
 const port = await app.start();
 
 let profiler: Session | undefined;
