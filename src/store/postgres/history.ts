@@ -4,8 +4,24 @@ import type { AssetInput, RecordingAssetRecord, StatusEventRecord } from '../../
 import { toSnapshot } from '../rows.js';
 import type { NewStatusEvent } from '../types.js';
 import { CHANGE_LOG_LOCK_KEY } from './connect.js';
+import { preparedFor } from './prepared.js';
 import { recordingAssets, statusEvents } from './tables.js';
 import type { Executor } from './transactions.js';
+
+const seen = preparedFor((x) =>
+  x
+    .select({ id: statusEvents.id })
+    .from(statusEvents)
+    .where(
+      and(
+        eq(statusEvents.streamKind, sql.placeholder('kind')),
+        eq(statusEvents.streamId, sql.placeholder('streamId')),
+        eq(statusEvents.eventId, sql.placeholder('eventId')),
+      ),
+    )
+    .limit(1)
+    .prepare('history_has'),
+);
 
 /**
  * status_events: every report about a stream, applied or refused. An applied one is a change-log
@@ -42,13 +58,7 @@ export class PgHistory {
   }
 
   async has(kind: StreamKind, streamId: string, eventId: string): Promise<boolean> {
-    const rows = await this.x()
-      .select({ id: statusEvents.id })
-      .from(statusEvents)
-      .where(
-        and(eq(statusEvents.streamKind, kind), eq(statusEvents.streamId, streamId), eq(statusEvents.eventId, eventId)),
-      )
-      .limit(1);
+    const rows = await seen(this.x()).execute({ kind, streamId, eventId });
     return rows.length > 0;
   }
 

@@ -1,7 +1,8 @@
-import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import { activeStatuses, type ProviderId, polledStatuses, type StreamKind } from '../../domain/status.js';
 import type { RecordOf } from '../../domain/types.js';
 import type { NewStream, PageRequest, StreamFilter, StreamWrite } from '../types.js';
+import { preparedFor } from './prepared.js';
 import { asRecords, RECORD_FIELDS, STREAM_COLUMNS, type StreamTable, TABLES } from './records.js';
 import type { Executor } from './transactions.js';
 
@@ -19,6 +20,8 @@ export class PgStreams {
   constructor(
     private readonly x: () => Executor,
     private readonly inTransaction: () => boolean,
+    /** In a group commit, holds the row from the group's other members (true: it waited). */
+    private readonly hold: (key: string) => Promise<boolean>,
   ) {}
 
   private async select<K extends StreamKind>(
@@ -37,7 +40,11 @@ export class PgStreams {
   }
 
   private async one<K extends StreamKind>(kind: K, where: SQL | undefined): Promise<RecordOf<K> | undefined> {
-    return (await this.select(kind, where, 'newest', 1, true))[0];
+    for (;;) {
+      const row = (await this.select(kind, where, 'newest', 1, true))[0];
+      // Another member of the group held it: read again what that member left (as FOR UPDATE does).
+      if (!row || !(await this.hold(`${kind}:${row.id}`))) return row;
+    }
   }
 
   get<K extends StreamKind>(kind: K, id: string): Promise<RecordOf<K> | undefined> {
@@ -49,13 +56,17 @@ export class PgStreams {
     return this.select(kind, inArray(TABLES[kind].id, [...ids]));
   }
 
-  findByExternalId<K extends StreamKind>(
+  async findByExternalId<K extends StreamKind>(
     kind: K,
     provider: ProviderId,
     externalId: string,
   ): Promise<RecordOf<K> | undefined> {
-    const t: StreamTable = TABLES[kind];
-    return this.one(kind, and(eq(t.provider, provider), eq(t.externalId, externalId)));
+    // Webhook correlation, the hot path: a prepared statement (prepared.ts).
+    const statement = BY_EXTERNAL_ID[kind][this.inTransaction() ? 'locked' : 'read'];
+    for (;;) {
+      const row = asRecords<K>(await statement(this.x()).execute({ provider, externalId }))[0];
+      if (!row || !(await this.hold(`${kind}:${row.id}`))) return row;
+    }
   }
 
   findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): Promise<RecordOf<K> | undefined> {
@@ -117,6 +128,24 @@ export class PgStreams {
     await this.x().update(t).set(set).where(eq(t.id, id));
   }
 }
+
+/** The newest stream of a vendor id, locked to the commit (inside a transaction) or only read. */
+function byExternalId(kind: StreamKind) {
+  const t: StreamTable = TABLES[kind];
+  const query = (x: Executor) =>
+    x
+      .select(RECORD_FIELDS[kind])
+      .from(t)
+      .where(and(eq(t.provider, sql.placeholder('provider')), eq(t.externalId, sql.placeholder('externalId'))))
+      .orderBy(desc(t.createdAt), desc(t.id))
+      .limit(1);
+  return {
+    locked: preparedFor((x) => query(x).for('update').prepare(`${kind}_by_external_id_locked`)),
+    read: preparedFor((x) => query(x).prepare(`${kind}_by_external_id`)),
+  };
+}
+
+const BY_EXTERNAL_ID = { livestream: byExternalId('livestream'), recording: byExternalId('recording') };
 
 function filterConditions(t: StreamTable, filter: StreamFilter): SQL[] {
   const conditions: SQL[] = [];
