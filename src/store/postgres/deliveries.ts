@@ -25,8 +25,9 @@ const record = preparedFor((x) =>
       eventType: sql.placeholder('eventType'),
       // Recorded with no body: one left waiting gets its body through `markPending`.
       payload: '',
-      receivedAt: sql.placeholder('receivedAt'),
-      processedAt: sql.placeholder('processedAt'),
+      // Raw placeholders (ISO strings, or null): drizzle would map a null with the timestamp's encoder.
+      receivedAt: sql`${sql.placeholder('receivedAt')}`,
+      processedAt: sql`${sql.placeholder('processedAt')}`,
     })
     // Either unique index (delivery id, signed content) makes it a duplicate. A concurrent
     // insert of the same key waits for the other transaction, then does nothing if it committed.
@@ -45,8 +46,8 @@ export class PgDeliveries {
       deliveryId: delivery.deliveryId,
       contentKey: delivery.contentKey,
       eventType: delivery.eventType,
-      receivedAt: delivery.receivedAt,
-      processedAt: delivery.processedAt ?? null,
+      receivedAt: delivery.receivedAt.toISOString(),
+      processedAt: delivery.processedAt?.toISOString() ?? null,
     });
     const id = rows[0]?.id;
     return id === undefined ? { inserted: false, id: 0 } : { inserted: true, id };

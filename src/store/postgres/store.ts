@@ -85,7 +85,7 @@ export class PostgresStore implements Store {
     this.streams = gated(
       new PgStreams(
         x,
-        () => transactions.inTransaction(),
+        () => transactions.rowLock(),
         (key) => transactions.hold(key),
       ),
     );
@@ -95,6 +95,7 @@ export class PostgresStore implements Store {
         (fn) => transactions.run(fn),
         () => transactions.inTransaction(),
         (position) => transactions.wrote(position),
+        () => transactions.holdsChangeLogLock(),
       ),
     );
     this.assets = gated(new PgAssets(x));

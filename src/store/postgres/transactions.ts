@@ -8,6 +8,15 @@ import type * as tables from './tables.js';
 /** What runs a statement: the pool (outside a transaction) or a transaction's (savepoint's) client. */
 export type Executor = PgDatabase<NodePgQueryResultHKT, typeof tables>;
 
+/**
+ * How a stream row read to be changed is locked: not outside a transaction; FOR UPDATE in one;
+ * FOR UPDATE NOWAIT in a group commit, which holds the change-log lock from its start and so must
+ * never wait for a row whose holder may be waiting for that lock (a deadlock PostgreSQL would
+ * break only after `deadlock_timeout`): the member finding its row taken fails, and runs again
+ * alone, taking the row before the lock as every other writer does.
+ */
+export type RowLock = 'none' | 'wait' | 'nowait';
+
 /** The transaction an async flow runs in (found through AsyncLocalStorage). */
 export interface Frame {
   tx: Executor;
@@ -67,6 +76,18 @@ export class PgTransactions {
 
   inTransaction(): boolean {
     return this.flow.getStore()?.open === true;
+  }
+
+  /** True when the calling flow's transaction took the change-log lock at its start (a group commit). */
+  holdsChangeLogLock(): boolean {
+    const frame = this.flow.getStore();
+    return frame?.open === true && frame.group !== undefined;
+  }
+
+  rowLock(): RowLock {
+    const frame = this.flow.getStore();
+    if (!frame?.open) return 'none';
+    return frame.group ? 'nowait' : 'wait';
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
