@@ -1,9 +1,6 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { PostgresStore } from '../../src/store/postgres/store.js';
-import type { NewStream } from '../../src/store/types.js';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import type { PostgresStore } from '../../src/store/postgres/store.js';
+import { STREAM_AT, streamRow, type TwoReplicas, twoReplicas } from './stores.js';
 
 /**
  * The PostgreSQL group commit (src/store/postgres/group.ts): concurrent `groupTransaction`s share
@@ -13,35 +10,11 @@ import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
  * the change log on another connection never see a position before a smaller one.
  */
 
-let database: TestDatabase;
+let replicas: TwoReplicas;
 let one: PostgresStore;
 let two: PostgresStore;
-
-function open(url: string): PostgresStore {
-  const { database: config } = loadConfig({ DATABASE_URL: url });
-  if (config.kind !== 'postgres') throw new Error('expected PostgreSQL');
-  return new PostgresStore(config, pino({ level: 'silent' }));
-}
-
-const at = new Date(Date.UTC(2026, 0, 1));
-function stream(id: string): NewStream {
-  return {
-    id,
-    provider: 'SANDBOX',
-    roomId: `room-${id}`,
-    externalId: `ext-${id}`,
-    sessionId: null,
-    status: 'LIVE',
-    vendorStatus: null,
-    version: 1,
-    failureReason: null,
-    idempotencyKey: null,
-    startedAt: null,
-    stoppedAt: null,
-    createdAt: at,
-    updatedAt: at,
-  };
-}
+const at = STREAM_AT;
+const stream = (id: string) => streamRow(id);
 
 /** One applied change of stream `id` as the lifecycle writes it: read (locked), history, row. */
 async function change(store: PostgresStore, id: string, published: number[] = []): Promise<number> {
@@ -67,17 +40,11 @@ async function change(store: PostgresStore, id: string, published: number[] = []
 }
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  one = open(database.url);
-  two = open(database.url);
-  await Promise.all([one.open(), two.open()]);
+  replicas = await twoReplicas();
+  ({ one, two } = replicas);
 });
 
-afterAll(async () => {
-  await one?.close();
-  await two?.close();
-  await database?.drop();
-});
+afterAll(() => replicas?.close());
 
 describe('PostgreSQL group commit', () => {
   it('acknowledges every other member, durably, when one fails in SQL and one throws', async () => {
