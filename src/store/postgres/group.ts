@@ -84,7 +84,9 @@ export class GroupCommit {
 
   /** One group: never throws, settles every member it took (or hands it back to the queue). */
   private async commitOne(): Promise<void> {
-    const members: Member[] = [];
+    // Taken before connecting: if the database cannot be reached, these are the ones told so
+    // (left in the queue, the drain would try again at once, for ever).
+    const members: Member[] = this.queue.splice(0, MAX_GROUP);
     const states: GroupMember[] = [];
     const frames: Frame[] = [];
     const values: unknown[] = [];
@@ -104,8 +106,8 @@ export class GroupCommit {
       begun.catch(() => {});
       await new Promise<void>((done) => {
         let running = 0;
-        const start = (member: Member) => {
-          const i = members.push(member) - 1;
+        const start = (i: number) => {
+          const member = members[i] as Member;
           const state: GroupMember = { waitingFor: null, waiters: [], position: 0 };
           const frame: Frame = { tx, ...shared, open: true, group, member: state };
           states.push(state);
@@ -132,9 +134,10 @@ export class GroupCommit {
         // Writers that arrive while the group runs join it.
         const fill = () => {
           while (!group.failed && members.length < MAX_GROUP && this.queue.length > 0) {
-            start(this.queue.shift() as Member);
+            start(members.push(this.queue.shift() as Member) - 1);
           }
         };
+        for (let i = 0; i < members.length; i++) start(i);
         fill();
         if (running === 0) done();
       });
