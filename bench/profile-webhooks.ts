@@ -1,12 +1,15 @@
-// `npx tsx bench/profile-webhooks.ts`: a CPU profile of the service taking 100ms webhooks for 5 s
-// (what bench/webhooks.ts measures), written to a temp folder whose path is printed.
+// `npx tsx bench/profile-webhooks.ts [postgres]`: a CPU profile of the service taking 100ms
+// webhooks for 5 s (what bench/webhooks.ts measures), on SQLite or on a fresh PostgreSQL database
+// (dropped after), written to a temp folder whose path is printed.
 import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { createTestDatabase } from '../test/support/postgres.js';
 import { startChild, tempDir } from './lib.js';
 
 const dir = tempDir('livestream-profile-');
+const database = process.argv[2] === 'postgres' ? await createTestDatabase() : undefined;
 const service = await startChild('service.ts', {
-  DATABASE_URL: join(dir, 'profile.sqlite'),
+  DATABASE_URL: database?.url ?? join(dir, 'profile.sqlite'),
   SANDBOX_STEP_MS: '3600000',
   POLL_INTERVAL_MS: '3600000',
   HMS_ACCESS_KEY: 'k',
@@ -45,4 +48,5 @@ try {
   console.log(`${result.requests.average} req/s, non-2xx ${result.non2xx}; profile: ${file}`);
 } finally {
   await service.stop();
+  await database?.drop();
 }

@@ -1,9 +1,6 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { PostgresStore } from '../../src/store/postgres/store.js';
-import type { NewStream } from '../../src/store/types.js';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
+import type { PostgresStore } from '../../src/store/postgres/store.js';
+import { STREAM_AT, streamRow, type TwoReplicas, twoReplicas } from './stores.js';
 
 /**
  * The PostgreSQL store as two replicas use it: two stores (two pools) on one database. What the
@@ -11,50 +8,18 @@ import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
  * cases only several connections can produce.
  */
 
-let database: TestDatabase;
+let replicas: TwoReplicas;
 let one: PostgresStore;
 let two: PostgresStore;
-
-function open(url: string): PostgresStore {
-  const { database: config } = loadConfig({ DATABASE_URL: url });
-  if (config.kind !== 'postgres') throw new Error('expected PostgreSQL');
-  return new PostgresStore(config, pino({ level: 'silent' }));
-}
-
-const at = new Date(Date.UTC(2026, 0, 1));
-function stream(id: string, status = 'LIVE'): NewStream {
-  return {
-    id,
-    provider: 'SANDBOX',
-    roomId: `room-${id}`,
-    externalId: `ext-${id}`,
-    sessionId: null,
-    status,
-    vendorStatus: null,
-    version: 1,
-    failureReason: null,
-    idempotencyKey: null,
-    startedAt: null,
-    stoppedAt: null,
-    createdAt: at,
-    updatedAt: at,
-    nextPollAt: at,
-    pollIntervalMs: 1000,
-  };
-}
+const stream = streamRow;
+const at = STREAM_AT;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  one = open(database.url);
-  two = open(database.url);
-  await Promise.all([one.open(), two.open()]);
+  replicas = await twoReplicas();
+  ({ one, two } = replicas);
 });
 
-afterAll(async () => {
-  await one?.close();
-  await two?.close();
-  await database?.drop();
-});
+afterAll(() => replicas?.close());
 
 describe('PostgresStore across replicas', () => {
   it('never lets two replicas claim the same stream for polling', async () => {

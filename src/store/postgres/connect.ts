@@ -52,11 +52,16 @@ export async function openPostgres(config: PostgresConfig, logger: Logger): Prom
   };
 }
 
-/** The pool of one replica on `DATABASE_URL` (no connection is opened until a query asks for one). */
-export function createPool(config: PostgresConfig, logger: Logger): pg.Pool {
+/**
+ * The pool of one replica on `DATABASE_URL` (no connection is opened until a query asks for one);
+ * `pipelined`: one connection whose statements are sent without waiting for the answers of those
+ * before (the group commit's, group.ts).
+ */
+export function createPool(config: PostgresConfig, logger: Logger, pipelined = false): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.url,
-    max: config.poolSize,
+    max: pipelined ? 1 : config.poolSize,
+    pipeline: pipelined,
     connectionTimeoutMillis: config.connectTimeoutMs,
     statement_timeout: config.statementTimeoutMs,
     // A transaction left open by a dead request must not hold row locks (or the change-log lock).

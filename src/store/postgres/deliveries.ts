@@ -1,6 +1,7 @@
 import { and, asc, count, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import type { ProviderId } from '../../domain/status.js';
 import type { DeliveryRecord, NewDelivery } from '../types.js';
+import { preparedFor } from './prepared.js';
 import { webhookDeliveries as d } from './tables.js';
 import type { Executor } from './transactions.js';
 
@@ -14,27 +15,40 @@ const RECORD = {
   processedAt: d.processedAt,
 };
 
+const record = preparedFor((x) =>
+  x
+    .insert(d)
+    .values({
+      provider: sql.placeholder('provider'),
+      deliveryId: sql.placeholder('deliveryId'),
+      contentKey: sql.placeholder('contentKey'),
+      eventType: sql.placeholder('eventType'),
+      // Recorded with no body: one left waiting gets its body through `markPending`.
+      payload: '',
+      // Raw placeholders (ISO strings, or null): drizzle would map a null with the timestamp's encoder.
+      receivedAt: sql`${sql.placeholder('receivedAt')}`,
+      processedAt: sql`${sql.placeholder('processedAt')}`,
+    })
+    // Either unique index (delivery id, signed content) makes it a duplicate. A concurrent
+    // insert of the same key waits for the other transaction, then does nothing if it committed.
+    .onConflictDoNothing()
+    .returning({ id: d.id })
+    .prepare('delivery_record'),
+);
+
 /** webhook_deliveries: unique per provider and delivery id, and per provider and signed content. */
 export class PgDeliveries {
   constructor(private readonly x: () => Executor) {}
 
   async record(delivery: NewDelivery): Promise<{ inserted: boolean; id: number }> {
-    const rows = await this.x()
-      .insert(d)
-      .values({
-        provider: delivery.provider,
-        deliveryId: delivery.deliveryId,
-        contentKey: delivery.contentKey,
-        eventType: delivery.eventType,
-        // Recorded with no body: one left waiting gets its body through `markPending`.
-        payload: '',
-        receivedAt: delivery.receivedAt,
-        processedAt: delivery.processedAt ?? null,
-      })
-      // Either unique index (delivery id, signed content) makes it a duplicate. A concurrent
-      // insert of the same key waits for the other transaction, then does nothing if it committed.
-      .onConflictDoNothing()
-      .returning({ id: d.id });
+    const rows = await record(this.x()).execute({
+      provider: delivery.provider,
+      deliveryId: delivery.deliveryId,
+      contentKey: delivery.contentKey,
+      eventType: delivery.eventType,
+      receivedAt: delivery.receivedAt.toISOString(),
+      processedAt: delivery.processedAt?.toISOString() ?? null,
+    });
     const id = rows[0]?.id;
     return id === undefined ? { inserted: false, id: 0 } : { inserted: true, id };
   }

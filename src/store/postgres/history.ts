@@ -5,8 +5,44 @@ import { assetMatches, assetValues, rankedHistory, toEventRecords } from '../map
 import { toSnapshot } from '../rows.js';
 import type { NewStatusEvent } from '../types.js';
 import { CHANGE_LOG_LOCK_KEY } from './connect.js';
+import { preparedFor } from './prepared.js';
 import { recordingAssets, statusEvents } from './tables.js';
 import type { Executor } from './transactions.js';
+
+const insertEvent = preparedFor((x) =>
+  x
+    .insert(statusEvents)
+    .values({
+      streamKind: sql.placeholder('streamKind'),
+      streamId: sql.placeholder('streamId'),
+      status: sql.placeholder('status'),
+      vendorStatus: sql.placeholder('vendorStatus'),
+      source: sql.placeholder('source'),
+      version: sql.placeholder('version'),
+      applied: sql.placeholder('applied'),
+      eventId: sql.placeholder('eventId'),
+      payload: sql.placeholder('payload'),
+      snapshot: sql.placeholder('snapshot'),
+      at: sql.placeholder('at'),
+    })
+    .returning({ id: statusEvents.id })
+    .prepare('history_insert'),
+);
+
+const seen = preparedFor((x) =>
+  x
+    .select({ id: statusEvents.id })
+    .from(statusEvents)
+    .where(
+      and(
+        eq(statusEvents.streamKind, sql.placeholder('kind')),
+        eq(statusEvents.streamId, sql.placeholder('streamId')),
+        eq(statusEvents.eventId, sql.placeholder('eventId')),
+      ),
+    )
+    .limit(1)
+    .prepare('history_has'),
+);
 
 /**
  * status_events: every report about a stream, applied or refused. An applied one is a change-log
@@ -20,36 +56,41 @@ export class PgHistory {
     private readonly transaction: <T>(fn: () => Promise<T>) => Promise<T>,
     private readonly inTransaction: () => boolean,
     private readonly wrote: (position: number) => void,
+    /** True when the calling flow's transaction holds the change-log lock already (a group commit). */
+    private readonly locked: () => boolean,
   ) {}
 
   async append(event: NewStatusEvent): Promise<number> {
     // Outside a transaction the lock would end with the statement's own: one is opened.
     if (event.applied && !this.inTransaction()) return this.transaction(() => this.append(event));
     const { snapshot } = event;
+    if (!event.applied || this.locked()) {
+      // No lock to take here: the hot path of a group commit, prepared (prepared.ts).
+      const rows = await insertEvent(this.x()).execute({
+        ...event,
+        snapshot: snapshot ? toSnapshot(event.streamKind, snapshot) : null,
+      });
+      const position = Number(rows[0]?.id);
+      if (event.applied) this.wrote(position);
+      return position;
+    }
     const values = sql`${event.streamKind}, ${event.streamId}, ${event.status}, ${event.vendorStatus}, ${event.source},
       ${event.version}::integer, ${event.applied}::boolean, ${event.eventId}, ${event.payload},
       ${snapshot ? toSnapshot(event.streamKind, snapshot) : null}, ${event.at.toISOString()}::timestamptz`;
     const columns = sql.raw(
       'stream_kind, stream_id, status, vendor_status, source, version, applied, event_id, payload, snapshot, at',
     );
-    const statement = event.applied
-      ? sql`with lock as (select pg_advisory_xact_lock(${CHANGE_LOG_LOCK_KEY.toString()}::bigint))
-          insert into status_events (${columns}) select ${values} from lock returning id`
-      : sql`insert into status_events (${columns}) values (${values}) returning id`;
-    const result = await this.x().execute<{ id: string }>(statement);
+    const result = await this.x().execute<{ id: string }>(
+      sql`with lock as (select pg_advisory_xact_lock(${CHANGE_LOG_LOCK_KEY.toString()}::bigint))
+          insert into status_events (${columns}) select ${values} from lock returning id`,
+    );
     const position = Number(result.rows[0]?.id);
-    if (event.applied) this.wrote(position);
+    this.wrote(position);
     return position;
   }
 
   async has(kind: StreamKind, streamId: string, eventId: string): Promise<boolean> {
-    const rows = await this.x()
-      .select({ id: statusEvents.id })
-      .from(statusEvents)
-      .where(
-        and(eq(statusEvents.streamKind, kind), eq(statusEvents.streamId, streamId), eq(statusEvents.eventId, eventId)),
-      )
-      .limit(1);
+    const rows = await seen(this.x()).execute({ kind, streamId, eventId });
     return rows.length > 0;
   }
 

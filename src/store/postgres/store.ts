@@ -7,13 +7,15 @@ import { PgCallbacks } from './callbacks.js';
 import { PgChangeLog } from './changelog.js';
 import { answers, createPool, migratePostgres, type PostgresConfig, type PostgresDb } from './connect.js';
 import { PgDeliveries } from './deliveries.js';
+import { classify, isDeadlock, isUniqueViolation } from './errors.js';
+import { GroupCommit } from './group.js';
 import { PgAssets, PgHistory } from './history.js';
 import { PgPolls } from './polling.js';
 import { PgRetention } from './retention.js';
 import { PgRooms } from './rooms.js';
 import { PgStreams } from './streams.js';
 import * as tables from './tables.js';
-import { classify, isDeadlock, isUniqueViolation, PgTransactions } from './transactions.js';
+import { PgTransactions } from './transactions.js';
 
 /** How many times a transaction PostgreSQL chose as a deadlock's victim is run in all. */
 const DEADLOCK_ATTEMPTS = 3;
@@ -30,39 +32,53 @@ export class PostgresStore extends StoreBase implements Store {
   /** drizzle over the pool (tests read tables through it directly). */
   readonly db: PostgresDb;
   readonly pool: pg.Pool;
+  /** The group commit's own connection (pipelined). */
+  private readonly groupPool: pg.Pool;
   private readonly migrated: Promise<void>;
   private readonly transactions: PgTransactions;
+  private readonly groups: GroupCommit;
   private readonly listeners = new Set<(sql: string) => void>();
   private closing?: Promise<void>;
 
   constructor(config: PostgresConfig, logger: Logger) {
     super();
     this.pool = createPool(config, logger);
+    this.groupPool = createPool(config, logger, true);
     const listeners = this.listeners;
-    this.db = drizzle({
-      client: this.pool,
-      schema: tables,
-      logger: {
-        logQuery(sql) {
-          for (const listener of listeners) listener(sql);
-        },
+    const statements = {
+      logQuery(sql: string) {
+        for (const listener of listeners) listener(sql);
       },
-    });
+    };
+    this.db = drizzle({ client: this.pool, schema: tables, logger: statements });
     this.migrated = migratePostgres(this.pool);
     // Awaited by `open` and by every call; not an unhandled rejection meanwhile.
     this.migrated.catch(() => {});
     const transactions = new PgTransactions(this.db);
     this.transactions = transactions;
+    this.groups = new GroupCommit(
+      this.groupPool,
+      transactions,
+      (client) => drizzle({ client, schema: tables, logger: statements }),
+      (sql) => statements.logQuery(sql),
+    );
     const x = () => transactions.executor();
     const gated = <S>(section: object): S => gate<S>(section, this.migrated, () => this.closing !== undefined);
     Object.assign(this, {
-      streams: gated(new PgStreams(x, () => transactions.inTransaction())),
+      streams: gated(
+        new PgStreams(
+          x,
+          () => transactions.rowLock(),
+          (key) => transactions.hold(key),
+        ),
+      ),
       history: gated(
         new PgHistory(
           x,
           (fn) => transactions.run(fn),
           () => transactions.inTransaction(),
           (position) => transactions.wrote(position),
+          () => transactions.holdsChangeLogLock(),
         ),
       ),
       assets: gated(new PgAssets(x)),
@@ -97,12 +113,14 @@ export class PostgresStore extends StoreBase implements Store {
   }
 
   /**
-   * A transaction of its own: PostgreSQL has no single writer to share, each transaction commits
-   * on its own connection (and the commits of concurrent ones are grouped by the server's WAL
-   * writer anyway).
+   * A group commit (group.ts): concurrent callers share one transaction, one change-log lock and
+   * one WAL flush. Inside a transaction already, a savepoint of it.
    */
-  groupTransaction<T>(fn: () => Promise<T>): Promise<T> {
-    return this.transaction(fn);
+  async groupTransaction<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.transactions.inTransaction()) return this.transaction(fn);
+    if (this.closing) throw new Error('The database connection is closed');
+    await this.migrated;
+    return this.groups.run(fn, (alone) => this.transaction(alone));
   }
 
   afterCommit(fn: () => void): void {
@@ -128,7 +146,7 @@ export class PostgresStore extends StoreBase implements Store {
   }
 
   close(): Promise<void> {
-    this.closing ??= this.pool.end();
+    this.closing ??= Promise.all([this.pool.end(), this.groupPool.end()]).then(() => {});
     return this.closing;
   }
 }

@@ -1,9 +1,11 @@
-import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
+import type { PgColumn } from 'drizzle-orm/pg-core';
 import { activeStatuses, type ProviderId, polledStatuses, type StreamKind } from '../../domain/status.js';
 import type { RecordOf } from '../../domain/types.js';
 import type { NewStream, PageRequest, StreamFilter, StreamWrite } from '../types.js';
+import { preparedFor } from './prepared.js';
 import { asRecords, RECORD_FIELDS, STREAM_COLUMNS, type StreamTable, TABLES } from './records.js';
-import type { Executor } from './transactions.js';
+import type { Executor, RowLock } from './transactions.js';
 
 /**
  * The stream tables on PostgreSQL. `listActive` has no cache here: several replicas write the same
@@ -18,7 +20,10 @@ import type { Executor } from './transactions.js';
 export class PgStreams {
   constructor(
     private readonly x: () => Executor,
-    private readonly inTransaction: () => boolean,
+    /** How a stream read to be changed locks its row (transactions.ts). */
+    private readonly rowLock: () => RowLock,
+    /** In a group commit, holds the row from the group's other members (true: it waited). */
+    private readonly hold: (key: string) => Promise<boolean>,
   ) {}
 
   private async select<K extends StreamKind>(
@@ -32,12 +37,17 @@ export class PgStreams {
     let query = this.x().select(RECORD_FIELDS[kind]).from(t).where(where).$dynamic();
     if (order === 'newest') query = query.orderBy(desc(t.createdAt), desc(t.id));
     if (limit !== undefined) query = query.limit(limit);
-    if (lock && this.inTransaction()) query = query.for('update');
+    const mode = lock ? this.rowLock() : 'none';
+    if (mode !== 'none') query = query.for('update', mode === 'nowait' ? { noWait: true } : {});
     return asRecords<K>(await query);
   }
 
   private async one<K extends StreamKind>(kind: K, where: SQL | undefined): Promise<RecordOf<K> | undefined> {
-    return (await this.select(kind, where, 'newest', 1, true))[0];
+    for (;;) {
+      const row = (await this.select(kind, where, 'newest', 1, true))[0];
+      // Another member of the group held it: read again what that member left (as FOR UPDATE does).
+      if (!row || !(await this.hold(`${kind}:${row.id}`))) return row;
+    }
   }
 
   get<K extends StreamKind>(kind: K, id: string): Promise<RecordOf<K> | undefined> {
@@ -49,13 +59,17 @@ export class PgStreams {
     return this.select(kind, inArray(TABLES[kind].id, [...ids]));
   }
 
-  findByExternalId<K extends StreamKind>(
+  async findByExternalId<K extends StreamKind>(
     kind: K,
     provider: ProviderId,
     externalId: string,
   ): Promise<RecordOf<K> | undefined> {
-    const t: StreamTable = TABLES[kind];
-    return this.one(kind, and(eq(t.provider, provider), eq(t.externalId, externalId)));
+    // Webhook correlation, the hot path: a prepared statement (prepared.ts).
+    const statement = BY_EXTERNAL_ID[kind][this.rowLock()];
+    for (;;) {
+      const row = asRecords<K>(await statement(this.x()).execute({ provider, externalId }))[0];
+      if (!row || !(await this.hold(`${kind}:${row.id}`))) return row;
+    }
   }
 
   findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): Promise<RecordOf<K> | undefined> {
@@ -112,10 +126,70 @@ export class PgStreams {
     for (const [field, value] of Object.entries(patch)) {
       if (value !== undefined && columns.has(field)) set[field] = value;
     }
-    if (Object.keys(set).length === 0) return;
-    const t: StreamTable = TABLES[kind];
-    await this.x().update(t).set(set).where(eq(t.id, id));
+    const fields = Object.keys(set).sort();
+    if (fields.length === 0) return;
+    const values: Record<string, unknown> = { id };
+    for (const field of fields) values[field] = toDriver(COLUMNS[kind][field], set[field]);
+    await updateOf(kind, fields)(this.x()).execute(values);
   }
+}
+
+/** The newest stream of a vendor id, locked to the commit (inside a transaction) or only read. */
+function byExternalId(kind: StreamKind) {
+  const t: StreamTable = TABLES[kind];
+  const query = (x: Executor) =>
+    x
+      .select(RECORD_FIELDS[kind])
+      .from(t)
+      .where(and(eq(t.provider, sql.placeholder('provider')), eq(t.externalId, sql.placeholder('externalId'))))
+      .orderBy(desc(t.createdAt), desc(t.id))
+      .limit(1);
+  return {
+    wait: preparedFor((x) => query(x).for('update').prepare(`${kind}_by_external_id_locked`)),
+    nowait: preparedFor((x) => query(x).for('update', { noWait: true }).prepare(`${kind}_by_external_id_nowait`)),
+    none: preparedFor((x) => query(x).prepare(`${kind}_by_external_id`)),
+  };
+}
+
+const BY_EXTERNAL_ID = { livestream: byExternalId('livestream'), recording: byExternalId('recording') };
+
+const COLUMNS: Record<StreamKind, Record<string, PgColumn>> = {
+  livestream: getTableColumns(TABLES.livestream),
+  recording: getTableColumns(TABLES.recording),
+};
+
+/** What drizzle would send for `value` in `column` (null as null). */
+function toDriver(column: PgColumn | undefined, value: unknown): unknown {
+  return value === null || value === undefined || !column ? (value ?? null) : column.mapToDriverValue(value);
+}
+
+/**
+ * A stream update writing `fields`, prepared (prepared.ts) once per set of fields: a change writes
+ * one of a few sets (status and times, a vendor status, details), each its own statement.
+ */
+const UPDATES = new Map<string, ReturnType<typeof preparedUpdate>>();
+function updateOf(kind: StreamKind, fields: readonly string[]) {
+  const key = `${kind}:${fields.join(',')}`;
+  let update = UPDATES.get(key);
+  if (!update) {
+    update = preparedUpdate(kind, fields, `${kind}_update_${UPDATES.size}`);
+    UPDATES.set(key, update);
+  }
+  return update;
+}
+
+function preparedUpdate(kind: StreamKind, fields: readonly string[], name: string) {
+  const t: StreamTable = TABLES[kind];
+  // Raw placeholders, the values mapped by the caller (toDriver): drizzle maps a placeholder's
+  // value with the column's encoder even when it is null, which a timestamp's cannot take.
+  const set = Object.fromEntries(fields.map((field) => [field, sql`${sql.placeholder(field)}`]));
+  return preparedFor((x) =>
+    x
+      .update(t)
+      .set(set)
+      .where(eq(t.id, sql.placeholder('id')))
+      .prepare(name),
+  );
 }
 
 function filterConditions(t: StreamTable, filter: StreamFilter): SQL[] {

@@ -1,15 +1,24 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
 import type { PgDatabase } from 'drizzle-orm/pg-core';
-import { StoreUnavailableError } from '../../domain/errors.js';
 import type { PostgresDb } from './connect.js';
+import { CommitOrder, flush } from './order.js';
 import type * as tables from './tables.js';
 
 /** What runs a statement: the pool (outside a transaction) or a transaction's (savepoint's) client. */
 export type Executor = PgDatabase<NodePgQueryResultHKT, typeof tables>;
 
+/**
+ * How a stream row read to be changed is locked: not outside a transaction; FOR UPDATE in one;
+ * FOR UPDATE NOWAIT in a group commit, which holds the change-log lock from its start and so must
+ * never wait for a row whose holder may be waiting for that lock (a deadlock PostgreSQL would
+ * break only after `deadlock_timeout`): the member finding its row taken fails, and runs again
+ * alone, taking the row before the lock as every other writer does.
+ */
+export type RowLock = 'none' | 'wait' | 'nowait';
+
 /** The transaction an async flow runs in (found through AsyncLocalStorage). */
-interface Frame {
+export interface Frame {
   tx: Executor;
   /** What waits for the outermost transaction to commit (shared by its savepoints). */
   committed: (() => void)[];
@@ -17,6 +26,33 @@ interface Frame {
   positions: number[];
   /** False once `fn` settled: a flow that outlives its transaction runs on the pool again. */
   open: boolean;
+  /**
+   * Set in a group commit (group.ts): a transaction nested in it takes no savepoint, and any
+   * failure inside it fails the whole group (it is then rolled back and its members run again).
+   */
+  group?: GroupState;
+  /** The group member this flow runs (its frame is its own; the group's transaction is shared). */
+  member?: GroupMember;
+}
+
+/** A writer of a group commit, as the stream rows it holds see it. */
+export interface GroupMember {
+  /** The member holding a stream row this one waits for. */
+  waitingFor: GroupMember | null;
+  /** Called when it settles: the rows it held are free. */
+  waiters: (() => void)[];
+  /** The last change-log position it wrote: its afterCommit callbacks run in that order. */
+  position: number;
+}
+
+export interface GroupState {
+  /** The member whose failure failed the group (null for the group's own). */
+  failedBy: GroupMember | null;
+  failed: boolean;
+  /** Stream rows held by members (kind:id), as a row lock holds them for a transaction. */
+  rows: Map<string, GroupMember>;
+  /** Each afterCommit callback's member position (committed[i] → tags[i]). */
+  tags: number[];
 }
 
 /**
@@ -28,7 +64,7 @@ interface Frame {
  */
 export class PgTransactions {
   private readonly flow = new AsyncLocalStorage<Frame>();
-  private readonly order = new CommitOrder();
+  readonly order = new CommitOrder();
 
   constructor(private readonly db: PostgresDb) {}
 
@@ -42,9 +78,21 @@ export class PgTransactions {
     return this.flow.getStore()?.open === true;
   }
 
+  /** True when the calling flow's transaction took the change-log lock at its start (a group commit). */
+  holdsChangeLogLock(): boolean {
+    const frame = this.flow.getStore();
+    return frame?.open === true && frame.group !== undefined;
+  }
+
+  rowLock(): RowLock {
+    const frame = this.flow.getStore();
+    if (!frame?.open) return 'none';
+    return frame.group ? 'nowait' : 'wait';
+  }
+
   async run<T>(fn: () => Promise<T>): Promise<T> {
     const outer = this.flow.getStore();
-    if (outer?.open) return this.savepoint(outer, fn);
+    if (outer?.open) return outer.group ? unguarded(outer, fn) : this.savepoint(outer, fn);
     const committed: (() => void)[] = [];
     const positions: number[] = [];
     let result: T;
@@ -66,12 +114,45 @@ export class PgTransactions {
     return result;
   }
 
+  /** Runs `fn` in `frame` (a group commit's transaction, see group.ts). */
+  within<T>(frame: Frame, fn: () => Promise<T>): Promise<T> {
+    return this.flow.run(frame, fn);
+  }
+
   /** The calling flow's transaction wrote change-log position `position` (see CommitOrder). */
   wrote(position: number): void {
     const frame = this.flow.getStore();
     if (!frame?.open) return;
     frame.positions.push(position);
+    if (frame.member) frame.member.position = position;
     this.order.begin(position);
+  }
+
+  /**
+   * A group member read stream row `key` to change it: the row lock of its transaction is the
+   * group's, shared by all members, so members running at once hold rows from each other here,
+   * until they settle. Answers true when it had to wait (the row must then be read again). A wait
+   * that would close a cycle fails the group (its members then run again, the failing one alone).
+   */
+  async hold(key: string): Promise<boolean> {
+    const frame = this.flow.getStore();
+    const { group, member } = frame ?? {};
+    if (!frame?.open || !group || !member) return false;
+    let waited = false;
+    for (let holder = group.rows.get(key); holder && holder !== member; holder = group.rows.get(key)) {
+      for (let next: GroupMember | null = holder; next; next = next.waitingFor) {
+        if (next === member) {
+          fail(frame);
+          throw new Error(`group commit members wait for each other (${key})`);
+        }
+      }
+      member.waitingFor = holder;
+      await new Promise<void>((resolve) => holder?.waiters.push(resolve));
+      member.waitingFor = null;
+      waited = true;
+    }
+    group.rows.set(key, member);
+    return waited;
   }
 
   private savepoint<T>(outer: Frame, fn: () => Promise<T>): Promise<T> {
@@ -93,112 +174,33 @@ export class PgTransactions {
   /** Runs `fn` once the current transaction has committed (at once outside one); dropped on rollback. */
   afterCommit(fn: () => void): void {
     const frame = this.flow.getStore();
-    if (frame?.open) frame.committed.push(fn);
-    else fn();
+    if (!frame?.open) {
+      fn();
+      return;
+    }
+    frame.committed.push(fn);
+    frame.group?.tags.push(frame.member?.position ?? 0);
   }
 }
 
 /**
- * What waits for commits that wrote change-log positions runs in position order within this
- * process. The change-log lock makes PostgreSQL commit them in position order, but the commit
- * acknowledgements of two connections may reach this process in either order: a transaction
- * whose position is higher than one still in flight here waits for it to settle (committed or
- * rolled back), so subscribers of this process are told changes in log order, as on SQLite.
+ * A transaction nested in a group commit: no savepoint (a round trip less on each side), so
+ * nothing of it can roll back alone: a failure fails the group, whose members then run again
+ * one by one (group.ts).
  */
-class CommitOrder {
-  /** Positions written by transactions that have not settled yet. */
-  private readonly inFlight = new Set<number>();
-  /** Committed transactions waiting for a lower position still in flight, by their highest position. */
-  private readonly waiting: { position: number; committed: (() => void)[] }[] = [];
-
-  begin(position: number): void {
-    this.inFlight.add(position);
-  }
-
-  /** The transaction that wrote `positions` settled: `committed` (null on rollback) runs in its turn. */
-  settle(positions: readonly number[], committed: (() => void)[] | null): void {
-    for (const position of positions) this.inFlight.delete(position);
-    if (committed && committed.length > 0) {
-      this.waiting.push({ position: Math.max(...positions), committed });
-      this.waiting.sort((a, b) => a.position - b.position);
-    }
-    let floor = Number.POSITIVE_INFINITY;
-    for (const position of this.inFlight) floor = Math.min(floor, position);
-    while (this.waiting.length > 0 && (this.waiting[0] as { position: number }).position < floor) {
-      const next = this.waiting.shift() as { committed: (() => void)[] };
-      try {
-        flush(next.committed);
-      } catch {
-        // One subscriber's failure is its own: the others are still told.
-      }
-    }
+async function unguarded<T>(frame: Frame, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    fail(frame);
+    throw error;
   }
 }
 
-/** Committed: every waiting callback runs, even if one of them throws (the first error is rethrown). */
-function flush(committed: (() => void)[]): void {
-  let failure: { error: unknown } | undefined;
-  for (const run of committed) {
-    try {
-      run();
-    } catch (error) {
-      failure ??= { error };
-    }
-  }
-  if (failure) throw failure.error;
-}
-
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
-const CONNECTION_MESSAGES = [
-  'Connection terminated',
-  'timeout exceeded when trying to connect',
-  'connection error',
-  'not queryable',
-];
-
-/**
- * True when `error` (or what it wraps: drizzle wraps the driver's error) says the database could
- * not be reached or dropped the connection: a network error, SQLSTATE class 08 (connection
- * exception), a server shutting down or not accepting connections (57P01-57P03), or a statement
- * cancelled by `statement_timeout` (57014). Nothing of such a statement was committed.
- */
-export function isUnreachable(error: unknown): boolean {
-  for (let current = error, depth = 0; current && depth < 5; depth++) {
-    if (current instanceof StoreUnavailableError) return true;
-    if (typeof current !== 'object') return false;
-    const { code, message } = current as { code?: unknown; message?: unknown };
-    if (typeof code === 'string') {
-      if (CONNECTION_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code) || code === '57014') {
-        return true;
-      }
-    }
-    if (typeof message === 'string' && CONNECTION_MESSAGES.some((text) => message.includes(text))) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
-/** A database that cannot be reached becomes StoreUnavailableError; every other error stays as it is. */
-export function classify(error: unknown): unknown {
-  if (error instanceof StoreUnavailableError) return error;
-  return isUnreachable(error) ? new StoreUnavailableError({ cause: error }) : error;
-}
-
-/** True when `error` (or what it wraps) carries SQLSTATE `code`. */
-function hasCode(error: unknown, code: string): boolean {
-  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 5; depth++) {
-    if ((current as { code?: unknown }).code === code) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
-/** PostgreSQL's unique violation (SQLSTATE 23505). */
-export function isUniqueViolation(error: unknown): boolean {
-  return hasCode(error, '23505');
-}
-
-/** PostgreSQL rolled the transaction back to break a deadlock (SQLSTATE 40P01). */
-export function isDeadlock(error: unknown): boolean {
-  return hasCode(error, '40P01');
+/** The group `frame` runs in has failed, by its member's doing unless another failed it first. */
+export function fail(frame: Frame): void {
+  const { group } = frame;
+  if (!group) return;
+  if (!group.failed) group.failedBy = frame.member ?? null;
+  group.failed = true;
 }
