@@ -11,6 +11,7 @@ import { coldStartAndMemory } from './coldstart.js';
 import { fanOut } from './fanout.js';
 import type { BenchContext, BenchResult } from './lib.js';
 import { queryThroughput } from './query.js';
+import { replicaFanOut } from './replica-fanout.js';
 import { replicaDelivery } from './replicas.js';
 import { retentionPruning } from './retention.js';
 import { webhookIntake } from './webhooks.js';
@@ -37,6 +38,7 @@ const BENCHES: Record<string, Bench> = {
   replicas: replicaDelivery,
   retention: retentionPruning,
   callbacks: callbackFanOut,
+  'replica-fanout': replicaFanOut,
   fanout: fanOut,
 };
 

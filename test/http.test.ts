@@ -82,9 +82,20 @@ describe('health', () => {
 
 describe('WebSocket endpoints', () => {
   it('speaks graphql-transport-ws on /ws as on /graphql', async () => {
+    // Subscribing `after` a position taken before the start makes the event arrive whether the
+    // subscription is registered before or after the start commits (no sleep, no race).
+    const before = await gql(
+      server.url,
+      'mutation { startLivestream(input: { roomId: "ws-path-before" }) { ... on StartLivestreamSuccess { livestream { changeCursor } } } }',
+    );
     const client = wsClient(`ws://127.0.0.1:${server.port}/ws`);
-    const watch = collect(client, 'subscription { livestreamChanged(roomId: "ws-path") { roomId status version } }');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const watch = collect(
+      client,
+      'subscription ($after: String) { livestreamChanged(roomId: "ws-path", after: $after) { roomId status version } }',
+      {
+        after: before.data?.startLivestream.livestream.changeCursor,
+      },
+    );
     await gql(server.url, START_LIVESTREAM, { input: { roomId: 'ws-path' } });
     const [created] = await watch.waitFor(1);
     expect(created.livestreamChanged).toEqual({ roomId: 'ws-path', status: 'STARTING', version: 1 });

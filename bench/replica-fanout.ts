@@ -1,0 +1,149 @@
+import { createTestDatabase } from '../test/support/postgres.js';
+import { startRedisServer } from '../test/support/redis-server.js';
+import { expectEverywhere, type FanOutClients, openClients, post, waitForSubscriptions } from './fanout.js';
+import { type BenchContext, type BenchResult, type ChildServer, percentile, ratioResult, startChild } from './lib.js';
+
+const REPLICAS = 3;
+const WATCH_ID = 'subscription($id: ID!) { livestreamChanged(id: $id) { id status vendorStatus version } }';
+
+/** Several FanOutClients (one set per server) seen as one, for `expectEverywhere`. */
+function together(sets: FanOutClients[]): FanOutClients {
+  const concerned = sets.flatMap((s) => s.concerned);
+  return {
+    processes: sets.flatMap((s) => s.processes),
+    concerned,
+    total: concerned.reduce((a, b) => a + b, 0),
+    stop: async () => {
+      await Promise.all(sets.map((s) => s.stop()));
+    },
+  };
+}
+
+/**
+ * Fan-out across replicas (issue 17): three replicas on one PostgreSQL database and one Redis,
+ * 15,000 graphql-ws subscribers on each (45,000 sockets), all watching one stream by id. Time from
+ * one change committed through the first replica's intake until the last of the 45,000 has it,
+ * against three bare `ws` servers broadcasting the same bytes to the same sockets (from the same
+ * client processes), told to start at the same moment. Median of the rounds.
+ */
+export async function replicaFanOut(ctx: BenchContext): Promise<Record<string, BenchResult>> {
+  const perReplica = ctx.quick ? 2000 : 15_000;
+  const rounds = ctx.quick ? 3 : 5;
+  const count = perReplica * REPLICAS;
+  const redis = await startRedisServer();
+  const database = await createTestDatabase();
+  const ours: number[] = [];
+  let sample = '';
+  try {
+    const env = {
+      DATABASE_URL: database.url,
+      REDIS_URL: redis.url,
+      SANDBOX_STEP_MS: '3600000',
+      POLL_INTERVAL_MS: '3600000',
+    };
+    const services: ChildServer[] = [];
+    try {
+      // The first applies the migrations; the others start side by side.
+      services.push(await startChild('service.ts', env));
+      services.push(...(await Promise.all([startChild('service.ts', env), startChild('service.ts', env)])));
+      const committer = services[0] as ChildServer;
+      const started = await post(
+        committer.port,
+        'mutation { startLivestream(input: { roomId: "replica-fanout" }) { ... on StartLivestreamSuccess { livestream { id } } } }',
+      );
+      const hotId = started.data.startLivestream.livestream.id as string;
+      const sets: FanOutClients[] = [];
+      try {
+        const began = Date.now();
+        for (const service of services) {
+          const own = await service.call<number>('subscribers');
+          sets.push(
+            await openClients(`ws://127.0.0.1:${service.port}/graphql`, perReplica, () => ({
+              query: WATCH_ID,
+              variables: { id: hotId },
+              concerned: true,
+            })),
+          );
+          await waitForSubscriptions(service, own + perReplica);
+        }
+        ctx.log(`replica fan-out: ${count} subscribers open in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+        const clients = together(sets);
+        // One round to warm up (JIT, Redis connections), not counted.
+        for (let r = -1; r < rounds; r++) {
+          const marker = `bench-${r}-${Date.now()}`;
+          const took = await expectEverywhere(clients, marker, () =>
+            committer.call<number>('touch', { id: hotId, marker }),
+          );
+          if (r >= 0) ours.push(took);
+          sample ||= JSON.stringify({
+            id: '1',
+            type: 'next',
+            payload: {
+              data: { livestreamChanged: { id: hotId, status: 'STARTING', vendorStatus: marker, version: 99 } },
+            },
+          });
+        }
+      } finally {
+        await Promise.all(sets.map((s) => s.stop()));
+      }
+    } finally {
+      await Promise.all(services.map((s) => s.stop()));
+    }
+  } finally {
+    await database.drop();
+    await redis.stop();
+  }
+
+  // ── baseline: three bare `ws` servers, the same sockets from the same clients, the same bytes ──
+  const bare: number[] = [];
+  const servers = await Promise.all(Array.from({ length: REPLICAS }, () => startChild('bare-ws.ts')));
+  try {
+    const sets: FanOutClients[] = [];
+    try {
+      for (const server of servers) {
+        sets.push(
+          await openClients(
+            `ws://127.0.0.1:${server.port}`,
+            perReplica,
+            () => null,
+            () => true,
+          ),
+        );
+      }
+      const clients = together(sets);
+      const everyone = Array.from({ length: perReplica }, (_, j) => j);
+      for (let r = -1; r < rounds; r++) {
+        const marker = `bench-${r}-${Date.now()}`;
+        const bytes = sample.replace(/bench-[^"]+/, marker);
+        const took = await expectEverywhere(clients, marker, async () => {
+          const starts = await Promise.all(
+            servers.map((s) => s.call<number>('broadcast', { bytes, sockets: everyone })),
+          );
+          return Math.min(...starts);
+        });
+        if (r >= 0) bare.push(took);
+      }
+    } finally {
+      await Promise.all(sets.map((s) => s.stop()));
+    }
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+  }
+
+  const median = (values: number[]) => percentile(values, 50);
+  ctx.log(
+    `replica fan-out: one change reaches ${count} subscribers on ${REPLICAS} replicas in ${median(ours).toFixed(1)} ms ` +
+      `(three bare ws ${median(bare).toFixed(1)} ms)`,
+  );
+  return {
+    replica_fanout_delivery_ms: ratioResult(
+      median(ours),
+      median(bare),
+      { atMost: 2.5 },
+      {
+        unit: 'ms',
+        note: `${REPLICAS} replicas × ${perReplica} subscribers by id, change committed on the first; median of ${rounds}; ours: ${ours.map((t) => t.toFixed(1)).join(', ')}; bare: ${bare.map((t) => t.toFixed(1)).join(', ')}`,
+      },
+    ),
+  };
+}
