@@ -289,7 +289,14 @@ export class Operation<E> {
   ) {}
 
   pull(): void {
-    this.iterator.next().then(
+    let next: Promise<IteratorResult<ExecutionResult>>;
+    try {
+      next = this.iterator.next();
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    next.then(
       (result) => this.deliver(result),
       (error: unknown) => this.fail(error),
     );

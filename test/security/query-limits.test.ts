@@ -246,7 +246,9 @@ describe('masked errors', () => {
     // with its code, over WebSocket and SSE alike.
     const missing = await overWebSocket(wsUrl, 'subscription { livestreamChanged(id: "missing") { id } }');
     expect(missing?.type).toBe('error');
-    expect(missing?.payload).toMatchObject([{ message: 'No livestream with id missing', extensions: { code: 'NOT_FOUND' } }]);
+    expect(missing?.payload).toMatchObject([
+      { message: 'No livestream with id missing', extensions: { code: 'NOT_FOUND' } },
+    ]);
     const overSse = await sseText(url, 'subscription { livestreamChanged(id: "missing") { id } }');
     expect(overSse).toContain('No livestream with id missing');
     expect(overSse).toContain('"code":"NOT_FOUND"');
