@@ -132,20 +132,21 @@ export function useServer<E extends Extra>(
   // published meanwhile waited for it (bench/README.md, "Fan-out", issue 17).
   let round: Iterator<WebSocket> | null = null;
   let perTick = 1;
+  let tick = 0;
   const heartbeat =
     keepAlive > 0 && Number.isFinite(keepAlive)
       ? setInterval(() => {
-          if (!round) {
+          // A round starts every `keepAlive`, whatever the number of sockets: each socket's turn
+          // comes once per interval (one that joined after a round's slices were sized waits
+          // for the next round).
+          if (tick++ % HEARTBEAT_SLICES === 0) {
             round = ws.clients.values();
-            perTick = Math.max(1, Math.ceil(ws.clients.size / HEARTBEAT_SLICES));
+            perTick = Math.ceil(ws.clients.size / HEARTBEAT_SLICES);
           }
-          for (let k = 0; k < perTick; k++) {
+          for (let k = 0; k < perTick && round; k++) {
             const next = round.next();
-            if (next.done) {
-              round = null;
-              return;
-            }
-            beat(next.value);
+            if (next.done) round = null;
+            else beat(next.value);
           }
         }, keepAlive / HEARTBEAT_SLICES)
       : null;
