@@ -11,10 +11,6 @@ const ONCE = [
   'test/store-list-active-sqlite.test.ts',
   'test/replicas/**',
   'test/config.test.ts',
-  // Their helpers age rows in the SQLite file itself (test/retention/support.ts); retention on
-  // PostgreSQL is tested through the store by test/store-retention.test.ts, on both projects.
-  'test/retention/**',
-  'test/continuity/errors-sse.test.ts',
 ];
 
 export default defineConfig({

@@ -47,8 +47,10 @@ export async function catchUp(ctx: BenchContext): Promise<BenchResult> {
     await client.dispose();
 
     const db = new Database(databaseUrl, { readonly: true });
+    // Along the positions (rowid), as SQLite reads them fastest: along the (stream_kind, …) index
+    // it would sort every row first, a slower baseline.
     const read = db.prepare(
-      'select id, snapshot from status_events where id > ? and applied = 1 and stream_kind = ? order by id',
+      'select id, snapshot from status_events where id > ? and applied = 1 and +stream_kind = ? order by id',
     );
     const startedRead = performance.now();
     const rows = read.all(position, 'livestream').length;
@@ -56,7 +58,7 @@ export async function catchUp(ctx: BenchContext): Promise<BenchResult> {
     db.close();
     if (rows !== count) throw new Error(`the plain query read ${rows} rows, expected ${count}`);
     ctx.log(`catch-up: ${round(replayed, 0)} changes/s replayed, ${round(plain, 0)} rows/s read by a plain query`);
-    return ratioResult(replayed, plain, { atLeast: 0.02 }, { unit: 'changes/s', note: `${count} changes` });
+    return ratioResult(replayed, plain, { atLeast: 0.5 }, { unit: 'changes/s', note: `${count} changes` });
   } finally {
     await service.stop();
   }

@@ -6,6 +6,8 @@ import { type BenchContext, type BenchResult, ROOT, round, tempDir } from './lib
 
 interface Start {
   readyMs: number;
+  /** CPU time (user + system, all threads) the process had used when it was ready. */
+  cpuMs: number;
   rssMb: number;
 }
 
@@ -31,10 +33,13 @@ async function coldStart(command: string, args: string[], env: Record<string, st
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     if (!readyMs) throw new Error(`${args.join(' ')} never became ready`);
+    // Less sensitive than wall time to the other processes of a shared machine (USER_HZ = 100).
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const cpuMs = (Number(stat[11]) + Number(stat[12])) * 10;
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
     const rssKb = Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0);
-    return { readyMs, rssMb: rssKb / 1024 };
+    return { readyMs, cpuMs, rssMb: rssKb / 1024 };
   } finally {
     // A child that has already exited (it could not listen, say) never emits `exit` again.
     if (child.exitCode === null && child.signalCode === null) {
@@ -103,23 +108,28 @@ export async function coldStartAndMemory(ctx: BenchContext): Promise<{ start: Be
   const bareMs = median(bare.map((s) => s.readyMs));
   const rss = median(ours.map((s) => s.rssMb));
   const bareRss = median(bare.map((s) => s.rssMb));
-  ctx.log(`cold start: ${readyMs.toFixed(0)} ms (bare node ${bareMs.toFixed(0)} ms); idle RSS ${rss.toFixed(1)} MB`);
+  const cpuMs = median(ours.map((s) => s.cpuMs));
+  const spread = (values: number[]) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;
+  ctx.log(
+    `cold start: ${readyMs.toFixed(0)} ms (runs ${spread(ours.map((s) => s.readyMs))}; bare node ${bareMs.toFixed(0)} ms), ` +
+      `${cpuMs.toFixed(0)} ms CPU to ready; idle RSS ${rss.toFixed(1)} MB`,
+  );
   return {
     start: {
       value: round(readyMs),
       baseline: round(bareMs),
       ratio: round(readyMs / bareMs, 3),
-      target: '<= 1500 ms',
-      pass: readyMs <= 1500,
+      target: '<= 1000 ms',
+      pass: readyMs <= 1000,
       unit: 'ms',
-      note: `first run ${ours[0]?.readyMs.toFixed(0)} ms`,
+      note: `runs ${spread(ours.map((s) => s.readyMs))} ms; CPU to ready ${cpuMs.toFixed(0)} ms (bare ${median(bare.map((s) => s.cpuMs)).toFixed(0)} ms)`,
     },
     memory: {
       value: round(rss),
       baseline: round(bareRss),
       ratio: round(rss / bareRss, 3),
-      target: '<= 150 MB',
-      pass: rss <= 150,
+      target: '<= 120 MB',
+      pass: rss <= 120,
       unit: 'MB RSS',
     },
   };

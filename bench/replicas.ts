@@ -10,6 +10,8 @@ const RATE = 500;
 const WATCH_ROOM = 'subscription($room: String!) { livestreamChanged(roomId: $room) { id vendorStatus } }';
 
 interface Delivery {
+  /** Changes per second asked for. */
+  asked: number;
   /** Changes per second the load reached (below RATE when the database could not keep up). */
   rate: number;
   p50: number;
@@ -30,14 +32,17 @@ export async function replicaDelivery(ctx: BenchContext): Promise<Record<string,
   const seconds = ctx.quick ? 3 : 10;
   const redis = await startRedisServer();
   try {
-    const single = await measure(ctx, redis.url, 'single', seconds);
-    const cross = await measure(ctx, redis.url, 'cross', seconds);
+    // Across replicas first; then one replica under the same load: the rate the first reached
+    // (below RATE when the database could not commit faster), so the two p99s compare like for like.
+    const cross = await measure(ctx, redis.url, 'cross', seconds, RATE);
+    const single = await measure(ctx, redis.url, 'single', seconds, Math.min(RATE, Math.round(cross.rate)));
+    const commits = await serialCommitRate();
     ctx.log(
       `replicas: commit to receipt p50 ${cross.p50.toFixed(1)} ms, p99 ${cross.p99.toFixed(1)} ms across replicas; ` +
         `one replica p50 ${single.p50.toFixed(1)} ms, p99 ${single.p99.toFixed(1)} ms`,
     );
     const note = (d: Delivery) =>
-      `${d.rate.toFixed(0)} changes/s reached, p50 ${d.p50.toFixed(1)} ms, ${d.deliveries} deliveries, ${d.missing} missing`;
+      `${d.rate.toFixed(0)} of ${d.asked} changes/s reached, p50 ${d.p50.toFixed(1)} ms, ${d.deliveries} deliveries, ${d.missing} missing`;
     return {
       replicas_delivery_p99_ms: ratioResult(
         cross.p99,
@@ -45,7 +50,7 @@ export async function replicaDelivery(ctx: BenchContext): Promise<Record<string,
         { atMost: 3 },
         {
           unit: 'ms',
-          note: `${RATE} changes/s asked for ${seconds} s, ${SUBSCRIBERS_PER_REPLICA} subscribers on each of 2 replicas; across: ${note(cross)}; one replica: ${note(single)}`,
+          note: `${seconds} s of load, ${SUBSCRIBERS_PER_REPLICA} subscribers on each of 2 replicas; across: ${note(cross)}; one replica: ${note(single)}; PostgreSQL here: ${commits.toFixed(0)} durable single-row commits/s from one connection`,
           pass: cross.p99 <= 3 * single.p99 && cross.missing === 0 && single.missing === 0,
         },
       ),
@@ -61,6 +66,7 @@ async function measure(
   redisUrl: string,
   topology: 'single' | 'cross',
   seconds: number,
+  rate: number,
 ): Promise<Delivery> {
   const database = await createTestDatabase();
   const env = {
@@ -106,18 +112,13 @@ async function measure(
     const processes = clients.flatMap((c) => c.processes);
 
     // Warm up (JIT, pools), then the measured load.
-    await committer.call('churn', { ids, rate: RATE, count: RATE, prefix: 'warm-' });
+    await committer.call('churn', { ids, rate, seconds: 1, prefix: 'warm-' });
     await Promise.all(processes.map((p) => p.call('arrivals', 'load-')));
-    const committed = await committer.call<Record<string, number>>('churn', {
-      ids,
-      rate: RATE,
-      count: RATE * seconds,
-      prefix: 'load-',
-    });
+    const committed = await committer.call<Record<string, number>>('churn', { ids, rate, seconds, prefix: 'load-' });
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const arrived = await Promise.all(processes.map((p) => p.call<Record<string, number[]>>('arrived')));
 
-    const { __rate: rate = 0, ...changes } = committed;
+    const { __rate: reached = 0, ...changes } = committed;
     const latencies: number[] = [];
     const expected = (Object.keys(changes).length * SUBSCRIBERS_PER_REPLICA * 2) / ROOMS;
     for (const share of arrived) {
@@ -127,9 +128,12 @@ async function measure(
         for (const time of times) latencies.push(time - at);
       }
     }
-    ctx.log(`replicas (${topology}): ${rate.toFixed(0)} changes/s, ${latencies.length} of ${expected} deliveries`);
+    ctx.log(
+      `replicas (${topology}): ${reached.toFixed(0)} of ${rate} changes/s asked, ${latencies.length} of ${expected} deliveries`,
+    );
     return {
-      rate,
+      asked: rate,
+      rate: reached,
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
       deliveries: latencies.length,
@@ -138,6 +142,23 @@ async function measure(
   } finally {
     await Promise.all(clients.map((c) => c.stop()));
     await Promise.all(services.map((s) => s.stop()));
+    await database.drop();
+  }
+}
+
+/**
+ * What bounds the rate on this machine: durable single-row commits per second from one connection
+ * (servers/bare-postgres.ts, a fresh database), measured in the same run. Applied changes commit
+ * one after another (each holds the change-log lock to its commit), so a change costs at least
+ * one of these plus its statements under the lock, unless the store groups them in one commit.
+ */
+async function serialCommitRate(): Promise<number> {
+  const database = await createTestDatabase();
+  const bare = await startChild('bare-postgres.ts', { BENCH_DATABASE_URL: database.url });
+  try {
+    return await bare.call<number>('inserts', { seconds: 2, payload: 'x'.repeat(200) });
+  } finally {
+    await bare.stop();
     await database.drop();
   }
 }

@@ -7,14 +7,14 @@ import { recent } from './observability/recent.js';
 import { flushTracing, startTracing } from './observability/tracing.js';
 import { instrumentProvider } from './observability/vendor-calls.js';
 import { createProviders, type ProviderRegistry } from './providers/index.js';
-import { createReplication } from './replicas/replication.js';
+import type { Replication } from './replicas/replication.js';
 import { Pruner } from './retention/pruner.js';
 import type { AppServices } from './schema/context.js';
 import { RecordingAssetService } from './service/assets.js';
 import { AutomationService } from './service/automation.js';
 import { StreamService } from './service/streams.js';
-import { PostgresStore } from './store/postgres/store.js';
 import { SqliteStore } from './store/sqlite/store.js';
+import type { Store } from './store/types.js';
 import { Intake } from './sync/intake.js';
 import { Poller } from './sync/poller.js';
 import { WebhookIntake } from './sync/webhooks.js';
@@ -36,17 +36,32 @@ export interface App {
 /**
  * Wires config → database (migrated) → lifecycle → intake → providers → services → HTTP server →
  * poller, each built from what comes before it.
+ *
+ * What only PostgreSQL or replicas need (node-postgres, drizzle's PostgreSQL dialect, ioredis, the
+ * change-log tailer) is imported here only when configured: the default (one process on SQLite)
+ * does not load it, which is a good part of its cold start (bench/README.md, issue 17).
  */
-export function buildApp(config: Config, logger: Logger): App {
+export async function buildApp(config: Config, logger: Logger): Promise<App> {
   // SQLite (a file path) is the embedded default; DATABASE_URL=postgres://… is the store of replicas.
-  const store =
-    config.database.kind === 'postgres'
-      ? new PostgresStore(config.database, logger)
-      : new SqliteStore(config.database.path);
+  let store: Store;
+  let open: (() => Promise<void>) | undefined;
+  if (config.database.kind === 'postgres') {
+    const { PostgresStore } = await import('./store/postgres/store.js');
+    const postgres = new PostgresStore(config.database, logger);
+    store = postgres;
+    // The migrations (under their lock) are applied before anything is served.
+    open = () => postgres.open();
+  } else {
+    store = new SqliteStore(config.database.path);
+  }
   const events = new StreamEvents();
   // Several replicas (PostgreSQL or Redis configured): changes reach subscribers through the change
   // log, and vendors' poll budgets are shared; one process: straight from the lifecycle.
-  const replication = createReplication(config, store, events, logger);
+  let replication: Replication | null = null;
+  if (config.redisUrl || config.database.kind === 'postgres') {
+    const { createReplication } = await import('./replicas/replication.js');
+    replication = createReplication(config, store, events, logger);
+  }
   const schedule = new PollSchedule(config.polling);
   const lifecycle = new StreamLifecycle(store, replication?.publisher ?? events, schedule);
   const intake = new Intake(store, lifecycle, logger);
@@ -88,8 +103,7 @@ export function buildApp(config: Config, logger: Logger): App {
     http,
     async start() {
       await startTracing(config.tracing);
-      // PostgreSQL: the migrations (under their lock) are applied before anything is served.
-      if (store instanceof PostgresStore) await store.open();
+      await open?.();
       await replication?.start();
       const port = await http.listen(config.port);
       // Deliveries recorded but not applied (stream unknown then, or a crash in between) are

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { createRemoteJWKSet, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import type { JWTPayload } from 'jose';
 import type { Config } from './config.js';
 
 export const ROLES = ['host', 'viewer'] as const;
@@ -52,14 +52,27 @@ const ASYMMETRIC_ALGORITHMS = [
 
 export function createAuthenticator(auth: Config['auth']): Authenticator {
   const options = { issuer: auth.issuer, audience: auth.audience };
+  // jose is imported only when tokens are checked: open mode (the default) never loads it, a part
+  // of the cold start (bench/README.md, issue 17).
+  let loading: Promise<typeof import('jose')> | undefined;
+  const jose = () => {
+    loading ??= import('jose');
+    return loading;
+  };
   let verify: ((token: string) => Promise<JWTPayload>) | undefined;
   if (auth.jwtSecret) {
     const secret = new TextEncoder().encode(auth.jwtSecret);
-    verify = async (token) => (await jwtVerify(token, secret, { ...options, algorithms: ['HS256'] })).payload;
+    verify = async (token) =>
+      (await (await jose()).jwtVerify(token, secret, { ...options, algorithms: ['HS256'] })).payload;
   } else if (auth.jwksUrl) {
+    const url = new URL(auth.jwksUrl);
     // jose caches the key set and refetches it (at most every 30 s) when a token names an unknown kid.
-    const keys = createRemoteJWKSet(new URL(auth.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30_000 });
-    verify = async (token) => (await jwtVerify(token, keys, { ...options, algorithms: ASYMMETRIC_ALGORITHMS })).payload;
+    let keys: ReturnType<typeof import('jose').createRemoteJWKSet> | undefined;
+    verify = async (token) => {
+      const { createRemoteJWKSet, jwtVerify } = await jose();
+      keys ??= createRemoteJWKSet(url, { timeoutDuration: 5000, cooldownDuration: 30_000 });
+      return (await jwtVerify(token, keys, { ...options, algorithms: ASYMMETRIC_ALGORITHMS })).payload;
+    };
   }
   if (!verify) return { enabled: false, authenticate: async () => OPEN_CALLER };
   const verifyToken = verify;
@@ -73,6 +86,7 @@ export function createAuthenticator(auth: Config['auth']): Authenticator {
       try {
         payload = await verifyToken(token);
       } catch (error) {
+        const { errors: joseErrors } = await jose();
         // The key set could not be fetched or read: our outage (500, logged), not the caller's fault.
         const outage = error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid;
         if (outage || !(error instanceof joseErrors.JOSEError)) throw error;

@@ -19,7 +19,7 @@ try {
 }
 
 const logger = createLogger(config.logLevel, await logDestination());
-const app = buildApp(config, logger);
+const app = await buildApp(config, logger);
 const port = await app.start();
 // Signals are handled before the service says it listens: whoever waits for that line may stop it at once.
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -17,7 +17,7 @@ beforeAll(async () => {
       done();
     },
   });
-  app = buildApp(
+  app = await buildApp(
     loadConfig({
       PORT: '0',
       DATABASE_URL: await testDatabaseUrl(tempDir(), 'entities.sqlite'),

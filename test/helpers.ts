@@ -77,7 +77,7 @@ export async function startServer(
     POLL_INTERVAL_MS: '60000',
     ...env,
   });
-  const app = buildApp(config, createLogger(config.logLevel));
+  const app = await buildApp(config, createLogger(config.logLevel));
   const port = await app.start();
   let stopped = false;
   const stop = async () => {

@@ -1,10 +1,12 @@
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
 import type { LivestreamRecord } from '../src/domain/types.js';
+import { PostgresStore } from '../src/store/postgres/store.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import type { Store } from '../src/store/types.js';
-import { tempDir } from './helpers.js';
+import { tempDir, testDatabaseUrl } from './helpers.js';
 
 /**
  * The store's retention section, as every engine must answer it: batches bounded by `limit`, the
@@ -12,12 +14,22 @@ import { tempDir } from './helpers.js';
  * done and old deleted, waiting and recent ones kept.
  */
 
-let store: SqliteStore | undefined;
+let store: Store | undefined;
 let dir: string | undefined;
-afterEach(() => {
-  store?.close();
+afterEach(async () => {
+  await store?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
+
+/** The store of the project's engine (TEST_STORE): a SQLite file, or a fresh PostgreSQL database. */
+async function openStore(name: string): Promise<Store> {
+  dir = tempDir();
+  const { database } = loadConfig({ DATABASE_URL: await testDatabaseUrl(dir, name) });
+  if (database.kind === 'sqlite') return new SqliteStore(database.path);
+  const postgres = new PostgresStore(database, pino({ level: 'silent' }));
+  await postgres.open();
+  return postgres;
+}
 
 const DAY = 86_400_000;
 
@@ -72,8 +84,7 @@ async function stream(s: Store, id: string, status: string, at: Date, events: nu
 
 describe('the retention section', () => {
   it('prunes the oldest final streams first, in batches of at most `limit` rows, raising the watermark with them', async () => {
-    dir = tempDir();
-    store = new SqliteStore(join(dir, 'retention.sqlite'));
+    store = await openStore('retention.sqlite');
     const s = store;
     const now = new Date();
     const old = await stream(s, 'old', 'STOPPED', new Date(now.getTime() - 100 * DAY), 5);
@@ -111,8 +122,7 @@ describe('the retention section', () => {
   });
 
   it('deletes deliveries done before `before`, oldest first in batches; waiting and recent ones stay', async () => {
-    dir = tempDir();
-    store = new SqliteStore(join(dir, 'deliveries.sqlite'));
+    store = await openStore('deliveries.sqlite');
     const s = store;
     const now = new Date();
     const long = new Date(now.getTime() - 100 * DAY);

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 
 const config = loadConfig({ ...process.env, PORT: '0' });
-const app = buildApp(config, createLogger(config.logLevel));
+const app = await buildApp(config, createLogger(config.logLevel));
 const port = await app.start();
 
 let profiler: Session | undefined;
@@ -133,31 +133,42 @@ process.on('message', async (message: { type: string; id: number; command: strin
   } else if (message.command === 'subscribers') {
     result = app.services.events.subscriberCount;
   } else if (message.command === 'churn') {
-    // The replica benchmark's load: `count` changes at `rate` per second, round robin over the
-    // streams, each a new vendor status (`${prefix}${i}`) through the real intake. Answers when
-    // each committed (epoch ms), by marker.
-    const { ids, rate, count, prefix } = message.args as { ids: string[]; rate: number; count: number; prefix: string };
+    // The replica benchmark's load: changes paced at `rate` per second for `seconds`, round robin
+    // over the streams, each a new vendor status (`${prefix}${i}`) through the real intake, each in
+    // the store's group transaction as a webhook delivery's apply is (on PostgreSQL, concurrent
+    // ones share one commit where the store groups them). Answers when each committed (epoch ms),
+    // by marker, and the rate reached.
+    const { ids, rate, seconds, prefix } = message.args as {
+      ids: string[];
+      rate: number;
+      seconds: number;
+      prefix: string;
+    };
     const committed: Record<string, number> = {};
     const began = performance.now();
-    // At most 16 changes in flight (within the pool): a database slower than `rate` makes the load
-    // fall behind (the answer says what rate was reached) rather than queue without bound.
+    const until = began + seconds * 1000;
+    // At most 64 changes in flight: a database slower than `rate` makes the load fall behind (the
+    // answer says what rate was reached) rather than queue without bound; the run ends on time.
     const inFlight = new Set<Promise<void>>();
-    for (let i = 0; i < count; i++) {
+    let issued = 0;
+    for (let i = 0; performance.now() < until; i++) {
       const wait = began + (i * 1000) / rate - performance.now();
       if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      while (inFlight.size >= 16) await Promise.race(inFlight);
+      while (inFlight.size >= 64) await Promise.race(inFlight);
+      if (performance.now() >= until) break;
       const id = ids[i % ids.length] as string;
       const marker = `${prefix}${i}`;
-      const change: Promise<void> = app.intake
-        .observed('livestream', id, { status: 'STARTING', vendorStatus: marker })
+      const change: Promise<void> = app.services.store
+        .groupTransaction(() => app.intake.observed('livestream', id, { status: 'STARTING', vendorStatus: marker }))
         .then(() => {
           committed[marker] = performance.timeOrigin + performance.now();
         })
         .finally(() => inFlight.delete(change));
       inFlight.add(change);
+      issued++;
     }
     await Promise.all(inFlight);
-    committed.__rate = count / ((performance.now() - began) / 1000);
+    committed.__rate = issued / ((performance.now() - began) / 1000);
     result = committed;
   } else if (message.command === 'touch') {
     // One status report that changes a stream (its vendor status), through the real intake path.

@@ -111,6 +111,10 @@ export class CallbackSubscriptions implements EmissionHost {
       createdAt: new Date(),
     };
     const emission = new CallbackEmission(registration, this);
+    // Where a replica taking over resumes if this one dies before it records a delivered change:
+    // the log's head before subscribing, so nothing committed after the subscription began is
+    // skipped (a change in between may be sent twice, which a takeover after a crash allows).
+    const startedAfter = await this.store.changes.head();
     const result = await this.subscribe(registration, emission);
     if (!isResults(result)) return result;
     // The router confirms it expects this subscription before it is answered (and stored).
@@ -130,7 +134,8 @@ export class CallbackSubscriptions implements EmissionHost {
     const now = Date.now();
     // Registrations arriving together share one durable commit (a router registers many at once).
     const leaseUntil = new Date(now + this.options.leaseMs);
-    if (!(await this.store.groupTransaction(() => this.store.callbacks.add(registration, this.owner, leaseUntil)))) {
+    const stored = { ...registration, position: startedAfter };
+    if (!(await this.store.groupTransaction(() => this.store.callbacks.add(stored, this.owner, leaseUntil)))) {
       void result.return?.();
       return refused(`Subscription ${registration.id} is already registered`, 'CALLBACK_REFUSED');
     }

@@ -1,6 +1,5 @@
 import { printSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLSchema } from 'graphql';
-import { builder } from './builder.js';
 import { judgeEntityRepresentations } from './entities.js';
 import './enums.js';
 import './errors.js';
@@ -9,12 +8,10 @@ import './livestream.js';
 import './recording.js';
 import './room.js';
 import './provider.js';
+import { toSubgraphSchema } from './subgraph.js';
 
 export function buildSchema(): GraphQLSchema {
-  const schema = builder.toSubGraphSchema({
-    linkUrl: 'https://specs.apollo.dev/federation/v2.6',
-    federationDirectives: ['@key'],
-  });
+  const schema = toSubgraphSchema('https://specs.apollo.dev/federation/v2.6', ['@key']);
   return judgeEntityRepresentations(schema);
 }
 

@@ -81,7 +81,7 @@ describe('bad cursors', () => {
 
     // The other stream ended 100 days ago: retention prunes its history, which came after the
     // cursor, so the cursor is older than what is kept.
-    age(server.dbPath, 'livestream', [other], 100);
+    await age(server.dbPath, 'livestream', [other], 100);
     expect((await server.app.retention.run()).historyRows).toBeGreaterThan(3);
     const expired = collect(client, WATCH_ROOM, { roomId: 'room-bad', after: changeCursor });
     await expired.completed;
@@ -102,7 +102,7 @@ describe('bad cursors', () => {
     const done = (events: SseEvent[]) => events.some((e) => e.event === 'complete');
     const malformed = await sse(server.url, WATCH_ROOM, { roomId: 'room-sse-bad', after: 'garbage' }, done);
     expect(JSON.parse(malformed[0]?.data ?? '{}').errors).toMatchObject([{ extensions: { code: 'VALIDATION' } }]);
-    age(server.dbPath, 'livestream', [other], 100);
+    await age(server.dbPath, 'livestream', [other], 100);
     expect((await server.app.retention.run()).historyRows).toBeGreaterThan(3);
     const expired = await sse(server.url, WATCH_ROOM, { roomId: 'room-sse-bad', after: changeCursor }, done);
     expect(JSON.parse(expired[0]?.data ?? '{}').errors).toMatchObject([{ extensions: { code: 'CURSOR_EXPIRED' } }]);

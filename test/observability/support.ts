@@ -66,7 +66,7 @@ export async function startLoggedServer(env: Record<string, string> = {}): Promi
     POLL_INTERVAL_MS: '60000',
     ...env,
   });
-  const app = buildApp(config, createLogger(config.logLevel, sink));
+  const app = await buildApp(config, createLogger(config.logLevel, sink));
   const port = await app.start();
   let stopped: Promise<void> | undefined;
   return {

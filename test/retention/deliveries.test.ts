@@ -1,7 +1,6 @@
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeHms } from '../fakes/hms.js';
-import { gql, START_LIVESTREAM, startServer, type TestServer } from '../helpers.js';
+import { gql, START_LIVESTREAM, startServer, storedRows, type TestServer } from '../helpers.js';
 import { age, ageDeliveries, storedHistory } from './support.js';
 
 /**
@@ -46,13 +45,11 @@ afterAll(async () => {
   await fake?.close();
 });
 
-function deliveries(): { delivery_id: string; payload: string; processed_at: number | null }[] {
-  const db = new Database(server.dbPath, { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare('select delivery_id, payload, processed_at from webhook_deliveries order by id').all() as never;
-  } finally {
-    db.close();
-  }
+function deliveries() {
+  return storedRows<{ delivery_id: string; payload: string; processed_at: number | null }>(
+    server.dbPath,
+    'select delivery_id, payload, processed_at from webhook_deliveries order by id',
+  );
 }
 
 describe('webhook deliveries and personal data', () => {
@@ -76,7 +73,7 @@ describe('webhook deliveries and personal data', () => {
     expect(joined.status).toBe(200);
 
     // Applied: ids kept, bodies gone.
-    expect(deliveries()).toEqual([
+    expect(await deliveries()).toEqual([
       { delivery_id: live.id, payload: '', processed_at: expect.any(Number) },
       { delivery_id: joined.id, payload: '', processed_at: expect.any(Number) },
     ]);
@@ -89,9 +86,7 @@ describe('webhook deliveries and personal data', () => {
     );
 
     // History keeps what happened, not who.
-    const stored = storedHistory(server.dbPath, id)
-      .map((row) => row.payload ?? '')
-      .join('\n');
+    const stored = (await storedHistory(server.dbPath, id)).map((row) => row.payload ?? '').join('\n');
     expect(stored).toContain('hls.started.success');
     expect(stored).toContain('retention-room');
     for (const value of ['Ada Lovelace', 'customer-user-1815', 'gold', 'host-peer-of-ada', 'Charles Babbage']) {
@@ -101,8 +96,8 @@ describe('webhook deliveries and personal data', () => {
     expect(stored).toContain('reach me at [redacted]');
 
     // 100 days later, a newer delivery beside them: the old ones go, ids and all.
-    ageDeliveries(server.dbPath, 100);
-    age(server.dbPath, 'livestream', [id], 100);
+    await ageDeliveries(server.dbPath, 100);
+    await age(server.dbPath, 'livestream', [id], 100);
     const fresh = await fake.sendWebhook('peer.leave.success', {
       room_id: 'retention-room',
       session_id: 'session-1',
@@ -112,7 +107,7 @@ describe('webhook deliveries and personal data', () => {
     expect(fresh.status).toBe(200);
     const report = await server.app.retention.run();
     expect(report.deliveries).toBe(2);
-    expect(deliveries().map((row) => row.delivery_id)).toEqual([fresh.id]);
+    expect((await deliveries()).map((row) => row.delivery_id)).toEqual([fresh.id]);
     // The stream is not final: its history is kept whole.
     expect(report.historyRows).toBe(0);
     expect((await gql(server.url, 'query($id: ID!) { livestream(id: $id) { status } }', { id })).data).toEqual({

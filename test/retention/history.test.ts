@@ -1,16 +1,19 @@
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { appliedHistory, type Change, current, cycle, start, WATCH_ID } from '../continuity/support.js';
-import { collect, gql, startServer, type TestServer, tempDir, waitFor, wsClient } from '../helpers.js';
+import { collect, gql, startServer, TEST_STORE, type TestServer, tempDir, waitFor, wsClient } from '../helpers.js';
 import { age, storedHistory } from './support.js';
 
 /**
  * Issue 16 item 1: streams final for more than RETENTION_DAYS lose their history payloads and
  * snapshots, their statuses stay; a cursor older than what is kept answers CURSOR_EXPIRED, a
- * newer one resumes as before. Aged rows in a real SQLite file, pruned by the service itself, by
- * its background schedule and by the prune command.
+ * newer one resumes as before. Aged rows in the real database (a SQLite file, or PostgreSQL with
+ * TEST_STORE=postgres), pruned by the service itself, by its background schedule and by the prune
+ * command.
  */
 
 const servers: TestServer[] = [];
@@ -38,21 +41,23 @@ describe('history retention', () => {
     const recent = await cycle(server.url, 'room-recent');
     const active = (await start(server.url, 'room-active')).id;
     await waitFor(async () => (await current(server.url, active)).status === 'LIVE');
-    age(server.dbPath, 'livestream', old, 31);
-    age(server.dbPath, 'livestream', [recent], 29);
+    await age(server.dbPath, 'livestream', old, 31);
+    await age(server.dbPath, 'livestream', [recent], 29);
     // Active for long, but not final: kept whole.
-    age(server.dbPath, 'livestream', [active], 400);
+    await age(server.dbPath, 'livestream', [active], 400);
     const before = new Map<string, unknown>();
     for (const id of [...old, recent, active]) before.set(id, await read(server.url, id));
 
     const report = await server.app.retention.run();
 
-    const oldRows = old.flatMap((id) => storedHistory(server.dbPath, id));
+    const oldRows = (await Promise.all(old.map((id) => storedHistory(server.dbPath, id)))).flat();
     expect(report.historyRows).toBe(oldRows.length);
     expect(oldRows.every((row) => row.payload === null && row.snapshot === null)).toBe(true);
     // Nothing else was touched.
     for (const id of [recent, active]) {
-      expect(storedHistory(server.dbPath, id).filter((row) => row.applied === 1 && row.snapshot === null)).toEqual([]);
+      expect(
+        (await storedHistory(server.dbPath, id)).filter((row) => row.applied === 1 && row.snapshot === null),
+      ).toEqual([]);
     }
     expect(report.watermark).toBe(Math.max(...oldRows.map((row) => row.id)));
     // What a client reads is the same: status, version, every history event.
@@ -72,7 +77,7 @@ describe('history retention', () => {
     const finalCursor = (await current(server.url, first.id)).changeCursor;
     const next = await start(server.url, 'room-kept');
     await waitFor(async () => (await current(server.url, next.id)).status === 'LIVE');
-    age(server.dbPath, 'livestream', [first.id], 91);
+    await age(server.dbPath, 'livestream', [first.id], 91);
     expect((await server.app.retention.run()).historyRows).toBeGreaterThan(3);
 
     const client = wsClient(server.wsUrl);
@@ -111,7 +116,7 @@ describe('history retention', () => {
     await waitFor(async () => (await current(server.url, idle.id)).status === 'LIVE');
     const before = (await current(server.url, idle.id)).changeCursor;
     const ended = await cycle(server.url, 'room-ended-long-ago');
-    age(server.dbPath, 'livestream', [ended], 91);
+    await age(server.dbPath, 'livestream', [ended], 91);
     await server.app.retention.run();
 
     const client = wsClient(server.wsUrl);
@@ -134,10 +139,13 @@ describe('history retention', () => {
   it('prunes in the background every RETENTION_INTERVAL_MS', async () => {
     const server = await serve({ RETENTION_INTERVAL_MS: '1000', RETENTION_DAYS: '7' });
     const id = await cycle(server.url, 'room-background');
-    age(server.dbPath, 'livestream', [id], 8);
-    await waitFor(() => storedHistory(server.dbPath, id).every((row) => row.snapshot === null) || null, 10_000);
+    await age(server.dbPath, 'livestream', [id], 8);
+    await waitFor(
+      async () => (await storedHistory(server.dbPath, id)).every((row) => row.snapshot === null) || null,
+      10_000,
+    );
     // Statuses stay.
-    expect(storedHistory(server.dbPath, id).map((row) => row.status)).toEqual(
+    expect((await storedHistory(server.dbPath, id)).map((row) => row.status)).toEqual(
       expect.arrayContaining(['STARTING', 'LIVE', 'STOPPING', 'STOPPED']),
     );
   });
@@ -163,6 +171,31 @@ function prune(dbPath: string, args: string[]): Promise<{ code: number | null; s
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
 }
 
+/** Where no database is: a file never created, or a database name the server does not have. */
+function misspelt(dbPath: string, dir: string): string {
+  if (TEST_STORE === 'sqlite') return join(dir, 'typo.sqlite');
+  const url = new URL(dbPath);
+  url.pathname = `${url.pathname}_typo`;
+  return url.toString();
+}
+
+/** A database that cannot be opened: a folder for a file, or a port nothing listens on. */
+function unopenable(dbPath: string, dir: string): string {
+  if (TEST_STORE === 'sqlite') return dir;
+  const url = new URL(dbPath);
+  url.port = String(closedPort);
+  return url.toString();
+}
+
+/** A port that was free a moment ago (its listener is closed). */
+let closedPort = 0;
+beforeAll(async () => {
+  const listener = createServer().listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  closedPort = (listener.address() as AddressInfo).port;
+  await new Promise((resolve) => listener.close(resolve));
+});
+
 describe('the prune command', () => {
   it('prunes by hand what is older than --older-than, beside the running service', async () => {
     const dir = tempDir();
@@ -170,25 +203,35 @@ describe('the prune command', () => {
     const old = await cycle(server.url, 'room-by-hand-old');
     const young = await cycle(server.url, 'room-by-hand-young');
     const before = await read(server.url, old);
-    age(server.dbPath, 'livestream', [old], 31);
-    age(server.dbPath, 'livestream', [young], 29);
+    await age(server.dbPath, 'livestream', [old], 31);
+    await age(server.dbPath, 'livestream', [young], 29);
 
-    const bad = await prune(server.dbPath, ['--older-than', 'thirty days']);
+    // Each run compiles the command (tsx): the three refusals run side by side.
+    const [bad, nowhere, unreachable] = await Promise.all([
+      prune(server.dbPath, ['--older-than', 'thirty days']),
+      prune(misspelt(server.dbPath, dir), ['--older-than', '30d']),
+      prune(unopenable(server.dbPath, dir), ['--older-than', '30d']),
+    ]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--older-than');
-    const nowhere = await prune(join(dir, 'typo.sqlite'), ['--older-than', '30d']);
     expect(nowhere.code).toBe(2);
     expect(nowhere.stderr).toContain('no database at');
-    expect(storedHistory(server.dbPath, old).every((row) => row.snapshot !== null || row.applied === 0)).toBe(true);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toContain('prune: cannot open the database at');
+    expect(unreachable.stdout).toBe('');
+    expect((await storedHistory(server.dbPath, old)).every((row) => row.snapshot !== null || row.applied === 0)).toBe(
+      true,
+    );
 
     const ran = await prune(server.dbPath, ['--older-than', '30d']);
     expect(ran.stderr).toBe('');
     expect(ran.code).toBe(0);
-    const rows = storedHistory(server.dbPath, old);
+    const rows = await storedHistory(server.dbPath, old);
     expect(JSON.parse(ran.stdout)).toMatchObject({ pruned: { historyRows: rows.length, deliveries: 0 } });
     expect(rows.every((row) => row.payload === null && row.snapshot === null)).toBe(true);
-    expect(storedHistory(server.dbPath, young).some((row) => row.snapshot !== null)).toBe(true);
+    expect((await storedHistory(server.dbPath, young)).some((row) => row.snapshot !== null)).toBe(true);
     // The service goes on reading it.
     expect((await read(server.url, old)).history).toHaveLength(before.history.length);
-  });
+    // Child processes that start a TypeScript compiler each: more than the default test timeout.
+  }, 60_000);
 });

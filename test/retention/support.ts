@@ -1,42 +1,41 @@
-import Database from 'better-sqlite3';
+import { storedRows, TEST_STORE } from '../helpers.js';
 
 const DAY_MS = 86_400_000;
 
+/** `column - <days>` in the engine's time type: epoch milliseconds on SQLite, timestamptz on PostgreSQL. */
+function shifted(column: string, days: number): string {
+  return TEST_STORE === 'postgres' ? `${column} - make_interval(days => ${days})` : `${column} - ${days * DAY_MS}`;
+}
+
 /**
- * Makes streams look `days` older in a real SQLite file, as if they had ended that long ago:
- * their rows' times and their history's times move back (nothing else changes).
+ * Makes streams look `days` older in the service's real database (a SQLite file, or a PostgreSQL
+ * database through a connection of its own), as if they had ended that long ago: their rows'
+ * times and their history's times move back (nothing else changes).
  */
-export function age(dbPath: string, kind: 'livestream' | 'recording', ids: readonly string[], days: number): void {
-  const db = new Database(dbPath);
-  try {
-    const shift = days * DAY_MS;
-    const table = kind === 'livestream' ? 'livestreams' : 'recordings';
-    const list = JSON.stringify(ids);
-    db.transaction(() => {
-      db.prepare(
-        `update "${table}" set created_at = created_at - @shift, updated_at = updated_at - @shift, ` +
-          'started_at = started_at - @shift, stopped_at = stopped_at - @shift ' +
-          'where id in (select value from json_each(@list))',
-      ).run({ shift, list });
-      db.prepare(
-        'update "status_events" set at = at - @shift where stream_kind = @kind and stream_id in (select value from json_each(@list))',
-      ).run({ shift, kind, list });
-    })();
-  } finally {
-    db.close();
-  }
+export async function age(
+  dbPath: string,
+  kind: 'livestream' | 'recording',
+  ids: readonly string[],
+  days: number,
+): Promise<void> {
+  const table = kind === 'livestream' ? 'livestreams' : 'recordings';
+  const list = ids.map(() => '?').join(', ');
+  const times = ['created_at', 'updated_at', 'started_at', 'stopped_at'].map((c) => `${c} = ${shifted(c, days)}`);
+  await storedRows(dbPath, `update "${table}" set ${times.join(', ')} where id in (${list})`, [...ids]);
+  await storedRows(
+    dbPath,
+    `update "status_events" set at = ${shifted('at', days)} where stream_kind = ? and stream_id in (${list})`,
+    [kind, ...ids],
+  );
 }
 
 /** Ages webhook deliveries received up to now by `days`. */
-export function ageDeliveries(dbPath: string, days: number): void {
-  const db = new Database(dbPath);
-  try {
-    db.prepare(
-      'update "webhook_deliveries" set received_at = received_at - @shift, processed_at = processed_at - @shift',
-    ).run({ shift: days * DAY_MS });
-  } finally {
-    db.close();
-  }
+export async function ageDeliveries(dbPath: string, days: number): Promise<void> {
+  await storedRows(
+    dbPath,
+    `update "webhook_deliveries" set received_at = ${shifted('received_at', days)}, ` +
+      `processed_at = ${shifted('processed_at', days)}`,
+  );
 }
 
 /** What one table row of history keeps: its status fields, and whether payload and snapshot are left. */
@@ -49,15 +48,11 @@ export interface StoredEvent {
   snapshot: string | null;
 }
 
-export function storedHistory(dbPath: string, streamId: string): StoredEvent[] {
-  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
-  try {
-    return db
-      .prepare(
-        'select id, status, version, applied, payload, snapshot from status_events where stream_id = ? order by id',
-      )
-      .all(streamId) as StoredEvent[];
-  } finally {
-    db.close();
-  }
+/** A stream's history rows as stored (times and booleans as SQLite gives them, whichever the engine). */
+export function storedHistory(dbPath: string, streamId: string): Promise<StoredEvent[]> {
+  return storedRows<StoredEvent>(
+    dbPath,
+    'select id, status, version, applied, payload, snapshot from status_events where stream_id = ? order by id',
+    [streamId],
+  );
 }

@@ -85,7 +85,7 @@ describe('production and authentication at boot', () => {
         done();
       },
     });
-    const open = buildApp(
+    const open = await buildApp(
       loadConfig({ PORT: '0', DATABASE_URL: await testDatabaseUrl(dir, 'open.sqlite') }),
       pino(sink),
     );
@@ -93,7 +93,7 @@ describe('production and authentication at boot', () => {
     await open.stop();
 
     lines.length = 0;
-    const secured = buildApp(
+    const secured = await buildApp(
       loadConfig({
         PORT: '0',
         DATABASE_URL: await testDatabaseUrl(dir, 'secured.sqlite'),

@@ -223,7 +223,7 @@ describe('masked errors', () => {
         done();
       },
     });
-    app = buildApp(
+    app = await buildApp(
       loadConfig({
         PORT: '0',
         DATABASE_URL: await testDatabaseUrl(tempDir(), 'masked.sqlite'),

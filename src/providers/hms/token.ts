@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
 
 export interface ManagementTokenOptions {
   accessKey: string;
@@ -52,7 +51,12 @@ export class ManagementTokens {
   private async mint(): Promise<string> {
     const issuedAt = Math.floor(this.now() / 1000) - CLOCK_SKEW_SECONDS;
     const expiresAt = issuedAt + this.ttlSeconds;
-    const token = await new SignJWT({ access_key: this.options.accessKey, type: 'management', version: 2 })
+    // jose is imported when first needed, not at start (cold start, issue 17).
+    const token = await new (await import('jose')).SignJWT({
+      access_key: this.options.accessKey,
+      type: 'management',
+      version: 2,
+    })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setIssuedAt(issuedAt)
       .setNotBefore(issuedAt)

@@ -1,5 +1,3 @@
-import { SignJWT } from 'jose';
-
 /**
  * LiveKit server API access tokens: HS256 with the API secret, `iss` = API key, and the
  * `video.roomRecord` grant the Egress service requires. Short-lived and re-minted before expiry,
@@ -23,7 +21,8 @@ export class EgressTokenMinter {
     const nowSeconds = Math.floor(now / 1000);
     if (this.cached && this.cached.expiresAt - this.refreshBeforeSeconds > nowSeconds) return this.cached.token;
     const expiresAt = nowSeconds + this.ttlSeconds;
-    const token = await new SignJWT({ video: { roomRecord: true } })
+    // jose is imported when first needed, not at start (cold start, issue 17).
+    const token = await new (await import('jose')).SignJWT({ video: { roomRecord: true } })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setIssuer(this.apiKey)
       // A few seconds back, so a server whose clock runs slightly behind still accepts it.

@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { jwtVerify } from 'jose';
 import { z } from 'zod';
 import type { ParsedWebhook, RoomEvent, VendorEvent, WebhookHandler } from '../provider.js';
 import { MalformedWebhookError, readWebhookBody } from '../webhook-body.js';
@@ -57,7 +56,8 @@ export class LivekitWebhookHandler implements WebhookHandler {
     if (!token) return false;
     let claimed: unknown;
     try {
-      const { payload } = await jwtVerify(token, this.secret, {
+      // jose is imported when first needed, not at start (cold start, issue 17).
+      const { payload } = await (await import('jose')).jwtVerify(token, this.secret, {
         algorithms: ['HS256'],
         issuer: this.apiKey,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,

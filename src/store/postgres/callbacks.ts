@@ -1,9 +1,8 @@
 import { and, asc, count, eq, gt, inArray, isNull, lte, or } from 'drizzle-orm';
-import type { CallbackRegistration, RegisteredCaller } from '../types.js';
+import { registrationRow, toRegistration } from '../mappers.js';
+import type { CallbackRegistration } from '../types.js';
 import { callbackSubscriptions as t } from './tables.js';
 import type { Executor } from './transactions.js';
-
-type Row = typeof t.$inferSelect;
 
 /**
  * callback_subscriptions on PostgreSQL: registrations of the HTTP callback protocol and their
@@ -17,21 +16,9 @@ export class PgCallbacks {
   ) {}
 
   async add(registration: CallbackRegistration, owner: string, leaseUntil: Date): Promise<boolean> {
-    const { query, operationName, variables } = registration;
     const rows = await this.x()
       .insert(t)
-      .values({
-        id: registration.id,
-        callbackUrl: registration.callbackUrl,
-        verifier: registration.verifier,
-        heartbeatIntervalMs: registration.heartbeatIntervalMs,
-        operation: JSON.stringify({ query, operationName, variables }),
-        caller: JSON.stringify(registration.caller),
-        position: registration.position,
-        leaseOwner: owner,
-        leaseUntil,
-        createdAt: registration.createdAt,
-      })
+      .values(registrationRow(registration, owner, leaseUntil))
       .onConflictDoNothing()
       .returning({ id: t.id });
     return rows.length > 0;
@@ -97,20 +84,4 @@ export class PgCallbacks {
         .where(and(eq(t.id, id), eq(t.leaseOwner, owner)));
     }
   }
-}
-
-function toRegistration(row: Row): CallbackRegistration {
-  const operation = JSON.parse(row.operation) as Pick<CallbackRegistration, 'query' | 'operationName' | 'variables'>;
-  return {
-    id: row.id,
-    callbackUrl: row.callbackUrl,
-    verifier: row.verifier,
-    heartbeatIntervalMs: row.heartbeatIntervalMs,
-    query: operation.query,
-    operationName: operation.operationName ?? null,
-    variables: operation.variables ?? null,
-    caller: JSON.parse(row.caller) as RegisteredCaller,
-    position: row.position === null ? null : Number(row.position),
-    createdAt: row.createdAt,
-  };
 }

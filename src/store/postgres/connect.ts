@@ -70,6 +70,13 @@ export function createPool(config: PostgresConfig, logger: Logger): pg.Pool {
     if (Date.now() - lastIdleError > 10_000) logger.warn({ err: error }, 'idle PostgreSQL connection lost');
     lastIdleError = Date.now();
   });
+  // One that breaks while checked out (a transaction between two statements, or in one) emits its
+  // error on the client, which the pool listens to only while the client is idle: unheard, it ended
+  // the process (test/replicas/postgres-cut.test.ts, a cut during a lease renewal). Its statements
+  // fail anyway (StoreUnavailableError to the caller), and the pool drops it when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', () => {});
+  });
   return pool;
 }
 

@@ -1,6 +1,7 @@
-import { and, asc, eq, getTableColumns, inArray, isNull, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, inArray, lte, sql } from 'drizzle-orm';
 import type { StreamKind } from '../../domain/status.js';
 import type { AssetInput, RecordingAssetRecord, StatusEventRecord } from '../../domain/types.js';
+import { assetMatches, assetValues, rankedHistory, toEventRecords } from '../mappers.js';
 import { toSnapshot } from '../rows.js';
 import type { NewStatusEvent } from '../types.js';
 import { CHANGE_LOG_LOCK_KEY } from './connect.js';
@@ -56,27 +57,15 @@ export class PgHistory {
     if (streamIds.length === 0 || last <= 0) return [];
     const db = this.x();
     // The latest `last` per stream (numbered newest first within each stream), then oldest first.
-    const latest = db
-      .select({
-        id: statusEvents.id,
-        rank: sql<number>`row_number() over (partition by ${statusEvents.streamId} order by ${statusEvents.id} desc)`.as(
-          'rank',
-        ),
-      })
-      .from(statusEvents)
-      .where(and(eq(statusEvents.streamKind, kind), inArray(statusEvents.streamId, [...streamIds])))
-      .as('latest');
+    const ranked = rankedHistory(statusEvents, kind, streamIds);
+    const latest = db.select(ranked.fields).from(statusEvents).where(ranked.where).as('latest');
     const { snapshot: _replayedOnly, ...columns } = getTableColumns(statusEvents);
     const rows = await db
       .select(columns)
       .from(statusEvents)
       .where(inArray(statusEvents.id, db.select({ id: latest.id }).from(latest).where(lte(latest.rank, last))))
       .orderBy(asc(statusEvents.id));
-    return rows.map((row) => ({
-      ...row,
-      streamKind: row.streamKind as StreamKind,
-      source: row.source as StatusEventRecord['source'],
-    }));
+    return toEventRecords(rows);
   }
 }
 
@@ -87,40 +76,15 @@ export class PgAssets {
   async upsert(recordingId: string, assets: readonly AssetInput[], now: Date): Promise<void> {
     const db = this.x();
     for (const asset of assets) {
-      const values = {
-        recordingId,
-        externalId: asset.externalId ?? null,
-        type: asset.type,
-        path: asset.path ?? null,
-        size: asset.size ?? null,
-        durationSeconds: asset.durationSeconds ?? null,
-        url: asset.url ?? null,
-        urlExpiresAt: asset.urlExpiresAt ?? null,
-      };
-      const [existing] =
-        asset.externalId == null
-          ? []
-          : await db
-              .select({ id: recordingAssets.id })
-              .from(recordingAssets)
-              .where(
-                and(eq(recordingAssets.recordingId, recordingId), eq(recordingAssets.externalId, asset.externalId)),
-              )
-              .limit(1);
+      const values = assetValues(recordingId, asset);
+      const match = assetMatches(recordingAssets, recordingId, asset);
+      const [existing] = match.byExternalId
+        ? await db.select({ id: recordingAssets.id }).from(recordingAssets).where(match.byExternalId).limit(1)
+        : [];
       const [samePath] =
-        existing || asset.path == null
+        existing || !match.byPath
           ? []
-          : await db
-              .select({ id: recordingAssets.id })
-              .from(recordingAssets)
-              .where(
-                and(
-                  eq(recordingAssets.recordingId, recordingId),
-                  eq(recordingAssets.path, asset.path),
-                  asset.externalId == null ? undefined : isNull(recordingAssets.externalId),
-                ),
-              )
-              .limit(1);
+          : await db.select({ id: recordingAssets.id }).from(recordingAssets).where(match.byPath).limit(1);
       if (existing) {
         await db.update(recordingAssets).set(values).where(eq(recordingAssets.id, existing.id));
       } else if (samePath) {

@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, inArray, isNotNull, isNull, lte, or, sql } from 'drizzle-orm';
-import { type ProviderId, polledStatuses, type StreamKind } from '../../domain/status.js';
+import { polledStatuses, type StreamKind } from '../../domain/status.js';
+import { claimedColumns, toPollClaims } from '../mappers.js';
 import type { PollClaim, PollClaimRequest } from '../types.js';
 import { type StreamTable, TABLES } from './records.js';
 import type { Executor } from './transactions.js';
@@ -34,23 +35,8 @@ export class PgPolls {
       .update(t)
       .set({ pollLeaseOwner: claim.owner, pollLeaseUntil: claim.leaseUntil })
       .where(and(inArray(t.id, candidates), due))
-      .returning({
-        id: t.id,
-        provider: t.provider,
-        roomId: t.roomId,
-        externalId: t.externalId,
-        sessionId: t.sessionId,
-        status: t.status,
-        version: t.version,
-        nextPollAt: t.nextPollAt,
-        pollIntervalMs: t.pollIntervalMs,
-        createdAt: t.createdAt,
-        updatedAt: t.updatedAt,
-      });
-    // RETURNING follows no ORDER BY: oldest due first again, so nobody waits behind the budget twice.
-    return rows
-      .sort((a, b) => (a.nextPollAt?.getTime() ?? 0) - (b.nextPollAt?.getTime() ?? 0))
-      .map(({ nextPollAt: _due, ...row }) => ({ ...row, kind, provider: row.provider as ProviderId }));
+      .returning(claimedColumns(t));
+    return toPollClaims(kind, rows);
   }
 
   async finish(kind: StreamKind, id: string, owner: string, next: { at: Date; intervalMs: number }): Promise<boolean> {

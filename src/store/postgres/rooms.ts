@@ -1,6 +1,7 @@
 import { and, count, desc, eq, inArray } from 'drizzle-orm';
 import type { ProviderId } from '../../domain/status.js';
 import type { RoomAutomationRecord } from '../../domain/types.js';
+import { automationChanges } from '../mappers.js';
 import { roomAutomations, roomPeers, roomSessions } from './tables.js';
 import type { Executor } from './transactions.js';
 
@@ -38,12 +39,7 @@ export class PgRooms {
       .values(rule)
       .onConflictDoUpdate({
         target: [roomAutomations.provider, roomAutomations.roomId],
-        set: {
-          recordOn: rule.recordOn,
-          stopWhenEmpty: rule.stopWhenEmpty,
-          meetingUrl: rule.meetingUrl,
-          updatedAt: rule.updatedAt,
-        },
+        set: automationChanges(rule),
       });
   }
 

@@ -1,18 +1,8 @@
 import { drizzle } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type {
-  AssetStore,
-  CallbackStore,
-  ChangeLogStore,
-  DeliveryStore,
-  HistoryStore,
-  PollStore,
-  RetentionStore,
-  RoomStore,
-  Store,
-  StreamStore,
-} from '../types.js';
+import { StoreBase, type StoreSections } from '../sections.js';
+import type { Store } from '../types.js';
 import { PgCallbacks } from './callbacks.js';
 import { PgChangeLog } from './changelog.js';
 import { answers, createPool, migratePostgres, type PostgresConfig, type PostgresDb } from './connect.js';
@@ -36,25 +26,17 @@ const DEADLOCK_ATTEMPTS = 3;
  * StoreUnavailableError (GraphQL `UNAVAILABLE`, a webhook 503) until it can again: the pool opens
  * new connections by itself.
  */
-export class PostgresStore implements Store {
+export class PostgresStore extends StoreBase implements Store {
   /** drizzle over the pool (tests read tables through it directly). */
   readonly db: PostgresDb;
   readonly pool: pg.Pool;
-  readonly streams: StreamStore;
-  readonly history: HistoryStore;
-  readonly assets: AssetStore;
-  readonly deliveries: DeliveryStore;
-  readonly polls: PollStore;
-  readonly rooms: RoomStore;
-  readonly changes: ChangeLogStore;
-  readonly retention: RetentionStore;
-  readonly callbacks: CallbackStore;
   private readonly migrated: Promise<void>;
   private readonly transactions: PgTransactions;
   private readonly listeners = new Set<(sql: string) => void>();
   private closing?: Promise<void>;
 
   constructor(config: PostgresConfig, logger: Logger) {
+    super();
     this.pool = createPool(config, logger);
     const listeners = this.listeners;
     this.db = drizzle({
@@ -73,22 +55,24 @@ export class PostgresStore implements Store {
     this.transactions = transactions;
     const x = () => transactions.executor();
     const gated = <S>(section: object): S => gate<S>(section, this.migrated, () => this.closing !== undefined);
-    this.streams = gated(new PgStreams(x, () => transactions.inTransaction()));
-    this.history = gated(
-      new PgHistory(
-        x,
-        (fn) => transactions.run(fn),
-        () => transactions.inTransaction(),
-        (position) => transactions.wrote(position),
+    Object.assign(this, {
+      streams: gated(new PgStreams(x, () => transactions.inTransaction())),
+      history: gated(
+        new PgHistory(
+          x,
+          (fn) => transactions.run(fn),
+          () => transactions.inTransaction(),
+          (position) => transactions.wrote(position),
+        ),
       ),
-    );
-    this.assets = gated(new PgAssets(x));
-    this.deliveries = gated(new PgDeliveries(x));
-    this.polls = gated(new PgPolls(x));
-    this.rooms = gated(new PgRooms(x));
-    this.changes = gated(new PgChangeLog(x));
-    this.retention = gated(new PgRetention(x, (fn) => transactions.run(fn)));
-    this.callbacks = gated(new PgCallbacks(x, (fn) => transactions.run(fn)));
+      assets: gated(new PgAssets(x)),
+      deliveries: gated(new PgDeliveries(x)),
+      polls: gated(new PgPolls(x)),
+      rooms: gated(new PgRooms(x)),
+      changes: gated(new PgChangeLog(x)),
+      retention: gated(new PgRetention(x, (fn) => transactions.run(fn))),
+      callbacks: gated(new PgCallbacks(x, (fn) => transactions.run(fn))),
+    } satisfies StoreSections);
   }
 
   /** Settles once the migrations are applied (rejects when they could not be). */

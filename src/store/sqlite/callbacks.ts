@@ -1,9 +1,8 @@
 import { and, asc, count, eq, gt, inArray, isNull, lte, or } from 'drizzle-orm';
+import { registrationRow, toRegistration } from '../mappers.js';
 import { callbackSubscriptions as t } from '../tables.js';
-import type { CallbackRegistration, RegisteredCaller } from '../types.js';
+import type { CallbackRegistration } from '../types.js';
 import type { Db } from './database.js';
-
-type Row = typeof t.$inferSelect;
 
 /** callback_subscriptions: registrations of the HTTP callback protocol and their leases. */
 export class SqliteCallbacks {
@@ -13,21 +12,9 @@ export class SqliteCallbacks {
   ) {}
 
   add(registration: CallbackRegistration, owner: string, leaseUntil: Date): boolean {
-    const { query, operationName, variables } = registration;
     const result = this.db
       .insert(t)
-      .values({
-        id: registration.id,
-        callbackUrl: registration.callbackUrl,
-        verifier: registration.verifier,
-        heartbeatIntervalMs: registration.heartbeatIntervalMs,
-        operation: JSON.stringify({ query, operationName, variables }),
-        caller: JSON.stringify(registration.caller),
-        position: registration.position,
-        leaseOwner: owner,
-        leaseUntil,
-        createdAt: registration.createdAt,
-      })
+      .values(registrationRow(registration, owner, leaseUntil))
       .onConflictDoNothing()
       .run();
     return result.changes > 0;
@@ -86,20 +73,4 @@ export class SqliteCallbacks {
         .run();
     }
   }
-}
-
-function toRegistration(row: Row): CallbackRegistration {
-  const operation = JSON.parse(row.operation) as Pick<CallbackRegistration, 'query' | 'operationName' | 'variables'>;
-  return {
-    id: row.id,
-    callbackUrl: row.callbackUrl,
-    verifier: row.verifier,
-    heartbeatIntervalMs: row.heartbeatIntervalMs,
-    query: operation.query,
-    operationName: operation.operationName ?? null,
-    variables: operation.variables ?? null,
-    caller: JSON.parse(row.caller) as RegisteredCaller,
-    position: row.position,
-    createdAt: row.createdAt,
-  };
 }

@@ -28,7 +28,15 @@ export class SqliteChangeLog {
   constructor(private readonly opened: OpenedDatabase) {}
 
   private read(kind: StreamKind, filter: ChangeFilter): Statement<LogRow> {
-    const conditions = ['e.stream_kind = @kind', 'e.applied = 1', 'e.id > @after'];
+    // By id, the stream's own events are found along (stream_kind, stream_id, …). Otherwise the
+    // log is walked along its positions from `after` (`+` keeps SQLite off that index): along the
+    // index it read every event of the kind, then sorted them, for each page of a replay, which
+    // made a long catch-up quadratic (23 ms a page at 20,000 changes, against 1 ms; issue 17).
+    const conditions = [
+      filter.id ? 'e.stream_kind = @kind' : '+e.stream_kind = @kind',
+      'e.applied = 1',
+      'e.id > @after',
+    ];
     if (filter.id) conditions.push('e.stream_id = @id');
     if (filter.provider) conditions.push('s.provider = @provider');
     if (filter.roomId) conditions.push('s.room_id = @roomId');

@@ -1,6 +1,7 @@
-import { and, asc, eq, getTableColumns, inArray, isNull, lte, sql } from 'drizzle-orm';
+import { asc, eq, getTableColumns, inArray, lte } from 'drizzle-orm';
 import type { StreamKind } from '../../domain/status.js';
 import type { AssetInput, RecordingAssetRecord, StatusEventRecord } from '../../domain/types.js';
+import { assetMatches, assetValues, rankedHistory, toEventRecords } from '../mappers.js';
 import { recordingAssets, statusEvents } from '../tables.js';
 import type { NewStatusEvent } from '../types.js';
 import type { Db, OpenedDatabase, Statement } from './database.js';
@@ -43,28 +44,16 @@ export class SqliteHistory {
   listFor(kind: StreamKind, streamIds: readonly string[], last: number): StatusEventRecord[] {
     if (streamIds.length === 0 || last <= 0) return [];
     // The latest `last` per stream (numbered newest first within each stream), then oldest first.
-    const latest = this.db
-      .select({
-        id: statusEvents.id,
-        rank: sql<number>`row_number() over (partition by ${statusEvents.streamId} order by ${statusEvents.id} desc)`.as(
-          'rank',
-        ),
-      })
-      .from(statusEvents)
-      .where(and(eq(statusEvents.streamKind, kind), inArray(statusEvents.streamId, [...streamIds])))
-      .as('latest');
+    const ranked = rankedHistory(statusEvents, kind, streamIds);
+    const latest = this.db.select(ranked.fields).from(statusEvents).where(ranked.where).as('latest');
     const { snapshot: _replayedOnly, ...columns } = getTableColumns(statusEvents);
-    return this.db
+    const rows = this.db
       .select(columns)
       .from(statusEvents)
       .where(inArray(statusEvents.id, this.db.select({ id: latest.id }).from(latest).where(lte(latest.rank, last))))
       .orderBy(asc(statusEvents.id))
-      .all()
-      .map((row) => ({
-        ...row,
-        streamKind: row.streamKind as StreamKind,
-        source: row.source as StatusEventRecord['source'],
-      }));
+      .all();
+    return toEventRecords(rows);
   }
 }
 
@@ -74,40 +63,15 @@ export class SqliteAssets {
 
   upsert(recordingId: string, assets: readonly AssetInput[], now: Date): void {
     for (const asset of assets) {
-      const values = {
-        recordingId,
-        externalId: asset.externalId ?? null,
-        type: asset.type,
-        path: asset.path ?? null,
-        size: asset.size ?? null,
-        durationSeconds: asset.durationSeconds ?? null,
-        url: asset.url ?? null,
-        urlExpiresAt: asset.urlExpiresAt ?? null,
-      };
-      const existing =
-        asset.externalId == null
-          ? undefined
-          : this.db
-              .select({ id: recordingAssets.id })
-              .from(recordingAssets)
-              .where(
-                and(eq(recordingAssets.recordingId, recordingId), eq(recordingAssets.externalId, asset.externalId)),
-              )
-              .get();
+      const values = assetValues(recordingId, asset);
+      const match = assetMatches(recordingAssets, recordingId, asset);
+      const existing = match.byExternalId
+        ? this.db.select({ id: recordingAssets.id }).from(recordingAssets).where(match.byExternalId).get()
+        : undefined;
       const samePath =
-        existing || asset.path == null
+        existing || !match.byPath
           ? undefined
-          : this.db
-              .select({ id: recordingAssets.id, externalId: recordingAssets.externalId })
-              .from(recordingAssets)
-              .where(
-                and(
-                  eq(recordingAssets.recordingId, recordingId),
-                  eq(recordingAssets.path, asset.path),
-                  asset.externalId == null ? undefined : isNull(recordingAssets.externalId),
-                ),
-              )
-              .get();
+          : this.db.select({ id: recordingAssets.id }).from(recordingAssets).where(match.byPath).get();
       if (existing) {
         this.db.update(recordingAssets).set(values).where(eq(recordingAssets.id, existing.id)).run();
       } else if (samePath) {

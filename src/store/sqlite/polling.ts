@@ -1,5 +1,6 @@
 import { and, asc, eq, gt, inArray, isNotNull, isNull, lte, or, type SQL, sql } from 'drizzle-orm';
-import { type ProviderId, polledStatuses as polled, type StreamKind } from '../../domain/status.js';
+import { polledStatuses as polled, type StreamKind } from '../../domain/status.js';
+import { claimedColumns, toPollClaims } from '../mappers.js';
 import type { PollClaim, PollClaimRequest } from '../types.js';
 import type { Db } from './database.js';
 import { type StreamTable, TABLES } from './rows.js';
@@ -28,29 +29,15 @@ export class SqlitePolls {
     const candidates = this.db.select({ id: t.id }).from(t).where(due).orderBy(asc(t.nextPollAt)).limit(claim.limit);
     // Most ticks find nothing due: answer that without taking the write lock.
     if (candidates.all().length === 0) return [];
-    return this.transaction(() =>
+    const rows = this.transaction(() =>
       this.db
         .update(t)
         .set({ pollLeaseOwner: claim.owner, pollLeaseUntil: claim.leaseUntil })
         .where(and(inArray(t.id, candidates), due))
-        .returning({
-          id: t.id,
-          provider: t.provider,
-          roomId: t.roomId,
-          externalId: t.externalId,
-          sessionId: t.sessionId,
-          status: t.status,
-          version: t.version,
-          nextPollAt: t.nextPollAt,
-          pollIntervalMs: t.pollIntervalMs,
-          createdAt: t.createdAt,
-          updatedAt: t.updatedAt,
-        })
-        .all()
-        // RETURNING follows no ORDER BY: oldest due first again, so nobody waits behind the budget twice.
-        .sort((x, y) => (x.nextPollAt?.getTime() ?? 0) - (y.nextPollAt?.getTime() ?? 0))
-        .map(({ nextPollAt: _due, ...row }) => ({ ...row, kind, provider: row.provider as ProviderId })),
+        .returning(claimedColumns(t))
+        .all(),
     );
+    return toPollClaims(kind, rows);
   }
 
   finish(kind: StreamKind, id: string, owner: string, next: { at: Date; intervalMs: number }): boolean {

@@ -1,15 +1,5 @@
-import type {
-  AssetStore,
-  CallbackStore,
-  ChangeLogStore,
-  DeliveryStore,
-  HistoryStore,
-  PollStore,
-  RetentionStore,
-  RoomStore,
-  Store,
-  StreamStore,
-} from '../types.js';
+import { StoreBase, type StoreSections } from '../sections.js';
+import type { Store } from '../types.js';
 import { SqliteCallbacks } from './callbacks.js';
 import { SqliteChangeLog } from './changelog.js';
 import { type Db, migrationsApplied, type OpenedDatabase, openDatabase } from './database.js';
@@ -27,36 +17,30 @@ import { SqliteTransactions } from './transactions.js';
  * synchronously; each is exposed through `gate`, which answers a promise and makes a call from
  * outside the transaction holding the connection wait for it (see transactions.ts).
  */
-export class SqliteStore implements Store {
+export class SqliteStore extends StoreBase implements Store {
   /** drizzle over the connection (tests read tables through it directly). */
   readonly db: Db;
-  readonly streams: StreamStore;
-  readonly history: HistoryStore;
-  readonly assets: AssetStore;
-  readonly deliveries: DeliveryStore;
-  readonly polls: PollStore;
-  readonly rooms: RoomStore;
-  readonly changes: ChangeLogStore;
-  readonly retention: RetentionStore;
-  readonly callbacks: CallbackStore;
   private readonly opened: OpenedDatabase;
   private readonly transactions: SqliteTransactions;
 
   constructor(url: string) {
+    super();
     this.opened = openDatabase(url);
     this.db = this.opened.db;
     const transactions = new SqliteTransactions(this.opened.sqlite);
     this.transactions = transactions;
     const gated = <S>(section: object): S => gate<S>(section, transactions);
-    this.streams = gated(new SqliteStreams(this.opened, this.db, this.opened.sqlite));
-    this.history = gated(new SqliteHistory(this.opened, this.db));
-    this.assets = gated(new SqliteAssets(this.db));
-    this.deliveries = gated(new SqliteDeliveries(this.opened, this.db));
-    this.polls = gated(new SqlitePolls(this.db, (fn) => transactions.runSync(fn)));
-    this.rooms = gated(new SqliteRooms(this.db));
-    this.changes = gated(new SqliteChangeLog(this.opened));
-    this.retention = gated(new SqliteRetention(this.opened, (fn) => transactions.runSync(fn)));
-    this.callbacks = gated(new SqliteCallbacks(this.db, (fn) => transactions.runSync(fn)));
+    Object.assign(this, {
+      streams: gated(new SqliteStreams(this.opened, this.db, this.opened.sqlite)),
+      history: gated(new SqliteHistory(this.opened, this.db)),
+      assets: gated(new SqliteAssets(this.db)),
+      deliveries: gated(new SqliteDeliveries(this.opened, this.db)),
+      polls: gated(new SqlitePolls(this.db, (fn) => transactions.runSync(fn))),
+      rooms: gated(new SqliteRooms(this.db)),
+      changes: gated(new SqliteChangeLog(this.opened)),
+      retention: gated(new SqliteRetention(this.opened, (fn) => transactions.runSync(fn))),
+      callbacks: gated(new SqliteCallbacks(this.db, (fn) => transactions.runSync(fn))),
+    } satisfies StoreSections);
   }
 
   transaction<T>(fn: () => Promise<T>): Promise<T> {
