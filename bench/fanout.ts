@@ -167,6 +167,8 @@ export async function fanOut(ctx: BenchContext): Promise<Record<string, BenchRes
     POLL_INTERVAL_MS: '3600000',
   });
   const ours: number[] = [];
+  /** Of each of ours: the call until the change was published (the durable commit). */
+  const commits: number[] = [];
   let ourMemory = 0;
   let concerned = 0;
   let sampleMessage = '';
@@ -183,7 +185,14 @@ export async function fanOut(ctx: BenchContext): Promise<Record<string, BenchRes
       ourMemory = (heapAndExternal(after) - heapAndExternal(before)) / count;
       for (let r = 0; r < rounds; r++) {
         const marker = `bench-${r}-${Date.now()}`;
-        ours.push(await expectEverywhere(clients, marker, () => service.call<number>('touch', { id: hotId, marker })));
+        let startedAt = 0;
+        ours.push(
+          await expectEverywhere(clients, marker, async () => {
+            startedAt = await service.call<number>('touch', { id: hotId, marker });
+            return startedAt;
+          }),
+        );
+        commits.push((await service.call<number>('published-at')) - startedAt);
         sampleMessage ||= JSON.stringify({
           id: '1',
           type: 'next',
@@ -229,6 +238,9 @@ export async function fanOut(ctx: BenchContext): Promise<Record<string, BenchRes
   }
 
   const median = (values: number[]) => percentile(values, 50);
+  // Publish → last subscriber, round by round: what the fan-out itself takes, without the commit
+  // (whose fsync time on a shared disk moves more than anything else here).
+  const delivered = ours.map((t, r) => t - (commits[r] ?? 0));
   ctx.log(
     `fan-out: change reaches ${concerned} of ${count} subscribers in ${median(ours).toFixed(1)} ms ` +
       `(bare ws ${median(bareTimes).toFixed(1)} ms); ${(ourMemory / 1024).toFixed(1)} KB per idle subscriber ` +
@@ -238,18 +250,23 @@ export async function fanOut(ctx: BenchContext): Promise<Record<string, BenchRes
     fanout_delivery_ms: ratioResult(
       median(ours),
       median(bareTimes),
-      { atMost: 2 },
+      // Issue 17 (issue 6 asked ≤ 2).
+      { atMost: 1.5 },
       {
         unit: 'ms',
-        note: `${concerned} concerned of ${count} subscribers; median of ${rounds}; ours: ${ours.map((t) => t.toFixed(1)).join(', ')}; bare: ${bareTimes.map((t) => t.toFixed(1)).join(', ')}`,
+        note:
+          `${concerned} concerned of ${count} subscribers; median of ${rounds}; ours: ${ours.map((t) => t.toFixed(1)).join(', ')}; bare: ${bareTimes.map((t) => t.toFixed(1)).join(', ')}; ` +
+          `of ours, the commit (call → publish): ${commits.map((t) => t.toFixed(1)).join(', ')}; ` +
+          `publish → last subscriber median ${median(delivered).toFixed(1)} ms (${(median(delivered) / median(bareTimes)).toFixed(2)}× bare)`,
       },
     ),
     fanout_memory_per_subscriber_kb: {
       value: round(ourMemory / 1024),
       baseline: round(bareMemory / 1024),
       ratio: round(ourMemory / Math.max(1, bareMemory), 3),
-      target: '<= 10 KB',
-      pass: ourMemory / 1024 <= 10,
+      // Issue 17 (issue 6 asked ≤ 10 KB).
+      target: '<= 6 KB',
+      pass: ourMemory / 1024 <= 6,
       unit: 'KB (heap + external, after GC)',
       note: `${count} idle subscribers`,
     },

@@ -13,6 +13,15 @@ const port = await app.start();
 
 let profiler: Session | undefined;
 
+// When the last change was published (its commit done): the fan-out benchmark tells its durable
+// commit apart from the delivery that follows. The bench's own hook, not the service's.
+let publishedAt = 0;
+const publish = app.services.events.publish.bind(app.services.events);
+app.services.events.publish = (change) => {
+  publishedAt = performance.timeOrigin + performance.now();
+  publish(change);
+};
+
 process.on('message', async (message: { type: string; id: number; command: string; args?: unknown }) => {
   if (message.type !== 'call') return;
   let result: unknown = null;
@@ -119,6 +128,8 @@ process.on('message', async (message: { type: string; id: number; command: strin
     const began = performance.now();
     const report = await app.retention.run();
     result = { ...report, ms: performance.now() - began };
+  } else if (message.command === 'published-at') {
+    result = publishedAt;
   } else if (message.command === 'subscribers') {
     result = app.services.events.subscriberCount;
   } else if (message.command === 'churn') {

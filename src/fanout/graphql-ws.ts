@@ -1,18 +1,13 @@
-// graphql-ws on a `ws` server, as `graphql-ws/use/ws` does, made lean for tens of thousands of
-// idle sockets (see src/fanout/index.ts): one heartbeat timer for all sockets instead of one (or
-// two) per socket, and a message handler that lets go of each frame's buffer once graphql-ws has
-// the text. It also bounds what one socket can make the server hold (`SocketLimits`).
+// graphql-transport-ws on a `ws` server, as `graphql-ws/use/ws` does, made lean for tens of
+// thousands of idle sockets (see src/fanout/index.ts): one heartbeat timer for all sockets instead
+// of one (or two) per socket, a message handler that lets go of each frame's buffer once the
+// protocol has the text, and the protocol itself in protocol.ts. It also bounds what one socket
+// can make the server hold (`SocketLimits`).
 import type { IncomingMessage } from 'node:http';
-import {
-  CloseCode,
-  type ConnectionInitMessage,
-  DEPRECATED_GRAPHQL_WS_PROTOCOL,
-  handleProtocols,
-  makeServer,
-  type ServerOptions,
-} from 'graphql-ws';
+import { CloseCode, DEPRECATED_GRAPHQL_WS_PROTOCOL, handleProtocols } from 'graphql-ws';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { Connection, intern, type Operation, type ProtocolHooks } from './protocol.js';
 import type { Backlog } from './queue.js';
 
 /** What one socket may make the server hold or do (config: `WS_*`). */
@@ -91,6 +86,19 @@ function onPong(this: WebSocket): void {
   awaitingPong.delete(this);
 }
 
+/** Ticks of the heartbeat per interval, each pinging its share of the sockets. */
+const HEARTBEAT_SLICES = 50;
+
+function beat(socket: WebSocket): void {
+  if (socket.readyState !== socket.OPEN) return;
+  if (awaitingPong.has(socket)) {
+    socket.terminate();
+    return;
+  }
+  awaitingPong.add(socket);
+  socket.ping();
+}
+
 export interface SocketServer {
   /** True while fewer than `maxPendingInit` sockets wait for their `connection_init`. */
   acceptsMore(): boolean;
@@ -99,23 +107,18 @@ export interface SocketServer {
   dispose(): Promise<void>;
 }
 
-/** Same contract as `useServer` from `graphql-ws/use/ws`, with the bounds of `settings.limits`. */
-export function useServer<
-  P extends ConnectionInitMessage['payload'] = ConnectionInitMessage['payload'],
-  E extends Record<PropertyKey, unknown> = Record<PropertyKey, never>,
->(options: ServerOptions<P, Extra & Partial<E>>, ws: WebSocketServer, settings: SocketSettings): SocketServer {
+/**
+ * The contract of `useServer` from `graphql-ws/use/ws` for the hooks this service uses
+ * (`ProtocolHooks`), with the bounds of `settings.limits`.
+ */
+export function useServer<E extends Extra>(
+  hooks: ProtocolHooks<E>,
+  ws: WebSocketServer,
+  settings: SocketSettings,
+): SocketServer {
   const { logger, production: isProd } = settings;
   const keepAlive = settings.keepAliveMs ?? 12_000;
-  const shared: Shared = { settings, pendingInit: 0 };
-  const onConnect = options.onConnect;
-  const server = makeServer<P, Extra & Partial<E>>({
-    jsonMessageReviver: internQuery,
-    ...options,
-    onConnect: (ctx) => {
-      adapters.get(ctx.extra.socket)?.initialised();
-      return onConnect?.(ctx);
-    },
-  });
+  const shared: Shared = { settings, pendingInit: 0, hooks: hooks as ProtocolHooks<Extra> };
   ws.options.handleProtocols = handleProtocols;
 
   ws.once('error', (error) => {
@@ -123,20 +126,29 @@ export function useServer<
     for (const client of ws.clients) client.close(CloseCode.InternalServerError, closeReason(error, isProd));
   });
 
-  // One timer pings every socket; a socket that has not answered the previous ping is dead.
+  // One timer pings every socket once per `keepAlive`, a slice of them per tick; a socket that
+  // has not answered the previous ping is dead. A ping is a write of its own (≈ 40 µs here):
+  // all 19,000 of the fan-out benchmark at once held the event loop ≈ 0.8 s, and a change
+  // published meanwhile waited for it (bench/README.md, "Fan-out", issue 17).
+  let round: Iterator<WebSocket> | null = null;
+  let perTick = 1;
+  let tick = 0;
   const heartbeat =
     keepAlive > 0 && Number.isFinite(keepAlive)
       ? setInterval(() => {
-          for (const socket of ws.clients) {
-            if (socket.readyState !== socket.OPEN) continue;
-            if (awaitingPong.has(socket)) {
-              socket.terminate();
-              continue;
-            }
-            awaitingPong.add(socket);
-            socket.ping();
+          // A round starts every `keepAlive`, whatever the number of sockets: each socket's turn
+          // comes once per interval (one that joined after a round's slices were sized waits
+          // for the next round).
+          if (tick++ % HEARTBEAT_SLICES === 0) {
+            round = ws.clients.values();
+            perTick = Math.ceil(ws.clients.size / HEARTBEAT_SLICES);
           }
-        }, keepAlive)
+          for (let k = 0; k < perTick && round; k++) {
+            const next = round.next();
+            if (next.done) round = null;
+            else beat(next.value);
+          }
+        }, keepAlive / HEARTBEAT_SLICES)
       : null;
   heartbeat?.unref();
   ws.once('close', () => {
@@ -146,11 +158,11 @@ export function useServer<
   ws.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     // No closure per socket (tens of thousands stay open): shared listeners find the socket's
     // adapter, whose methods graphql-ws calls.
-    const adapter = new SocketAdapter(socket, shared);
+    const adapter = new SocketAdapter(socket, shared, { socket, request: upgradeRequest(request) });
     adapters.set(socket, adapter);
     socket.on('error', onSocketError);
     socket.on('pong', onPong);
-    adapter.closed = server.opened(adapter, { socket, request: upgradeRequest(request) } as Extra & Partial<E>);
+    if (adapter.open(socket.protocol)) socket.on('message', onSocketMessage);
     socket.on('close', onSocketClose);
   });
 
@@ -179,7 +191,7 @@ function onSocketMessage(this: WebSocket, data: unknown): void {
   adapters.get(this)?.receive(data);
 }
 
-function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
+function onSocketClose(this: WebSocket, code: number): void {
   awaitingPong.delete(this);
   const adapter = adapters.get(this);
   adapters.delete(this);
@@ -189,25 +201,25 @@ function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
       `client offered the unsupported, deprecated subprotocol "${this.protocol}" (subscriptions-transport-ws)`,
     );
   }
-  adapter?.closed?.(code, String(reason));
+  void adapter?.closed();
 }
 
-/** What every socket of one server shares: its settings and how many wait for `connection_init`. */
+/** What every socket of one server shares: its settings, hooks and how many wait for `connection_init`. */
 interface Shared {
   readonly settings: SocketSettings;
+  readonly hooks: ProtocolHooks<Extra>;
   pendingInit: number;
 }
 
 /**
- * What graphql-ws calls a socket: one object per connection, its methods on the prototype. It
- * enforces the socket's bounds: nothing is sent before the connection is acknowledged (a ping
+ * One connection: its protocol state (protocol.ts) and its socket, one object, its methods on the
+ * prototype. It enforces the socket's bounds: nothing is sent before the connection is acknowledged (a ping
  * flood before `connection_init` gets no pongs), frames per second, and what the server holds
  * for the socket: bytes `ws` has not flushed plus events queued for its subscriptions.
  */
-class SocketAdapter implements Backlog {
-  handle: ((data: string) => Promise<void>) | null = null;
-  closed: ((code?: number, reason?: string) => Promise<void>) | null = null;
-  private acknowledged = false;
+class SocketAdapter extends Connection<Extra> implements Backlog {
+  /** Set once `connection_ack` is sent: nothing else goes out before. */
+  private ackSent = false;
   /** Counted in `shared.pendingInit` until it sends `connection_init` or closes. */
   private waitingForInit = true;
   /** Set once the socket is closed for a bound: nothing more is read or sent. */
@@ -221,16 +233,14 @@ class SocketAdapter implements Backlog {
   constructor(
     private readonly socket: WebSocket,
     readonly shared: Shared,
+    extra: Extra,
   ) {
+    super(shared.hooks, extra);
     shared.pendingInit++;
   }
 
   get isProd(): boolean {
     return this.shared.settings.production;
-  }
-
-  get protocol(): string {
-    return this.socket.protocol;
   }
 
   /** `connection_init` arrived (or the socket closed): it no longer counts as waiting. */
@@ -240,18 +250,25 @@ class SocketAdapter implements Backlog {
     this.shared.pendingInit--;
   }
 
-  send(data: string): Promise<void> {
+  /** Whether anything may be sent: the socket is open, not refused, and `data` may go out now. */
+  private maysend(data: string): boolean {
     const socket = this.socket;
-    if (socket.readyState !== socket.OPEN || this.refused) return Promise.resolve();
-    if (!this.acknowledged) {
-      // Nothing but the acknowledgement goes out before it (graphql-ws sends nothing else then;
+    if (socket.readyState !== socket.OPEN || this.refused) return false;
+    if (!this.ackSent) {
+      // Nothing but the acknowledgement goes out before it (the protocol sends nothing else then;
       // pongs are `onPing`'s).
-      if (!data.startsWith('{"type":"connection_ack"')) return Promise.resolve();
-      this.acknowledged = true;
+      if (!data.startsWith('{"type":"connection_ack"')) return false;
+      this.ackSent = true;
     }
     // A moving average of the operation frames sent: one large query answer does not make every
     // queued event count as large.
     if (data.startsWith('{"id"')) this.eventBytes = Math.max(MIN_EVENT_BYTES, (this.eventBytes * 7 + data.length) / 8);
+    return true;
+  }
+
+  send(data: string): Promise<void> {
+    if (!this.maysend(data)) return Promise.resolve();
+    const socket = this.socket;
     const sent = new Promise<void>((resolve, reject) => {
       // A send cut short by the socket closing is no error of the operation.
       socket.send(data, (error) => (error && socket.readyState === socket.OPEN ? reject(error) : resolve()));
@@ -260,10 +277,18 @@ class SocketAdapter implements Backlog {
     return sent;
   }
 
-  /** graphql-ws calls this instead of answering a `ping` itself: no `pong` before the ack. */
-  onPing(payload?: Record<string, unknown>): Promise<void> {
-    if (!this.acknowledged) return Promise.resolve();
-    return this.send(JSON.stringify(payload ? { type: 'pong', payload } : { type: 'pong' }));
+  sendFrame(data: string, operation: Operation<Extra>): void {
+    // Not sent (the socket is closing): the operation pulls no more; closing ends it.
+    if (!this.maysend(data)) return;
+    const socket = this.socket;
+    socket.send(data, (error) => operation.sent(error && socket.readyState === socket.OPEN ? error : undefined));
+    this.checkBacklog();
+  }
+
+  /** No `pong` before the acknowledgement. */
+  protected override onPing(payload: unknown): Promise<void> {
+    if (!this.ackSent) return Promise.resolve();
+    return super.onPing(payload);
   }
 
   /** `Backlog`: an event was queued for (or handed to) one of this socket's subscriptions. */
@@ -292,13 +317,8 @@ class SocketAdapter implements Backlog {
     this.socket.close(code, reason);
   }
 
-  onMessage(handle: (data: string) => Promise<void>): void {
-    this.handle = handle;
-    this.socket.on('message', onSocketMessage);
-  }
-
   receive(data: unknown): void {
-    if (!this.handle || this.refused) return;
+    if (this.refused) return;
     const now = Date.now();
     if (now - this.windowStart >= 1000) {
       this.windowStart = now;
@@ -310,32 +330,10 @@ class SocketAdapter implements Backlog {
     }
     // Not awaited: a subscription's handler runs as long as the subscription does, and awaiting
     // it would keep this frame's buffer alive with it. Identical frames (thousands of clients
-    // subscribing alike) share one string, which graphql-ws keeps while the handler runs.
+    // subscribing alike) share one string.
     this.handle(intern(String(data))).catch((error: unknown) => {
       this.shared.settings.logger.error({ err: error }, 'WebSocket message handling failed');
       this.socket.close(CloseCode.InternalServerError, closeReason(error, this.isProd));
     });
   }
-}
-
-/**
- * Strings many sockets send alike (a subscribe frame, its query text), shared: each socket would
- * otherwise keep its own copy for its subscription's life. Bounded; short strings only.
- */
-const interned = new Map<string, string>();
-const MAX_INTERNED = 4096;
-const MAX_INTERNED_LENGTH = 4096;
-
-function intern(text: string): string {
-  if (text.length > MAX_INTERNED_LENGTH) return text;
-  const known = interned.get(text);
-  if (known !== undefined) return known;
-  if (interned.size >= MAX_INTERNED) interned.clear();
-  interned.set(text, text);
-  return text;
-}
-
-/** `JSON.parse` reviver for graphql-ws messages: a subscription's query text is shared. */
-function internQuery(this: unknown, key: string, value: unknown): unknown {
-  return key === 'query' && typeof value === 'string' ? intern(value) : value;
 }

@@ -9,10 +9,13 @@
 //   connection's slow-consumer bound.
 // - subscription-execution.ts: each event's selection executed once per group of identical
 //   subscriptions rather than once per subscriber.
-// - graphql-ws.ts: graphql-ws on `ws` with one heartbeat timer for all sockets and shared
-//   listeners, plus the per-socket bounds (send backlog, frame rate, connections not initialised).
+// - graphql-ws.ts: graphql-transport-ws on `ws` with one heartbeat timer for all sockets and
+//   shared listeners, plus the per-socket bounds (send backlog, frame rate, connections not
+//   initialised).
+// - protocol.ts: the graphql-transport-ws protocol (graphql-ws' `makeServer`, same messages and
+//   close codes) with one object per operation, and each shared result's frame text made once.
 // - dates.ts: DateTime strings made once per Date, off V8's slow stringify path.
 export { serializeDateTime } from './dates.js';
-export { type SocketLimits, useServer } from './graphql-ws.js';
+export { type Extra, type SocketLimits, useServer } from './graphql-ws.js';
 export { type Backlog, ChangeQueue, type QueueMapper } from './queue.js';
 export { useSharedSubscriptionExecution } from './subscription-execution.js';

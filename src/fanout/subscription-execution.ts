@@ -26,6 +26,12 @@ interface CallerContext {
   caller?: { authenticated: boolean; roles: ReadonlySet<string> };
 }
 
+/** How yoga masks errors (its `maskedErrors` option, with its logging): applied to every event here. */
+interface Masking {
+  maskError: (error: unknown, message: string) => Error;
+  errorMessage?: string;
+}
+
 /**
  * Runs each subscription event's selection set once per group of identical subscriptions rather
  * than once per subscriber. Thousands of clients subscribe with the same document, variables and
@@ -36,38 +42,36 @@ interface CallerContext {
  * roles (`authScopes` are role-based), nothing else of the caller. Should a field ever depend on
  * who the caller is, add that to `groupKey`.
  *
- * It is an envelop plugin (`setSubscribeFn`), so every other plugin's `onSubscribe` hooks and
- * result hooks still run for each subscription, over HTTP (SSE) and WebSocket alike. Errors
- * before the event stream exists are answered by the default subscribe, word for word.
+ * It is an envelop plugin, the last of ours, so every plugin before it still sees each
+ * subscription (its `onSubscribe` and `onSubscribeResult` hooks run, over HTTP (SSE) and WebSocket
+ * alike). Once the event stream exists it stops the `onSubscribe` chain with its own result: the
+ * hooks after it are yoga's error masking, whose `onSubscribeResult` / `onSubscribeError` made
+ * envelop wrap every subscription in two more iterators (`mapAsyncIterator`, `errorAsyncIterator`:
+ * ≈ 20 closures and contexts per idle subscriber, bench/README.md "Fan-out", issue 17). The same
+ * masking is applied here instead, to each shared result once and to each error the stream throws
+ * (abort errors pass unmasked, as yoga lets them). Errors before the event stream exists are
+ * answered by the default subscribe, through every hook, word for word.
  */
 export function useSharedSubscriptionExecution(): Plugin<CallerContext> {
+  let masking: Masking | null = null;
   return {
-    onSubscribe({ subscribeFn, setSubscribeFn }) {
-      // One wrapper per default subscribe function (the same for every operation), not one per
-      // subscription: a subscription keeps the function it was subscribed with for its life.
-      let shared = sharedSubscribeFns.get(subscribeFn);
-      if (!shared) {
-        shared = sharedSubscribe(subscribeFn);
-        sharedSubscribeFns.set(subscribeFn, shared);
-      }
-      setSubscribeFn(shared);
+    onYogaInit({ yoga }) {
+      masking = (yoga as unknown as { maskedErrorsOpts: Masking | null }).maskedErrorsOpts;
     },
-  };
-}
-
-type SubscribeFn = (args: ExecutionArgs) => unknown;
-const sharedSubscribeFns = new WeakMap<SubscribeFn, SubscribeFn>();
-
-function sharedSubscribe(subscribeFn: SubscribeFn): SubscribeFn {
-  return async (args: ExecutionArgs) => {
-    const source = await createSourceEventStream(args);
-    if (!isAsyncIterator(source)) return subscribeFn(args);
-    // The root field's `authScopes` are checked: its per-context cache (Pothos scope-auth,
-    // several Maps) would otherwise live as long as the subscription. Each event's execution
-    // makes its own and lets it go (see `resultFor`).
-    releaseScopeCache(args.contextValue);
-    const operation = getOperationAST(args.document, args.operationName);
-    return new SharedEventResults(source, args, groupKey(args), operation);
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const stream = (source: unknown) => {
+        // An error result: the default subscribe answers it (and runs the root field again).
+        if (!isAsyncIterator(source)) return;
+        // The root field's `authScopes` are checked: its per-context cache (Pothos scope-auth,
+        // several Maps) would otherwise live as long as the subscription. Each event's execution
+        // makes its own and lets it go (see `resultFor`).
+        releaseScopeCache(args.contextValue);
+        const operation = getOperationAST(args.document, args.operationName);
+        setResultAndStopExecution(new SharedEventResults(source, args, groupKey(args), operation, masking));
+      };
+      const source = createSourceEventStream(args);
+      return source instanceof Promise ? source.then(stream) : stream(source);
+    },
   };
 }
 
@@ -108,6 +112,16 @@ function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> & Asyn
 }
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, done: true });
+const DEFAULT_MESSAGE = 'Unexpected error.';
+
+/** As yoga tells an abort (its masking lets those through). */
+function isAbortError(error: unknown): error is Error {
+  return (
+    typeof error === 'object' &&
+    error?.constructor?.name === 'DOMException' &&
+    ((error as Error).name === 'AbortError' || (error as Error).name === 'TimeoutError')
+  );
+}
 
 /** The event stream mapped to execution results (MapSourceToResponseEvent), one object per subscription. */
 class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, QueueMapper<unknown> {
@@ -121,6 +135,7 @@ class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, Queu
     private readonly args: ExecutionArgs,
     private readonly key: string,
     private readonly operation: OperationDefinitionNode | null | undefined,
+    private readonly masking: Masking | null,
   ) {
     this.transport = subscriptionOpened(args.contextValue);
     this.mapped = source instanceof ChangeQueue;
@@ -141,13 +156,32 @@ class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, Queu
     return this.resultFor(event);
   }
 
-  /** As graphql-tools' executor does: an error of the source stream becomes a GraphQL error. */
-  mapError(error: unknown): GraphQLError {
+  /**
+   * As graphql-tools' executor does: an error of the source stream becomes a GraphQL error; then
+   * masked as yoga would (a typed error passes, an internal one becomes "Unexpected error.").
+   */
+  mapError(error: unknown): Error {
+    if (isAbortError(error)) return error;
     const original = error instanceof Error ? error : new Error(String(error));
-    return new GraphQLError(original.message, {
+    const wrapped = new GraphQLError(original.message, {
       originalError: original,
       nodes: this.operation ? [this.operation] : undefined,
     });
+    return this.masking ? this.masking.maskError(wrapped, this.masking.errorMessage ?? DEFAULT_MESSAGE) : wrapped;
+  }
+
+  /** An event's result as yoga's masking would leave it, tagged with the event's SSE id. */
+  private finish(result: ExecutionResult, payload: unknown): ExecutionResult {
+    const masking = this.masking;
+    const masked =
+      masking && result.errors?.length
+        ? {
+            ...result,
+            errors: result.errors.map((e) => masking.maskError(e, masking.errorMessage ?? DEFAULT_MESSAGE)),
+          }
+        : result;
+    tagEventId(masked, payload);
+    return masked as ExecutionResult;
   }
 
   /** The result for an event: executed by the first subscriber of the group to pull it, shared by the rest. */
@@ -159,7 +193,7 @@ class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, Queu
     observeDelivery(payload);
     let result: Result;
     if (typeof payload !== 'object' || payload === null) {
-      result = execute({ ...this.args, rootValue: payload });
+      result = this.execute(payload);
     } else {
       let results = resultsByEvent.get(payload);
       if (!results) {
@@ -169,22 +203,27 @@ class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, Queu
       const shared = results.get(this.key);
       if (shared) result = shared;
       else {
-        result = execute({ ...this.args, rootValue: payload });
+        result = this.execute(payload);
         results.set(this.key, result);
       }
     }
     // Most results are ready at once (the fields resolve synchronously): no extra tick for them.
+    if (!(result instanceof Promise)) return { value: result, done: false };
+    return result.then((value) => ({ value, done: false }));
+  }
+
+  /** Executes the selection for one event: masked and tagged once, then shared by the group. */
+  private execute(payload: unknown): Result {
     const context = this.args.contextValue;
+    const result = execute({ ...this.args, rootValue: payload });
     if (!(result instanceof Promise)) {
       releaseScopeCache(context);
-      tagEventId(result, payload);
-      return { value: result, done: false };
+      return this.finish(result, payload);
     }
     return result.then(
       (value) => {
         releaseScopeCache(context);
-        tagEventId(value, payload);
-        return { value, done: false };
+        return this.finish(value, payload);
       },
       (error: unknown) => {
         releaseScopeCache(context);

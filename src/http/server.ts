@@ -17,7 +17,7 @@ import {
 import { CallbackSubscriptions } from '../callbacks/index.js';
 import type { Config } from '../config.js';
 import type { ProviderId } from '../domain/status.js';
-import { useServer, useSharedSubscriptionExecution } from '../fanout/index.js';
+import { type Extra, useServer, useSharedSubscriptionExecution } from '../fanout/index.js';
 import { graphqlObservabilityPlugins } from '../observability/graphql.js';
 import { observeRequests, observeWebhook } from '../observability/http.js';
 import { countWebhook } from '../observability/metrics.js';
@@ -90,10 +90,11 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
         useHiddenSuggestions(!config.graphql.introspection),
         ...(tracing ? [useApolloInlineTrace()] : []),
         ...graphqlObservabilityPlugins(config.tracing.tracesUrl !== undefined),
-        useSharedSubscriptionExecution(),
         useSseEventIds(),
         useSseSubscriptionLimit(config.transport.maxSseSubscriptionsPerClient),
         useCallbackSubscriptions(callbacks),
+        // Last: it ends the `onSubscribe` chain once a subscription's event stream exists.
+        useSharedSubscriptionExecution(),
       ],
       // Unexpected errors reach clients as "Unexpected error." (never their details); yoga logs them.
       // A database that cannot be reached is told as such (`UNAVAILABLE`: retry later).
@@ -174,7 +175,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WEBSOCKET_PAYLOAD });
-  const graphqlWs = useServer<Record<string, unknown>, { caller: Caller }>(
+  const graphqlWs = useServer<Extra & { caller?: Caller }>(
     {
       connectionInitWaitTimeout: config.graphql.wsInitTimeoutMs,
       onConnect: async (ctx) => {
@@ -213,7 +214,7 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
       },
       onSubscribe: async (ctx, _id, payload) => {
         // graphql-ws has already counted this one among the connection's operations.
-        if (Object.keys(ctx.subscriptions).length > config.maxSubscriptionsPerConnection) {
+        if (ctx.subscriptions.size > config.maxSubscriptionsPerConnection) {
           return [
             new GraphQLError(
               `Too many subscriptions on this connection (at most ${config.maxSubscriptionsPerConnection})`,

@@ -33,6 +33,17 @@ async function overWebSocket(url: string, query: string, params?: Record<string,
   return first;
 }
 
+/** An SSE subscription's whole response text (it ends after an error). */
+async function sseText(url: string, query: string): Promise<string> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+    body: JSON.stringify({ query }),
+  });
+  expect(response.headers.get('content-type')).toContain('text/event-stream');
+  return response.text();
+}
+
 const README_OPERATIONS = [
   `mutation { startLivestream(input: { roomId: "room-1", idempotencyKey: "demo-1" }) {
      __typename
@@ -231,8 +242,16 @@ describe('masked errors', () => {
   it('keeps typed domain errors visible', async () => {
     const invalid = await gql(url, START_LIVESTREAM, { input: { roomId: '' } });
     expect(invalid.data?.startLivestream).toMatchObject({ __typename: 'ValidationError', code: 'VALIDATION' });
+    // The subscription's event stream fails (its snapshot read finds nothing): a typed error,
+    // with its code, over WebSocket and SSE alike.
     const missing = await overWebSocket(wsUrl, 'subscription { livestreamChanged(id: "missing") { id } }');
-    expect(JSON.stringify(missing?.payload)).toContain('No livestream with id missing');
+    expect(missing?.type).toBe('error');
+    expect(missing?.payload).toMatchObject([
+      { message: 'No livestream with id missing', extensions: { code: 'NOT_FOUND' } },
+    ]);
+    const overSse = await sseText(url, 'subscription { livestreamChanged(id: "missing") { id } }');
+    expect(overSse).toContain('No livestream with id missing');
+    expect(overSse).toContain('"code":"NOT_FOUND"');
   });
 
   it('masks an unexpected error for the client (HTTP and WebSocket) and logs it in full', async () => {
@@ -245,6 +264,17 @@ describe('masked errors', () => {
     const overWs = await overWebSocket(wsUrl, '{ livestreams { edges { node { id } } } }');
     expect(JSON.stringify(overWs?.payload)).toContain('Unexpected error.');
     expect(JSON.stringify(overWs?.payload)).not.toMatch(/database|sqlite/i);
+    // A subscription whose event stream fails unexpectedly (its snapshot read): masked too.
+    const subscription = 'subscription { livestreamChanged(id: "any") { id } }';
+    const failedWs = await overWebSocket(wsUrl, subscription);
+    expect(failedWs?.type).toBe('error');
+    expect(failedWs?.payload).toMatchObject([
+      { message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+    ]);
+    expect(JSON.stringify(failedWs?.payload)).not.toMatch(/database|sqlite/i);
+    const failedSse = await sseText(url, subscription);
+    expect(failedSse).toContain('Unexpected error.');
+    expect(failedSse).not.toMatch(/database|sqlite/i);
     const logged = logs.find((line) => line.level === 50 && /database/i.test(line.err?.message ?? ''));
     expect(logged?.err?.stack).toBeDefined();
   });
