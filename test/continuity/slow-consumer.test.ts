@@ -21,11 +21,12 @@ function heldMemory(): number {
 
 const ROOM = 'slow-room';
 const SUBSCRIPTIONS = 50;
-// Each change's frame padded to about 2.6 KB, so a few hundred changes overflow the bound on either
-// store quickly (on a loaded machine 1,000 networked PostgreSQL commits took longer than the server's
-// 30 s close handshake, and the paused client then read 1006 instead of the 1013).
-const CHANGES = 400;
-const PADDING = '.'.repeat(2048);
+// Thousands of changes on SQLite, as issue 12 asks (30 MB of frames for the paused socket, were it
+// unbounded). On PostgreSQL each is a networked durable commit: on a loaded machine 1,000 of them
+// took longer than the server's 30 s close handshake and the paused client then read 1006 instead of
+// the 1013, so it sends 400 changes padded to about 2.6 KB a frame, as many bytes in fewer commits.
+const CHANGES = TEST_STORE === 'postgres' ? 400 : 3000;
+const PADDING = TEST_STORE === 'postgres' ? '.'.repeat(2048) : '';
 
 /** A raw graphql-transport-ws socket, acknowledged, with `SUBSCRIPTIONS` room subscriptions. */
 async function slowSubscriber(url: string) {
