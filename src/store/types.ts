@@ -10,7 +10,6 @@ import type {
 } from '../domain/types.js';
 
 type PromiseOr<T> = T | Promise<T>;
-
 /**
  * What the service asks of a database, engine aside. The SQLite implementation is
  * `sqlite/store.ts`; every SQL statement and pragma lives behind it.
