@@ -52,8 +52,6 @@ export function stopsCapture(kind: StreamKind, status: string): boolean {
   return isFinal(kind, status) || (kind === 'recording' && status === 'UPLOADING');
 }
 
-const LIVESTREAM_DETAIL_FIELDS = ['playbackUrl', 'ingestRtmpUrl', 'ingestStreamKey', 'ingestWhipUrl'] as const;
-
 /** The columns an update would change, compared with the current row. */
 export function detailPatch(
   kind: StreamKind,
@@ -62,27 +60,34 @@ export function detailPatch(
   statusRefused: boolean,
 ): StreamPatch {
   const patch: StreamPatch = {};
-  const set = <F extends keyof StreamPatch>(field: F, value: StreamPatch[F] | undefined) => {
-    if (value === undefined || value === null) return;
-    if ((current as unknown as Record<string, unknown>)[field] !== value) patch[field] = value;
-  };
   // The first vendor id sticks: a later report can not re-point our stream at another job.
-  if (!current.externalId) set('externalId', update.externalId);
-  if (!statusRefused || !current.sessionId) set('sessionId', update.sessionId);
+  if (!current.externalId) setChanged(patch, current, 'externalId', update.externalId);
+  if (!statusRefused || !current.sessionId) setChanged(patch, current, 'sessionId', update.sessionId);
   if (!statusRefused) {
-    set('vendorStatus', update.vendorStatus);
-    if (update.status === 'FAILED') set('failureReason', update.failureReason);
+    setChanged(patch, current, 'vendorStatus', update.vendorStatus);
+    if (update.status === 'FAILED') setChanged(patch, current, 'failureReason', update.failureReason);
   }
   if (kind === 'livestream') {
-    const values: Record<(typeof LIVESTREAM_DETAIL_FIELDS)[number], string | null | undefined> = {
-      playbackUrl: update.playbackUrl,
-      ingestRtmpUrl: update.ingest?.rtmpUrl,
-      ingestStreamKey: update.ingest?.streamKey,
-      ingestWhipUrl: update.ingest?.whipUrl,
-    };
-    for (const field of LIVESTREAM_DETAIL_FIELDS) set(field, values[field]);
+    setChanged(patch, current, 'playbackUrl', update.playbackUrl);
+    setChanged(patch, current, 'ingestRtmpUrl', update.ingest?.rtmpUrl);
+    setChanged(patch, current, 'ingestStreamKey', update.ingest?.streamKey);
+    setChanged(patch, current, 'ingestWhipUrl', update.ingest?.whipUrl);
   }
   return patch;
+}
+
+/**
+ * `value` into `patch` when given and not what the row holds. A module function rather than a
+ * closure per call: the webhook path calls it for every delivery (bench/README.md, webhook intake).
+ */
+function setChanged<F extends keyof StreamPatch>(
+  patch: StreamPatch,
+  current: StreamRecord,
+  field: F,
+  value: StreamPatch[F] | undefined,
+): void {
+  if (value === undefined || value === null) return;
+  if ((current as unknown as Record<string, unknown>)[field] !== value) patch[field] = value;
 }
 
 /** True when `assets` adds a file or changes one the recording already lists. */

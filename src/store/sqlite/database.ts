@@ -14,6 +14,8 @@ export type Db = BetterSQLite3Database<typeof tables>;
 export interface OpenedDatabase {
   db: Db;
   sqlite: Database.Database;
+  /** The write-ahead log's file, when the database has one (not `:memory:`). */
+  walPath: string | null;
   /**
    * Listen to every query the service runs, drizzle's and the store's own SQL (how tests count
    * queries). Transaction control (BEGIN, SAVEPOINT, COMMIT) is not reported.
@@ -49,7 +51,8 @@ export function openDatabase(url: string): OpenedDatabase {
     for (const listener of listeners) listener(sql);
   };
   const sqlite = new Database(url);
-  sqlite.pragma('journal_mode = WAL');
+  // `:memory:` (and a file system without shared memory) keep another journal, with no log to flush.
+  const journal = sqlite.pragma('journal_mode = WAL', { simple: true });
   // A subscriber is only told what is durable: every commit reaches the disk first.
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('busy_timeout = 5000');
@@ -69,6 +72,7 @@ export function openDatabase(url: string): OpenedDatabase {
   return {
     db,
     sqlite,
+    walPath: journal === 'wal' ? `${url}-wal` : null,
     onStatement(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

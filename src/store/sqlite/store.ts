@@ -10,6 +10,7 @@ import { SqliteRetention } from './retention.js';
 import { SqliteRooms } from './rooms.js';
 import { SqliteStreams } from './streams.js';
 import { SqliteTransactions } from './transactions.js';
+import { WalSync } from './wal-sync.js';
 
 /**
  * The store on one SQLite file (WAL, synchronous=FULL, see database.ts), through better-sqlite3:
@@ -22,12 +23,14 @@ export class SqliteStore extends StoreBase implements Store {
   readonly db: Db;
   private readonly opened: OpenedDatabase;
   private readonly transactions: SqliteTransactions;
+  private readonly wal: WalSync;
 
   constructor(url: string) {
     super();
     this.opened = openDatabase(url);
     this.db = this.opened.db;
-    const transactions = new SqliteTransactions(this.opened.sqlite);
+    this.wal = new WalSync(this.opened.walPath);
+    const transactions = new SqliteTransactions(this.opened.sqlite, this.wal);
     this.transactions = transactions;
     const gated = <S>(section: object): S => gate<S>(section, transactions);
     Object.assign(this, {
@@ -72,6 +75,7 @@ export class SqliteStore extends StoreBase implements Store {
   }
 
   async close(): Promise<void> {
+    await this.wal.close();
     this.opened.close();
   }
 }

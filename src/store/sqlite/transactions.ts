@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Database, Statement } from 'better-sqlite3';
+import type { WalSync } from './wal-sync.js';
 
 /** The transaction an async flow holds the connection for (found through AsyncLocalStorage). */
 interface Frame {
@@ -24,6 +25,12 @@ interface Frame {
  * Transaction control runs through statements prepared once: better-sqlite3's `transaction(fn)`
  * builds a new wrapper on every call, which cost more than the writes of a webhook delivery (two
  * or three of them per delivery). These statements are not reported to `onStatement` listeners.
+ *
+ * Durability: every commit is flushed (`synchronous=FULL`) except the group commit's, which
+ * commits with `synchronous=NORMAL` and is made durable by `WalSync` off the event loop. Until
+ * that flush ends, what the group wrote is invisible to everyone but later transactions: a call
+ * from outside a transaction waits for it, the group's members hear of their commit only then,
+ * and what waits for commits runs in commit order, each commit's callbacks once it is durable.
  */
 export class SqliteTransactions {
   /** What waits for the current outermost transaction to commit. */
@@ -40,8 +47,20 @@ export class SqliteTransactions {
   private held = false;
   /** Flows waiting for the connection, first come first served. */
   private readonly waiting: (() => void)[] = [];
+  /** Commits not yet durable (a group's, its log flush running) or waiting for one that is not. */
+  private undurable = 0;
+  /** Settles once every commit so far is durable and its callbacks have run (in commit order). */
+  private durable: Promise<void> = Promise.resolve();
+  private readonly relaxed: { normal: Statement; full: Statement };
 
-  constructor(private readonly sqlite: Database) {
+  constructor(
+    private readonly sqlite: Database,
+    private readonly wal: WalSync,
+  ) {
+    this.relaxed = {
+      normal: sqlite.prepare('PRAGMA synchronous = NORMAL'),
+      full: sqlite.prepare('PRAGMA synchronous = FULL'),
+    };
     this.control = {
       begin: sqlite.prepare('BEGIN IMMEDIATE'),
       commit: sqlite.prepare('COMMIT'),
@@ -71,7 +90,12 @@ export class SqliteTransactions {
         return Promise.reject(error);
       }
     }
-    return this.exclusive(async () => fn());
+    // Holding the connection while the last commits become durable: nothing newer commits meanwhile,
+    // so the call reads only what is durable, and a stream of group commits cannot starve it.
+    return this.exclusive(async () => {
+      if (this.undurable > 0) await this.durable;
+      return fn();
+    });
   }
 
   /**
@@ -81,12 +105,15 @@ export class SqliteTransactions {
    * throughput, 2026-12-05 session").
    */
   callNow<T>(fn: () => T): T | Promise<T> {
-    return this.free() ? fn() : this.exclusive(async () => fn());
+    return this.free() ? fn() : this.call(fn);
   }
 
-  /** True when a call may run at once: the connection is free, or held by the calling flow. */
+  /**
+   * True when a call may run at once: the connection is free and every commit on it durable, or it
+   * is held by the calling flow.
+   */
   private free(): boolean {
-    return (!this.held && this.waiting.length === 0) || this.inside();
+    return (!this.held && this.waiting.length === 0 && this.undurable === 0) || this.inside();
   }
 
   /** Runs `fn` holding the connection (no transaction opened), releasing it when `fn` settles. */
@@ -105,23 +132,63 @@ export class SqliteTransactions {
   /** One write transaction (BEGIN IMMEDIATE), or a savepoint of the one the calling flow holds. */
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.inside()) return this.savepoint(fn);
+    return this.outermost(fn, false);
+  }
+
+  /**
+   * The outermost transaction. `relaxed` (the group commit): committed without a flush, which
+   * `WalSync` does off the event loop; settles once it is durable.
+   */
+  private async outermost<T>(fn: () => Promise<T>, relaxed: boolean): Promise<T> {
     const frame: Frame = { open: true };
-    const result = await this.exclusive(async () => {
-      this.control.begin.run();
-      try {
-        const value = await this.flow.run(frame, fn);
-        this.control.commit.run();
-        return value;
-      } catch (error) {
-        this.committed.length = 0;
-        if (this.sqlite.inTransaction) this.control.rollback.run();
-        throw error;
-      } finally {
-        frame.open = false;
-      }
-    });
-    this.flushCommitted();
+    const relax = relaxed && this.wal.enabled;
+    let callbacks: (() => void)[] = [];
+    let durable: Promise<void> | undefined;
+    let result: T;
+    try {
+      result = await this.exclusive(async () => {
+        // The safety level cannot change inside a transaction: set around it, holding the connection.
+        if (relax) this.relaxed.normal.run();
+        try {
+          this.control.begin.run();
+          const value = await this.flow.run(frame, fn);
+          this.control.commit.run();
+          callbacks = this.committed.splice(0);
+          // Ordered before anyone else can commit or read (the connection is still held).
+          if (relax || this.undurable > 0) durable = this.inCommitOrder(callbacks, relax ? this.wal.sync() : undefined);
+          return value;
+        } catch (error) {
+          this.committed.length = 0;
+          if (this.sqlite.inTransaction) this.control.rollback.run();
+          throw error;
+        } finally {
+          frame.open = false;
+          if (relax) this.relaxed.full.run();
+        }
+      });
+    } catch (error) {
+      // What it read may come from a commit not yet durable: its failure waits for that too.
+      if (this.undurable > 0) await this.durable;
+      throw error;
+    }
+    if (durable) await durable;
+    else flush(callbacks);
     return result;
+  }
+
+  /**
+   * A commit's callbacks, run once it and every commit before it are durable, in commit order. A
+   * flushed commit (`flushed` undefined) needs only the earlier ones: its flush covered them too,
+   * but their callbacks come first.
+   */
+  private inCommitOrder(callbacks: readonly (() => void)[], flushed: Promise<void> | undefined): Promise<void> {
+    this.undurable++;
+    const turn = this.durable.then(() => flushed).then(() => flush(callbacks));
+    const settled = () => {
+      this.undurable--;
+    };
+    this.durable = turn.then(settled, settled);
+    return turn;
   }
 
   private async savepoint<T>(fn: () => Promise<T>): Promise<T> {
@@ -174,20 +241,6 @@ export class SqliteTransactions {
     }
   }
 
-  /** Committed: every waiting callback runs, even if one of them throws (the first error is rethrown). */
-  private flushCommitted(): void {
-    if (this.committed.length === 0) return;
-    let failure: { error: unknown } | undefined;
-    for (const run of this.committed.splice(0)) {
-      try {
-        run();
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-    if (failure) throw failure.error;
-  }
-
   /**
    * Group commit: `fn` runs in a transaction shared with every other `group` asked for in the
    * same turn of the event loop, each in its own savepoint (one failing rolls back only itself),
@@ -206,7 +259,7 @@ export class SqliteTransactions {
     const batch = this.group.splice(0);
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      await this.run(async () => {
+      await this.outermost(async () => {
         for (const item of batch) {
           try {
             outcomes.push({ ok: true, value: await this.savepoint(item.fn) });
@@ -214,7 +267,7 @@ export class SqliteTransactions {
             outcomes.push({ ok: false, value: error });
           }
         }
-      });
+      }, true);
     } catch (error) {
       for (const item of batch) item.reject(error);
       return;
@@ -231,4 +284,17 @@ export class SqliteTransactions {
     if (this.inside()) this.committed.push(fn);
     else fn();
   }
+}
+
+/** Committed: every waiting callback runs, even if one of them throws (the first error is rethrown). */
+function flush(callbacks: readonly (() => void)[]): void {
+  let failure: { error: unknown } | undefined;
+  for (const run of callbacks) {
+    try {
+      run();
+    } catch (error) {
+      failure ??= { error };
+    }
+  }
+  if (failure) throw failure.error;
 }
