@@ -68,7 +68,7 @@ export class SqliteStore extends StoreBase implements Store {
 
   async isReady(): Promise<boolean> {
     try {
-      return this.opened.sqlite.open && migrationsApplied(this.opened.sqlite);
+      return this.opened.sqlite.open && !this.wal.failure && migrationsApplied(this.opened.sqlite);
     } catch {
       return false;
     }

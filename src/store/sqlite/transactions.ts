@@ -83,6 +83,7 @@ export class SqliteTransactions {
    * flow's uncommitted writes nor joins its transaction).
    */
   call<T>(fn: () => T): Promise<T> {
+    if (this.wal.failure) return Promise.reject(this.wal.failure);
     if (this.free()) {
       try {
         return Promise.resolve(fn());
@@ -105,7 +106,7 @@ export class SqliteTransactions {
    * throughput, 2026-12-05 session").
    */
   callNow<T>(fn: () => T): T | Promise<T> {
-    return this.free() ? fn() : this.call(fn);
+    return this.free() && !this.wal.failure ? fn() : this.call(fn);
   }
 
   /**
@@ -140,6 +141,7 @@ export class SqliteTransactions {
    * `WalSync` does off the event loop; settles once it is durable.
    */
   private async outermost<T>(fn: () => Promise<T>, relaxed: boolean): Promise<T> {
+    if (this.wal.failure) throw this.wal.failure;
     const frame: Frame = { open: true };
     const relax = relaxed && this.wal.enabled;
     let callbacks: (() => void)[] = [];

@@ -1,4 +1,5 @@
 import { closeSync, fdatasync, openSync } from 'node:fs';
+import { StoreUnavailableError } from '../../domain/errors.js';
 
 /**
  * Makes the write-ahead log durable off the event loop: `fdatasync` of the `-wal` file on libuv's
@@ -27,8 +28,18 @@ export class WalSync {
     return this.walPath !== null;
   }
 
+  /**
+   * The error of a flush that failed, for good. After a failed fsync the kernel may have dropped
+   * the pages it could not write and a later flush would succeed without them (PostgreSQL stops
+   * on it for that reason): commits SQLite already made visible may not be on disk, so nothing is
+   * answered as durable any more: every later call fails `StoreUnavailableError` and `/readyz`
+   * answers 503 until the process restarts and SQLite recovers from what the disk really holds.
+   */
+  failure: StoreUnavailableError | null = null;
+
   /** Settles once everything written to the log before this call is on disk. */
   sync(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
     if (this.walPath === null) return Promise.resolve();
     if (!this.running) return this.start();
     this.queued ??= this.running.then(
@@ -56,7 +67,11 @@ export class WalSync {
     this.fd ??= openSync(this.walPath as string, 'r+');
     const fd = this.fd;
     const flush = new Promise<void>((resolve, reject) => {
-      fdatasync(fd, (error) => (error ? reject(error) : resolve()));
+      fdatasync(fd, (error) => {
+        if (!error) return resolve();
+        this.failure ??= new StoreUnavailableError({ cause: error });
+        reject(this.failure);
+      });
     });
     this.running = flush;
     const clear = () => {
