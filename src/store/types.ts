@@ -136,6 +136,12 @@ export interface HistoryStore {
    * follow commit order (a reader that sees one sees every smaller one); they may have gaps.
    */
   append(event: NewStatusEvent): Promise<number>;
+  /**
+   * A change of an existing stream: appends the applied `event` and writes `patch` to its stream
+   * (`event.streamKind`, `event.streamId`) with the event's position as `changePosition`, as
+   * `append` then `streams.update` would (one statement on PostgreSQL); answers the position.
+   */
+  appendChange(event: NewStatusEvent, patch: StreamWrite): Promise<number>;
   /** True when the vendor's event id was already recorded for this stream. */
   has(kind: StreamKind, streamId: string, eventId: string): Promise<boolean>;
   /** The latest `last` events of each of several streams in one query, oldest first per stream. */

@@ -3,9 +3,11 @@ import type { StreamKind } from '../../domain/status.js';
 import type { AssetInput, RecordingAssetRecord, StatusEventRecord } from '../../domain/types.js';
 import { assetMatches, assetValues, rankedHistory, toEventRecords } from '../mappers.js';
 import { toSnapshot } from '../rows.js';
-import type { NewStatusEvent } from '../types.js';
+import type { NewStatusEvent, StreamWrite } from '../types.js';
+import { changeOf, setName } from './change.js';
 import { CHANGE_LOG_LOCK_KEY } from './connect.js';
 import { preparedFor } from './prepared.js';
+import { writeOf } from './streams.js';
 import { recordingAssets, statusEvents } from './tables.js';
 import type { Executor } from './transactions.js';
 
@@ -58,6 +60,8 @@ export class PgHistory {
     private readonly wrote: (position: number) => void,
     /** True when the calling flow's transaction holds the change-log lock already (a group commit). */
     private readonly locked: () => boolean,
+    /** The stream update (streams.ts). */
+    private readonly update: (kind: StreamKind, id: string, patch: StreamWrite) => Promise<void>,
   ) {}
 
   async append(event: NewStatusEvent): Promise<number> {
@@ -85,6 +89,36 @@ export class PgHistory {
           insert into status_events (${columns}) select ${values} from lock returning id`,
     );
     const position = Number(result.rows[0]?.id);
+    this.wrote(position);
+    return position;
+  }
+
+  async appendChange(event: NewStatusEvent, patch: StreamWrite): Promise<number> {
+    if (!this.inTransaction()) return this.transaction(() => this.appendChange(event, patch));
+    const { fields, values } = writeOf(event.streamKind, { ...patch, changePosition: undefined });
+    // Outside a group commit the change-log lock is taken with the history row (append).
+    if (!this.locked() || fields.length === 0) {
+      const position = await this.append(event);
+      await this.update(event.streamKind, event.streamId, { ...patch, changePosition: position });
+      return position;
+    }
+    // The hot path of a group commit: one statement (change.ts).
+    const named: Record<string, unknown> = {};
+    for (const field of fields) named[setName(field)] = values[field];
+    const rows = await changeOf(
+      event.streamKind,
+      fields,
+    )(this.x()).execute({
+      ...event,
+      snapshot: event.snapshot ? toSnapshot(event.streamKind, event.snapshot) : null,
+      ...named,
+      id: event.streamId,
+    });
+    const written = rows[0]?.position;
+    // No row to change (it was read in this transaction, so it cannot be gone): the group fails,
+    // and the member runs again alone, where the two statements say what happened.
+    if (written === undefined) throw new Error(`no ${event.streamKind} ${event.streamId} to change`);
+    const position = Number(written);
     this.wrote(position);
     return position;
   }
