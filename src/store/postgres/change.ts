@@ -5,8 +5,8 @@ import { type StreamTable, TABLES } from './records.js';
 import { statusEvents } from './tables.js';
 import type { Executor } from './transactions.js';
 
-/** The history row's values, as placeholders named for NewStatusEvent's fields. */
-const EVENT = {
+/** A history row's values, as placeholders named for NewStatusEvent's fields. */
+export const EVENT = {
   streamKind: sql.placeholder('streamKind'),
   streamId: sql.placeholder('streamId'),
   status: sql.placeholder('status'),

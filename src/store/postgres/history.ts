@@ -4,7 +4,7 @@ import type { AssetInput, RecordingAssetRecord, StatusEventRecord } from '../../
 import { assetMatches, assetValues, rankedHistory, toEventRecords } from '../mappers.js';
 import { toSnapshot } from '../rows.js';
 import type { NewStatusEvent, StreamWrite } from '../types.js';
-import { changeOf, setName } from './change.js';
+import { changeOf, EVENT, setName } from './change.js';
 import { CHANGE_LOG_LOCK_KEY } from './connect.js';
 import { preparedFor } from './prepared.js';
 import { writeOf } from './streams.js';
@@ -12,23 +12,7 @@ import { recordingAssets, statusEvents } from './tables.js';
 import type { Executor } from './transactions.js';
 
 const insertEvent = preparedFor((x) =>
-  x
-    .insert(statusEvents)
-    .values({
-      streamKind: sql.placeholder('streamKind'),
-      streamId: sql.placeholder('streamId'),
-      status: sql.placeholder('status'),
-      vendorStatus: sql.placeholder('vendorStatus'),
-      source: sql.placeholder('source'),
-      version: sql.placeholder('version'),
-      applied: sql.placeholder('applied'),
-      eventId: sql.placeholder('eventId'),
-      payload: sql.placeholder('payload'),
-      snapshot: sql.placeholder('snapshot'),
-      at: sql.placeholder('at'),
-    })
-    .returning({ id: statusEvents.id })
-    .prepare('history_insert'),
+  x.insert(statusEvents).values(EVENT).returning({ id: statusEvents.id }).prepare('history_insert'),
 );
 
 const seen = preparedFor((x) =>
