@@ -15,20 +15,21 @@ import { callerOf } from './security.js';
  */
 export function useCallbackSubscriptions(callbacks: CallbackSubscriptions): Plugin {
   return {
-    async onParams({ params, request, setResult }) {
+    // Not async: every other request goes on without a promise to wait for.
+    onParams({ params, request, setResult }) {
       const extension = params.extensions?.subscription;
       if (request.method !== 'POST' || extension === undefined || !acceptsCallbacks(request.headers.get('accept'))) {
         return;
       }
-      setResult(
-        await callbacks.register({
+      return callbacks
+        .register({
           extension,
           query: params.query ?? '',
           operationName: params.operationName ?? null,
           variables: (params.variables as Record<string, unknown> | undefined) ?? null,
           caller: registeredCaller(callerOf(request)),
-        }),
-      );
+        })
+        .then(setResult);
     },
   };
 }

@@ -3,7 +3,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { type GraphQLError, NoSchemaIntrospectionCustomRule, type ValidationContext } from 'graphql';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
-import { AuthenticationError, type Authenticator, type Caller, SUBGRAPH_SECRET_HEADER } from '../auth.js';
+import { AuthenticationError, type Authenticator, type Caller, OPEN_CALLER, SUBGRAPH_SECRET_HEADER } from '../auth.js';
 import type { Config } from '../config.js';
 import { answerEarly, graphqlErrorText } from './transport.js';
 
@@ -29,6 +29,8 @@ export const CSRF_HEADERS = [
 const NOBODY: Caller = { authenticated: false, subject: null, roles: new Set(), expiresAt: null };
 
 const callers = new WeakMap<Request, Caller>();
+/** Callers already found from a request's token before its body was read (`server.ts`). */
+const earlyCallers = new WeakMap<IncomingMessage, Caller>();
 
 /** The caller the authentication plugin found for an HTTP request. */
 export function callerOf(request: Request | undefined): Caller {
@@ -65,13 +67,23 @@ export function securityPlugins(config: Config, authenticator: Authenticator): P
     useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
     {
       // Before the query is even parsed: an unauthenticated caller learns nothing about the schema.
-      async onRequestParse({ request }) {
-        try {
-          callers.set(request, await authenticator.authenticate(request.headers.get('authorization') ?? undefined));
-        } catch (error) {
-          if (error instanceof AuthenticationError) throw unauthenticated(error.message);
-          throw error;
+      // Synchronous when nothing is to be verified (open mode, or a token already verified before
+      // the body was read): no promise on the way of every request.
+      onRequestParse({ request, serverContext }) {
+        const req = (serverContext as { req?: IncomingMessage }).req;
+        const early = req && earlyCallers.get(req);
+        if (early || !authenticator.enabled) {
+          callers.set(request, early || OPEN_CALLER);
+          return;
         }
+        return authenticator.authenticate(request.headers.get('authorization') ?? undefined).then(
+          (caller) => {
+            callers.set(request, caller);
+          },
+          (error: unknown) => {
+            throw error instanceof AuthenticationError ? unauthenticated(error.message) : error;
+          },
+        );
       },
     },
     EnvelopArmorPlugin({
@@ -92,6 +104,27 @@ export function securityPlugins(config: Config, authenticator: Authenticator): P
 }
 
 /**
+ * With authentication on, a request with a body and a missing or invalid token is answered 401
+ * before its body is read (the same answer yoga would give after reading it); a valid token's
+ * caller is kept for yoga's authentication, which then does not verify the token again. A key set
+ * that cannot be fetched is left to yoga (its 500). Answers whether it refused.
+ */
+export async function refuseUnauthenticatedEarly(
+  req: IncomingMessage,
+  res: ServerResponse,
+  authenticator: Authenticator,
+): Promise<boolean> {
+  try {
+    earlyCallers.set(req, await authenticator.authenticate(req.headers.authorization));
+    return false;
+  } catch (error) {
+    if (!(error instanceof AuthenticationError)) return false;
+    answerEarly(req, res, 401, graphqlErrorText(error.message, 'UNAUTHENTICATED'), { 'www-authenticate': 'Bearer' });
+    return true;
+  }
+}
+
+/**
  * Reads a request body of at most `limit` bytes. Resolves null, having answered 413 (by default a
  * GraphQL-shaped error; `tooLargeText` is a route's own JSON), when it is larger (by its
  * Content-Length, before reading any of it, or once that many bytes have arrived), and null when
@@ -101,11 +134,16 @@ export function readLimitedBody(
   req: IncomingMessage,
   res: ServerResponse,
   limit: number,
-  tooLargeText = graphqlErrorText(`Request body larger than ${limit} bytes`, 'PAYLOAD_TOO_LARGE'),
+  tooLargeText?: string,
 ): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const refuse = () => {
-      answerEarly(req, res, 413, tooLargeText);
+      answerEarly(
+        req,
+        res,
+        413,
+        tooLargeText ?? graphqlErrorText(`Request body larger than ${limit} bytes`, 'PAYLOAD_TOO_LARGE'),
+      );
       resolve(null);
     };
     if (Number(req.headers['content-length'] ?? 0) > limit) return refuse();

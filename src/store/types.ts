@@ -9,13 +9,13 @@ import type {
   StreamRecord,
 } from '../domain/types.js';
 
+type PromiseOr<T> = T | Promise<T>;
 /**
  * What the service asks of a database, engine aside (`sqlite/store.ts`, `postgres/store.ts`).
  *
  * One section per concern (streams, history, assets, deliveries, polls, rooms) and one unit of
- * work, `transaction`. Every answer is a promise, so an asynchronous engine (PostgreSQL through
- * node-postgres) implements the same interface as the synchronous SQLite one, and the code above
- * the store is written once. A transaction is asynchronous: the engine keeps the calling async
+ * work, `transaction`. Every answer is a promise (or may be, `PromiseOr`), so an asynchronous engine
+ * (PostgreSQL through node-postgres) implements the same interface as the synchronous SQLite one. A transaction is asynchronous: the engine keeps the calling async
  * flow's statements in it until `fn` settles (SQLite: the one connection is held, other flows
  * wait; PostgreSQL: a pooled client is checked out), and a `transaction` called from inside it is
  * a savepoint. A database that cannot be reached answers StoreUnavailableError (PostgreSQL,
@@ -109,10 +109,10 @@ export interface StreamStore {
   /** The newest stream of a room that is not final (an UPLOADING recording included). */
   findOpenInRoom<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): Promise<RecordOf<K> | undefined>;
   /**
-   * Every stream of `kind` that is not final (STARTING to STOPPING), newest first, filtered. The
-   * records may be shared with other callers until something changes: they must not be modified.
+   * Every stream of `kind` that is not final (STARTING to STOPPING), newest first, filtered: shared
+   * records (never modify them), a plain answer when one is at hand (SQLite, its connection free).
    */
-  listActive<K extends StreamKind>(kind: K, filter: StreamFilter): Promise<readonly RecordOf<K>[]>;
+  listActive<K extends StreamKind>(kind: K, filter: StreamFilter): PromiseOr<readonly RecordOf<K>[]>;
   /** Newest first, keyset-paginated on (createdAt, id). Returns one extra row to tell if more follow. */
   page<K extends StreamKind>(kind: K, request: PageRequest): Promise<RecordOf<K>[]>;
   /** Every stream of the given rooms, newest first (one query for a batch of rooms). */

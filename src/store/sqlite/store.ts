@@ -77,6 +77,9 @@ export class SqliteStore extends StoreBase implements Store {
   }
 }
 
+/** Methods whose interface allows a plain answer (`Store` in types.ts): they answer one when they can. */
+const ANSWERED_AT_ONCE = new Set(['listActive']);
+
 /**
  * The asynchronous face of a synchronous section: each public method of its class, answering a
  * promise through `transactions.call`. The section classes mirror the interface with plain
@@ -89,7 +92,9 @@ function gate<S>(section: object, transactions: SqliteTransactions): S {
   for (const name of Object.getOwnPropertyNames(prototype)) {
     const method = prototype[name];
     if (name === 'constructor' || typeof method !== 'function') continue;
-    face[name] = (...args: unknown[]) => transactions.call(() => method.apply(section, args));
+    face[name] = ANSWERED_AT_ONCE.has(name)
+      ? (...args: unknown[]) => transactions.callNow(() => method.apply(section, args))
+      : (...args: unknown[]) => transactions.call(() => method.apply(section, args));
   }
   return face as S;
 }

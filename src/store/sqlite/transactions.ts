@@ -64,7 +64,7 @@ export class SqliteTransactions {
    * flow's uncommitted writes nor joins its transaction).
    */
   call<T>(fn: () => T): Promise<T> {
-    if ((!this.held && this.waiting.length === 0) || this.inside()) {
+    if (this.free()) {
       try {
         return Promise.resolve(fn());
       } catch (error) {
@@ -72,6 +72,21 @@ export class SqliteTransactions {
       }
     }
     return this.exclusive(async () => fn());
+  }
+
+  /**
+   * `call` answering without a promise when it can answer at once (its error then thrown), for
+   * the reads of the query path: a resolver answering a plain value keeps graphql's execution
+   * synchronous, a dozen promises and microtask turns fewer per request (bench/README.md, "Query
+   * throughput, 2026-12-05 session").
+   */
+  callNow<T>(fn: () => T): T | Promise<T> {
+    return this.free() ? fn() : this.exclusive(async () => fn());
+  }
+
+  /** True when a call may run at once: the connection is free, or held by the calling flow. */
+  private free(): boolean {
+    return (!this.held && this.waiting.length === 0) || this.inside();
   }
 
   /** Runs `fn` holding the connection (no transaction opened), releasing it when `fn` settles. */
