@@ -12,6 +12,8 @@ const app = await buildApp(config, createLogger(config.logLevel));
 const port = await app.start();
 
 let profiler: Session | undefined;
+let countingStatements = false;
+const statementCounts = new Map<string, number>();
 
 // When the last change was published (its commit done): the fan-out benchmark tells its durable
 // commit apart from the delivery that follows. The bench's own hook, not the service's.
@@ -128,6 +130,18 @@ process.on('message', async (message: { type: string; id: number; command: strin
     const began = performance.now();
     const report = await app.retention.run();
     result = { ...report, ms: performance.now() - began };
+  } else if (message.command === 'count-statements') {
+    // bench/cost-webhooks.ts: statements the store runs from now on (answers the count so far).
+    if (!countingStatements) {
+      countingStatements = true;
+      app.services.store.onStatement((sql) => {
+        const key = sql.slice(0, 60);
+        statementCounts.set(key, (statementCounts.get(key) ?? 0) + 1);
+      });
+    }
+    result = Object.fromEntries(statementCounts);
+  } else if (message.command === 'cpu-usage') {
+    result = process.cpuUsage();
   } else if (message.command === 'published-at') {
     result = publishedAt;
   } else if (message.command === 'subscribers') {

@@ -12,7 +12,7 @@ import type {
 import type { ChangePublisher } from '../events.js';
 import { observedPublication } from '../observability/metrics.js';
 import { inSpan } from '../observability/tracing.js';
-import type { NewStream, Store, StreamPatch } from '../store/types.js';
+import type { NewStatusEvent, NewStream, Store, StreamPatch } from '../store/types.js';
 import { assetsDiffer, detailPatch, type Report, stopsCapture, toUpdate } from './changes.js';
 import { serializePayload } from './redact.js';
 import type { PollSchedule } from './schedule.js';
@@ -248,8 +248,7 @@ export class StreamLifecycle {
     const slot = this.schedule.afterChange(kind, change.status, change.at);
     const version = current ? current.version + 1 : 1;
     const next = (current ? { ...current, ...patch, version, updatedAt: change.at } : patch) as RecordOf<K>;
-    // History first: the event's position in the change log is the row's `changePosition`.
-    const changePosition = await this.store.history.append({
+    const event: NewStatusEvent = {
       streamKind: kind,
       streamId: next.id,
       status: change.status,
@@ -261,18 +260,22 @@ export class StreamLifecycle {
       payload: change.payload,
       snapshot: next,
       at: change.at,
-    });
-    // The row as just written (read in this transaction, so nothing else changed it since).
-    const stream = { ...next, changePosition };
+    };
+    let stream: RecordOf<K>;
     if (current) {
-      await this.store.streams.update(kind, current.id, {
+      // The event and the row in one write; the event's position is the row's `changePosition`.
+      const changePosition = await this.store.history.appendChange(event, {
         ...patch,
         ...slot,
         version,
         updatedAt: change.at,
-        changePosition,
       });
+      // The row as just written (read in this transaction, so nothing else changed it since).
+      stream = { ...next, changePosition };
     } else {
+      // History first: the event's position in the change log is the row's `changePosition`.
+      const changePosition = await this.store.history.append(event);
+      stream = { ...next, changePosition };
       await this.store.streams.insert(kind, {
         ...(stream as NewStream),
         ...slot,

@@ -11,8 +11,7 @@ import type {
 
 type PromiseOr<T> = T | Promise<T>;
 /**
- * What the service asks of a database, engine aside. The SQLite implementation is
- * `sqlite/store.ts`; every SQL statement and pragma lives behind it.
+ * What the service asks of a database, engine aside (`sqlite/store.ts`, `postgres/store.ts`).
  *
  * One section per concern (streams, history, assets, deliveries, polls, rooms) and one unit of
  * work, `transaction`. Every answer is a promise (or may be, `PromiseOr`), so an asynchronous engine
@@ -136,6 +135,8 @@ export interface HistoryStore {
    * follow commit order (a reader that sees one sees every smaller one); they may have gaps.
    */
   append(event: NewStatusEvent): Promise<number>;
+  /** Appends an applied event, then updates its stream with `patch` and its position as `changePosition`. */
+  appendChange(event: NewStatusEvent, patch: StreamWrite): Promise<number>;
   /** True when the vendor's event id was already recorded for this stream. */
   has(kind: StreamKind, streamId: string, eventId: string): Promise<boolean>;
   /** The latest `last` events of each of several streams in one query, oldest first per stream. */
@@ -181,10 +182,7 @@ export interface DeliveryRecord {
 
 /** Webhook deliveries, unique per provider and delivery id, and per provider and signed content. */
 export interface DeliveryStore {
-  /**
-   * Records a delivery; `inserted` false when the same provider + delivery id, or the same signed
-   * content, was recorded before.
-   */
+  /** Records a delivery; `inserted` false when its provider + delivery id, or its signed content, was before. */
   record(delivery: NewDelivery): Promise<{ inserted: boolean; id: number }>;
   /** Marks a delivery as done and drops its body (the ids stay, for de-duplication). */
   markProcessed(id: number, at: Date): Promise<void>;

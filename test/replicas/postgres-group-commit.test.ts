@@ -16,25 +16,36 @@ let two: PostgresStore;
 const at = STREAM_AT;
 const stream = (id: string) => streamRow(id);
 
-/** One applied change of stream `id` as the lifecycle writes it: read (locked), history, row. */
-async function change(store: PostgresStore, id: string, published: number[] = []): Promise<number> {
+/**
+ * One applied change of stream `id` as the lifecycle writes it: read (locked), the vendor's event
+ * id checked unless none, history and row in one write. Answers the version made (0: a duplicate).
+ */
+async function change(
+  store: PostgresStore,
+  id: string,
+  published: number[] = [],
+  eventId: string | null = null,
+): Promise<number> {
   const current = await store.streams.get('livestream', id);
   if (!current) throw new Error(`no stream ${id}`);
+  if (eventId && (await store.history.has('livestream', id, eventId))) return 0;
   const version = current.version + 1;
-  const position = await store.history.append({
-    streamKind: 'livestream',
-    streamId: id,
-    status: 'LIVE',
-    vendorStatus: `v${version}`,
-    source: 'WEBHOOK',
-    version,
-    applied: true,
-    eventId: null,
-    payload: null,
-    snapshot: { ...current, version, vendorStatus: `v${version}` },
-    at,
-  });
-  await store.streams.update('livestream', id, { version, vendorStatus: `v${version}`, changePosition: position });
+  const position = await store.history.appendChange(
+    {
+      streamKind: 'livestream',
+      streamId: id,
+      status: 'LIVE',
+      vendorStatus: `v${version}`,
+      source: 'WEBHOOK',
+      version,
+      applied: true,
+      eventId,
+      payload: null,
+      snapshot: { ...current, version, vendorStatus: `v${version}` },
+      at,
+    },
+    { version, vendorStatus: `v${version}` },
+  );
   store.afterCommit(() => published.push(position));
   return version;
 }
@@ -78,6 +89,26 @@ describe('PostgreSQL group commit', () => {
     expect([...versions].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 2));
     expect((await two.streams.get('livestream', 'shared'))?.version).toBe(21);
     expect(published).toHaveLength(20);
+    expect(published).toEqual([...published].sort((a, b) => a - b));
+  });
+
+  it('applies a vendor event seen before once, acknowledging the members beside it', async () => {
+    await one.streams.insert('livestream', stream('seen'));
+    const others = Array.from({ length: 8 }, (_, i) => `beside-${i}`);
+    for (const id of others) await one.streams.insert('livestream', stream(id));
+    expect(await one.transaction(() => change(one, 'seen', [], 'vendor-1'))).toBe(2);
+    const published: number[] = [];
+    const results = await Promise.all([
+      ...others.map((id) => one.groupTransaction(() => change(one, id, published, `${id}-event`))),
+      one.groupTransaction(() => change(one, 'seen', published, 'vendor-1')),
+      one.groupTransaction(() => change(one, 'seen', published, 'vendor-2')),
+    ]);
+    expect(results.slice(0, others.length)).toEqual(others.map(() => 2));
+    expect(results.slice(others.length)).toEqual([0, 3]);
+    expect((await two.streams.get('livestream', 'seen'))?.version).toBe(3);
+    const history = await two.history.listFor('livestream', ['seen'], 10);
+    expect(history.map((event) => event.eventId)).toEqual(['vendor-1', 'vendor-2']);
+    expect(published).toHaveLength(others.length + 1);
     expect(published).toEqual([...published].sort((a, b) => a - b));
   });
 

@@ -1,8 +1,9 @@
-import { and, asc, desc, eq, gt } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, type SQL, sql } from 'drizzle-orm';
 import type { StreamKind } from '../../domain/status.js';
 import type { LivestreamRecord, RecordOf } from '../../domain/types.js';
 import { fromRow, type StreamRow } from '../rows.js';
 import type { ChangeFilter, LoggedChange } from '../types.js';
+import { preparedFor } from './prepared.js';
 import { RECORD_FIELDS, type StreamTable, TABLES } from './records.js';
 import { changeLogPruned, statusEvents as e } from './tables.js';
 import type { Executor } from './transactions.js';
@@ -21,30 +22,11 @@ export class PgChangeLog {
     after: number,
     limit: number,
   ): Promise<LoggedChange<K>[]> {
-    const s: StreamTable = TABLES[kind];
-    const rows = await this.x()
-      .select({
-        position: e.id,
-        snapshot: e.snapshot,
-        status: e.status,
-        vendorStatus: e.vendorStatus,
-        version: e.version,
-        current: RECORD_FIELDS[kind],
-      })
-      .from(e)
-      .innerJoin(s, eq(s.id, e.streamId))
-      .where(
-        and(
-          eq(e.streamKind, kind),
-          eq(e.applied, true),
-          gt(e.id, after),
-          filter.id ? eq(e.streamId, filter.id) : undefined,
-          filter.provider ? eq(s.provider, filter.provider) : undefined,
-          filter.roomId ? eq(s.roomId, filter.roomId) : undefined,
-        ),
-      )
-      .orderBy(asc(e.id))
-      .limit(limit);
+    // The change-log tailer's read (every replica, after every commit): prepared (prepared.ts).
+    const rows =
+      filter.id || filter.provider || filter.roomId
+        ? await this.select(kind, filter, after, limit)
+        : await ALL_AFTER[kind](this.x()).execute({ after, limit });
     return rows.map(({ position, snapshot, status, vendorStatus, version, current }) => {
       const now = current as unknown as RecordOf<K>;
       // Every applied row written on PostgreSQL has its snapshot; the current row is the fallback.
@@ -59,6 +41,10 @@ export class PgChangeLog {
       }
       return { position, stream };
     });
+  }
+
+  private select<K extends StreamKind>(kind: K, filter: ChangeFilter, after: number, limit: number) {
+    return query(this.x(), kind, filter, gt(e.id, after)).limit(limit);
   }
 
   async isPruned(position: number): Promise<boolean> {
@@ -78,3 +64,40 @@ export class PgChangeLog {
     return rows[0]?.position ?? 0;
   }
 }
+
+/** Applied rows of `kind` matching `filter`, by position, with the stream's current row. */
+function query(x: Executor, kind: StreamKind, filter: ChangeFilter, after: SQL) {
+  const s: StreamTable = TABLES[kind];
+  return x
+    .select({
+      position: e.id,
+      snapshot: e.snapshot,
+      status: e.status,
+      vendorStatus: e.vendorStatus,
+      version: e.version,
+      current: RECORD_FIELDS[kind],
+    })
+    .from(e)
+    .innerJoin(s, eq(s.id, e.streamId))
+    .where(
+      and(
+        eq(e.streamKind, kind),
+        eq(e.applied, true),
+        after,
+        filter.id ? eq(e.streamId, filter.id) : undefined,
+        filter.provider ? eq(s.provider, filter.provider) : undefined,
+        filter.roomId ? eq(s.roomId, filter.roomId) : undefined,
+      ),
+    )
+    .orderBy(asc(e.id));
+}
+
+function allAfter(kind: StreamKind) {
+  return preparedFor((x) =>
+    query(x, kind, {}, gt(e.id, sql.placeholder('after')))
+      .limit(sql.placeholder('limit'))
+      .prepare(`${kind}_changes_after`),
+  );
+}
+
+const ALL_AFTER = { livestream: allAfter('livestream'), recording: allAfter('recording') };

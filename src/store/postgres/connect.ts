@@ -4,6 +4,7 @@ import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { DatabaseConfig } from '../../config.js';
+import { batchWritesPerTurn } from './pipeline.js';
 import * as tables from './tables.js';
 
 export const POSTGRES_MIGRATIONS_FOLDER = fileURLToPath(new URL('../../../drizzle/postgres', import.meta.url));
@@ -81,6 +82,7 @@ export function createPool(config: PostgresConfig, logger: Logger, pipelined = f
   // fail anyway (StoreUnavailableError to the caller), and the pool drops it when it is released.
   pool.on('connect', (client) => {
     client.on('error', () => {});
+    if (pipelined) batchWritesPerTurn(client);
   });
   return pool;
 }

@@ -64,14 +64,13 @@ export class PostgresStore extends StoreBase implements Store {
     );
     const x = () => transactions.executor();
     const gated = <S>(section: object): S => gate<S>(section, this.migrated, () => this.closing !== undefined);
+    const streams = new PgStreams(
+      x,
+      () => transactions.rowLock(),
+      (key) => transactions.hold(key),
+    );
     Object.assign(this, {
-      streams: gated(
-        new PgStreams(
-          x,
-          () => transactions.rowLock(),
-          (key) => transactions.hold(key),
-        ),
-      ),
+      streams: gated(streams),
       history: gated(
         new PgHistory(
           x,
@@ -79,6 +78,7 @@ export class PostgresStore extends StoreBase implements Store {
           () => transactions.inTransaction(),
           (position) => transactions.wrote(position),
           () => transactions.holdsChangeLogLock(),
+          (kind, id, patch) => streams.update(kind, id, patch),
         ),
       ),
       assets: gated(new PgAssets(x)),

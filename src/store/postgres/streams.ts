@@ -121,17 +121,26 @@ export class PgStreams {
   }
 
   async update(kind: StreamKind, id: string, patch: StreamWrite): Promise<void> {
-    const columns = STREAM_COLUMNS[kind];
-    const set: Record<string, unknown> = {};
-    for (const [field, value] of Object.entries(patch)) {
-      if (value !== undefined && columns.has(field)) set[field] = value;
-    }
-    const fields = Object.keys(set).sort();
+    const { fields, values } = writeOf(kind, patch);
     if (fields.length === 0) return;
-    const values: Record<string, unknown> = { id };
-    for (const field of fields) values[field] = toDriver(COLUMNS[kind][field], set[field]);
-    await updateOf(kind, fields)(this.x()).execute(values);
+    await updateOf(kind, fields)(this.x()).execute({ ...values, id });
   }
+}
+
+/**
+ * The fields `patch` writes (undefined ones and those `kind` has not left out), sorted, with
+ * their values as the driver takes them.
+ */
+export function writeOf(kind: StreamKind, patch: StreamWrite): { fields: string[]; values: Record<string, unknown> } {
+  const columns = STREAM_COLUMNS[kind];
+  const fields: string[] = [];
+  for (const [field, value] of Object.entries(patch)) {
+    if (value !== undefined && columns.has(field)) fields.push(field);
+  }
+  fields.sort();
+  const values: Record<string, unknown> = {};
+  for (const field of fields) values[field] = toDriver(COLUMNS[kind][field], patch[field as keyof StreamWrite]);
+  return { fields, values };
 }
 
 /** The newest stream of a vendor id, locked to the commit (inside a transaction) or only read. */

@@ -3,9 +3,10 @@ import type { StreamKind } from '../../domain/status.js';
 import type { AssetInput, RecordingAssetRecord, StatusEventRecord } from '../../domain/types.js';
 import { assetMatches, assetValues, rankedHistory, toEventRecords } from '../mappers.js';
 import { recordingAssets, statusEvents } from '../tables.js';
-import type { NewStatusEvent } from '../types.js';
+import type { NewStatusEvent, StreamWrite } from '../types.js';
 import type { Db, OpenedDatabase, Statement } from './database.js';
 import { toSnapshot } from './rows.js';
+import type { SqliteStreams } from './streams.js';
 
 /** status_events: every report about a stream, applied or refused. */
 export class SqliteHistory {
@@ -15,6 +16,7 @@ export class SqliteHistory {
   constructor(
     private readonly opened: OpenedDatabase,
     private readonly db: Db,
+    private readonly streams: Pick<SqliteStreams, 'update'>,
   ) {}
 
   append(event: NewStatusEvent): number {
@@ -31,6 +33,12 @@ export class SqliteHistory {
     });
     // One writer: the autoincrement id is the position, in commit order.
     return Number(result.lastInsertRowid);
+  }
+
+  appendChange(event: NewStatusEvent, patch: StreamWrite): number {
+    const changePosition = this.append(event);
+    this.streams.update(event.streamKind, event.streamId, { ...patch, changePosition });
+    return changePosition;
   }
 
   has(kind: StreamKind, streamId: string, eventId: string): boolean {

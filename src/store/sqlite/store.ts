@@ -33,9 +33,10 @@ export class SqliteStore extends StoreBase implements Store {
     const transactions = new SqliteTransactions(this.opened.sqlite, this.wal);
     this.transactions = transactions;
     const gated = <S>(section: object): S => gate<S>(section, transactions);
+    const streams = new SqliteStreams(this.opened, this.db, this.opened.sqlite);
     Object.assign(this, {
-      streams: gated(new SqliteStreams(this.opened, this.db, this.opened.sqlite)),
-      history: gated(new SqliteHistory(this.opened, this.db)),
+      streams: gated(streams),
+      history: gated(new SqliteHistory(this.opened, this.db, streams)),
       assets: gated(new SqliteAssets(this.db)),
       deliveries: gated(new SqliteDeliveries(this.opened, this.db)),
       polls: gated(new SqlitePolls(this.db, (fn) => transactions.runSync(fn))),

@@ -1,0 +1,117 @@
+// `npx tsx bench/cost-webhooks.ts [seconds]`: what one 100ms webhook delivery costs the service on
+// PostgreSQL, in the units that hold on a loaded machine (unlike deliveries/s): the service's CPU
+// time, the CPU time of the PostgreSQL backends serving its database (walwriter and checkpointer
+// aside), the statements it runs (store.onStatement: drizzle's and the group commit's own) and the
+// transactions committed, each per delivery, under autocannon with 10 connections.
+import { readdirSync, readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { createTestDatabase } from '../test/support/postgres.js';
+import { startChild } from './lib.js';
+
+const seconds = Number(process.argv[2] ?? 5);
+const database = await createTestDatabase();
+const service = await startChild('service.ts', {
+  DATABASE_URL: database.url,
+  SANDBOX_STEP_MS: '3600000',
+  POLL_INTERVAL_MS: '3600000',
+  HMS_ACCESS_KEY: 'k',
+  HMS_APP_SECRET: 's',
+  HMS_WEBHOOK_SECRET: 'secret',
+});
+const TICK_MS = 1000 / 100; // USER_HZ, 100 on Linux
+
+/** CPU time (ms) of every backend connected to the benchmark's database. */
+function backendsCpuMs(): Map<number, number> {
+  const cpu = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (!cmdline.includes(` ${database.name} `)) continue;
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      cpu.set(Number(entry), (Number(fields[11]) + Number(fields[12])) * TICK_MS);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return cpu;
+}
+
+async function commits(): Promise<number> {
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(
+      'select xact_commit::text as n from pg_stat_database where datname = current_database()',
+    );
+    return Number(rows[0]?.n);
+  } finally {
+    await client.end();
+  }
+}
+
+let n = 0;
+const fire = (duration: number) =>
+  autocannon({
+    url: `http://127.0.0.1:${service.port}/webhooks/hms`,
+    connections: 10,
+    duration,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hms-webhook-secret': 'secret' },
+        setupRequest: (request) => {
+          const i = n++;
+          const body = JSON.stringify({
+            version: '2.0',
+            id: `c-${i}`,
+            app_id: 'a',
+            account_id: 'b',
+            timestamp: new Date().toISOString(),
+            type: 'hls.started.success',
+            data: { room_id: `wh-room-${i}`, stream_id: `wh-ext-${i}`, session_id: 's' },
+          });
+          return { ...request, body };
+        },
+      },
+    ],
+  });
+try {
+  await service.call('seed', { count: 40_000 });
+  await fire(1); // warm-up: connections opened, statements prepared, code optimised
+  const sampled = new Map<number, number>();
+  const sample = () => {
+    for (const [pid, ms] of backendsCpuMs()) sampled.set(pid, ms);
+  };
+  sample();
+  const before = { backends: new Map(sampled), commits: await commits() };
+  const cpuBefore = await service.call<NodeJS.CpuUsage>('cpu-usage');
+  await service.call('count-statements');
+  const timer = setInterval(sample, 200);
+  const result = await fire(seconds);
+  clearInterval(timer);
+  sample();
+  const cpuAfter = await service.call<NodeJS.CpuUsage>('cpu-usage');
+  const statements = await service.call<Record<string, number>>('count-statements');
+  const statementCount = Object.values(statements).reduce((a, b) => a + b, 0);
+  const deliveries = result['2xx'];
+  let backendMs = 0;
+  for (const [pid, ms] of sampled) backendMs += ms - (before.backends.get(pid) ?? 0);
+  const serviceMs = (cpuAfter.user - cpuBefore.user + cpuAfter.system - cpuBefore.system) / 1000;
+  const committed = (await commits()) - before.commits - 1; // the count query's own
+  const per = (value: number) => (value / deliveries).toFixed(3);
+  console.log(
+    `${deliveries} deliveries in ${seconds} s (${(deliveries / seconds).toFixed(0)}/s, non-2xx ${result.non2xx}); ` +
+      `per delivery: service CPU ${per(serviceMs)} ms, PostgreSQL backends CPU ${per(backendMs)} ms, ` +
+      `statements ${per(statementCount)}, commits ${per(committed)}`,
+  );
+  if (process.argv.includes('--statements')) {
+    for (const [sql, count] of Object.entries(statements).sort((a, b) => b[1] - a[1])) {
+      console.log(`  ${per(count).padStart(7)}  ${sql.replace(/\s+/g, ' ')}`);
+    }
+  }
+} finally {
+  await service.stop();
+  await database.drop();
+}
