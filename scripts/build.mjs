@@ -1,8 +1,8 @@
 // `npm run build`: bundles src/ and its dependencies into dist/ with esbuild, one file per entry
 // (main.js, prune.js) plus shared and lazily imported chunks (PostgreSQL, replicas, tracing, jose).
 // Node then reads about 25 files at start instead of about 1,400 separate modules, each resolved,
-// read and compiled on its own: 60% less CPU to ready and 90 MB idle RSS instead of 105 (bench/README.md,
-// "Cold start, idle RSS", 2026-12-05 session). Type checking is `npm run typecheck`.
+// read and compiled on its own: a third of the CPU to ready, and 94 MB idle RSS instead of 130
+// (bench/README.md, "Cold start and idle RSS, 2026-12-05 session"). Type checking is `npm run typecheck`.
 //
 // The source maps map our own code only (stack traces under `--enable-source-maps` name src/
 // files and lines); the dependencies' part of each map is dropped: with it, Node decoded a 12 MB
