@@ -3,7 +3,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * Tests that are about SQLite itself (file modes, query plans, its own connection's cache stamp)
- * or that run their own PostgreSQL databases (test/replicas) run once, on the SQLite project.
+ * or that run their own PostgreSQL databases (test/replicas, test/build: it also rebuilds dist/)
+ * run once, on the SQLite project.
  */
 const ONCE = [
   'test/security/at-rest.test.ts',
@@ -11,6 +12,7 @@ const ONCE = [
   'test/store-list-active-sqlite.test.ts',
   'test/replicas/**',
   'test/config.test.ts',
+  'test/build.test.ts',
 ];
 
 export default defineConfig({

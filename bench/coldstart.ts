@@ -63,7 +63,7 @@ function freePort(): Promise<string> {
   });
 }
 
-/** True when dist/main.js was built after every file of src/ and the TypeScript configuration changed. */
+/** True when dist/main.js was built after every file of src/, the TypeScript configuration and the build script changed. */
 function builtIsFresh(): boolean {
   const built = join(ROOT, 'dist', 'main.js');
   if (!existsSync(built)) return false;
@@ -71,7 +71,7 @@ function builtIsFresh(): boolean {
   const sources = readdirSync(join(ROOT, 'src'), { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile())
     .map((entry) => join(entry.parentPath, entry.name));
-  return [...sources, join(ROOT, 'tsconfig.json'), join(ROOT, 'tsconfig.build.json')].every(
+  return [...sources, join(ROOT, 'tsconfig.json'), join(ROOT, 'scripts', 'build.mjs')].every(
     (file) => !existsSync(file) || statSync(file).mtimeMs < builtAt,
   );
 }
