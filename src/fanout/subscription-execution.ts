@@ -17,7 +17,7 @@ import {
   subscriptionClosed,
   subscriptionOpened,
 } from '../observability/metrics.js';
-import { ChangeQueue, type QueueMapper } from './queue.js';
+import { ChangeQueue, type QueueMapper, type ReadyIterator } from './queue.js';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 
@@ -124,7 +124,9 @@ function isAbortError(error: unknown): error is Error {
 }
 
 /** The event stream mapped to execution results (MapSourceToResponseEvent), one object per subscription. */
-class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, QueueMapper<unknown> {
+class SharedEventResults
+  implements AsyncIterableIterator<ExecutionResult>, ReadyIterator<ExecutionResult>, QueueMapper<unknown>
+{
   /** True when the source (one of ours) maps what it hands out itself (`ChangeQueue.mapWith`). */
   private readonly mapped: boolean;
   /** Counted open (metrics) until the stream ends, once. */
@@ -150,6 +152,14 @@ class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, Queu
         throw this.mapError(error);
       },
     );
+  }
+
+  takeReady(): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> | undefined {
+    if (!this.mapped) return undefined;
+    return (this.source as ChangeQueue<unknown>).takeReady() as
+      | IteratorResult<ExecutionResult>
+      | Promise<IteratorResult<ExecutionResult>>
+      | undefined;
   }
 
   mapResult(event: IteratorResult<unknown>): unknown {
