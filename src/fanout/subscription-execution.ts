@@ -17,6 +17,7 @@ import {
   subscriptionClosed,
   subscriptionOpened,
 } from '../observability/metrics.js';
+import { EventPlan } from './event-plan.js';
 import { ChangeQueue, type QueueMapper, type ReadyIterator } from './queue.js';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
@@ -131,6 +132,8 @@ class SharedEventResults
   private readonly mapped: boolean;
   /** Counted open (metrics) until the stream ends, once. */
   private transport: SubscriptionTransport | null;
+  /** The selection's plan (null: not of its shape), made at the first event this subscription executes. */
+  private plan: EventPlan | null | undefined = undefined;
 
   constructor(
     private readonly source: AsyncIterator<unknown>,
@@ -222,9 +225,19 @@ class SharedEventResults
     return result.then((value) => ({ value, done: false }));
   }
 
-  /** Executes the selection for one event: masked and tagged once, then shared by the group. */
+  /**
+   * Executes the selection for one event: masked and tagged once, then shared by the group. A
+   * selection of the plain shape runs its plan (event-plan.ts), made at its first event; any
+   * other, or an event off the plan's path, is executed by graphql-js.
+   */
   private execute(payload: unknown): Result {
     const context = this.args.contextValue;
+    if (this.plan === undefined) this.plan = EventPlan.of(this.args, this.operation);
+    const planned = this.plan?.run(payload);
+    if (planned) {
+      releaseScopeCache(context);
+      return this.finish(planned, payload);
+    }
     const result = execute({ ...this.args, rootValue: payload });
     if (!(result instanceof Promise)) {
       releaseScopeCache(context);
