@@ -5,7 +5,8 @@
 // the root field's arguments read again, fields collected, a path and an info per field, each
 // value completed through the general type checks): for a replay of 100,000 changes that was a
 // third of the service's time (bench/README.md, "Catch-up", 2026-12-05 session). A plan is made
-// once per subscription, on its first event, and calls the same resolvers (the schema's plugins'
+// once per group of identical subscriptions (subscription-execution.ts), at the first event one
+// of them executes, and calls the same resolvers (the schema's plugins'
 // wrappers included) with the same arguments, context and resolve info, and serializes each
 // value with its type, as `execute` does. Anything off the plain path (a promise, an error, a
 // null where the type forbids it, a value the type refuses) answers `undefined`: the event is then
@@ -61,7 +62,6 @@ interface LeafField {
 
 export class EventPlan {
   private constructor(
-    private readonly contextValue: unknown,
     private readonly rootName: string,
     private readonly rootResolve: Resolver,
     private readonly rootArgs: Record<string, unknown>,
@@ -144,20 +144,19 @@ export class EventPlan {
     }
     const rootArgs = getArgumentValues(rootDef, rootNode, variables.coerced);
     const rootResolve = (rootDef.resolve as Resolver | undefined) ?? fallback;
-    return new EventPlan(args.contextValue, rootName, rootResolve, rootArgs, rootInfo, nullable, fields);
+    return new EventPlan(rootName, rootResolve, rootArgs, rootInfo, nullable, fields);
   }
 
   /** The event's result, or `undefined` when it is to be executed by graphql-js instead. */
-  run(payload: unknown): ExecutionResult | undefined {
+  run(payload: unknown, context: unknown): ExecutionResult | undefined {
     try {
-      return this.tryRun(payload);
+      return this.tryRun(payload, context);
     } catch {
       return undefined;
     }
   }
 
-  private tryRun(payload: unknown): ExecutionResult | undefined {
-    const context = this.contextValue;
+  private tryRun(payload: unknown, context: unknown): ExecutionResult | undefined {
     const rootInfo = this.rootInfo;
     rootInfo.rootValue = payload;
     const source = this.rootResolve(payload, this.rootArgs, context, rootInfo);

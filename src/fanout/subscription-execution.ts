@@ -6,6 +6,7 @@ import {
   type ExecutionResult,
   execute,
   GraphQLError,
+  type GraphQLSchema,
   getOperationAST,
   type OperationDefinitionNode,
 } from 'graphql';
@@ -101,6 +102,27 @@ function groupKey(args: ExecutionArgs): string {
 }
 
 /**
+ * Plans by group key (the document, operation and variables they are made of, and roles): one
+ * plan per group, not per subscription (a subscription by id executes its own snapshot).
+ */
+const plansBySchema = new WeakMap<GraphQLSchema, Map<string, EventPlan | null>>();
+
+function planOf(key: string, args: ExecutionArgs, operation: OperationDefinitionNode | null | undefined) {
+  let plans = plansBySchema.get(args.schema);
+  if (!plans) {
+    plans = new Map();
+    plansBySchema.set(args.schema, plans);
+  }
+  let plan = plans.get(key);
+  if (plan === undefined) {
+    if (plans.size >= MAX_GROUP_KEYS) plans.clear();
+    plan = EventPlan.of(args, operation);
+    plans.set(key, plan);
+  }
+  return plan;
+}
+
+/**
  * Drops Pothos scope-auth's cache of a context (granted scopes, evaluated `authScopes`): built
  * again on demand, from the caller's roles alone, by the next execution that needs it.
  */
@@ -132,7 +154,7 @@ class SharedEventResults
   private readonly mapped: boolean;
   /** Counted open (metrics) until the stream ends, once. */
   private transport: SubscriptionTransport | null;
-  /** The selection's plan (null: not of its shape), made at the first event this subscription executes. */
+  /** The selection's plan (null: not of its shape), its group's, found at the first event it executes. */
   private plan: EventPlan | null | undefined = undefined;
 
   constructor(
@@ -238,8 +260,8 @@ class SharedEventResults
    */
   private execute(payload: unknown): Result {
     const context = this.args.contextValue;
-    if (this.plan === undefined) this.plan = EventPlan.of(this.args, this.operation);
-    const planned = this.plan?.run(payload);
+    if (this.plan === undefined) this.plan = planOf(this.key, this.args, this.operation);
+    const planned = this.plan?.run(payload, context);
     if (planned) {
       // A burst (a replay's page) keeps the scope cache from one event to the next (the type's
       // `authScopes` made it again for each: 8% of a replay's profile); it goes when the
