@@ -68,7 +68,7 @@ export async function queryThroughput(ctx: BenchContext): Promise<BenchResult> {
       `query: service ${ours.rps.toFixed(0)} req/s, bare yoga ${bare.rps.toFixed(0)} req/s ` +
         `(medians of ${rounds} alternating rounds: ${ourRates.map((r) => r.toFixed(0)).join(', ')} vs ${bareRates.map((r) => r.toFixed(0)).join(', ')})`,
     );
-    return ratioResult(ours.rps, bare.rps, { atLeast: 0.8 }, { unit: 'req/s' });
+    return ratioResult(ours.rps, bare.rps, { atLeast: 1.0 }, { unit: 'req/s' });
   } finally {
     await service.stop();
     await baseline.stop();

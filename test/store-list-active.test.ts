@@ -7,6 +7,7 @@ import { SqliteStore } from '../src/store/sqlite/store.js';
 import { livestreams, recordings } from '../src/store/tables.js';
 import type { NewStream } from '../src/store/types.js';
 import { tempDir } from './helpers.js';
+import { streamRow } from './support/rows.js';
 
 /**
  * `listActive` reads its rows as JSON and `streams.get` as arrays, both mapped by hand (the query
@@ -19,24 +20,20 @@ afterEach(() => store?.close());
 
 function stream(kind: StreamKind, i: number, status: string, extra: Partial<NewStream> = {}): NewStream {
   const at = new Date(Date.UTC(2026, 0, 1, 12, 0, 0, i));
-  return {
-    id: `${kind}-${i}`,
+  return streamRow(`${kind}-${i}`, {
     provider: i % 2 ? 'HMS' : 'SANDBOX',
     roomId: `room-${i}`,
     externalId: i % 4 ? `ext-${i}` : null,
-    sessionId: null,
     status,
     vendorStatus: i % 2 ? 'héllo "quoted" \\ ✓ 🎥' : null,
     version: i + 1,
-    failureReason: null,
     idempotencyKey: `key-${kind}-${i}`,
     startedAt: i % 2 ? at : null,
-    stoppedAt: null,
     createdAt: at,
     updatedAt: new Date(at.getTime() + 1500),
     nextPollAt: at,
     ...extra,
-  };
+  });
 }
 
 describe('Store.listActive', () => {

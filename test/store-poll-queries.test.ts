@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import { tempDir } from './helpers.js';
+import { streamRow } from './support/rows.js';
 
 /**
  * The poller asks the schedule on every tick (what is due, when is the next): those questions
@@ -29,25 +30,18 @@ describe('the poll schedule queries', () => {
     await s.transaction(async () => {
       for (let i = 0; i < 2000; i++) {
         const at = new Date(now.getTime() - 1000);
-        await s.streams.insert('livestream', {
-          id: `live-${i}`,
-          provider: 'HMS',
-          roomId: `room-${i}`,
-          externalId: `ext-${i}`,
-          sessionId: null,
-          status: i % 4 ? 'LIVE' : 'STOPPED',
-          vendorStatus: null,
-          version: 1,
-          failureReason: null,
-          idempotencyKey: null,
-          startedAt: null,
-          stoppedAt: null,
-          createdAt: at,
-          updatedAt: at,
-          // Three are due now; every other active one later.
-          nextPollAt: i % 4 === 0 ? null : i < 4 ? at : later,
-          pollIntervalMs: 5000,
-        });
+        await s.streams.insert(
+          'livestream',
+          streamRow(`live-${i}`, {
+            provider: 'HMS',
+            status: i % 4 ? 'LIVE' : 'STOPPED',
+            createdAt: at,
+            updatedAt: at,
+            // Three are due now; every other active one later.
+            nextPollAt: i % 4 === 0 ? null : i < 4 ? at : later,
+            pollIntervalMs: 5000,
+          }),
+        );
       }
     });
     const statements: string[] = [];
