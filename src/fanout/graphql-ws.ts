@@ -4,6 +4,7 @@
 // protocol has the text, and the protocol itself in protocol.ts. It also bounds what one socket
 // can make the server hold (`SocketLimits`).
 import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { CloseCode, DEPRECATED_GRAPHQL_WS_PROTOCOL, handleProtocols } from 'graphql-ws';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
@@ -31,6 +32,11 @@ export interface SocketSettings {
 /** Close codes of the bounds (graphql-ws' own are 44xx; 1013 is RFC 6455's "try again later"). */
 export const CLOSE_SLOW_CONSUMER = 1013;
 export const CLOSE_TOO_MANY_MESSAGES = 4429;
+/**
+ * Bytes a socket may have unsent before an operation waits for its frames to be flushed before
+ * pulling more (a replay otherwise waited for each frame's write: one `writev` per change).
+ */
+const SEND_HIGH_WATER = 64 * 1024;
 /** What a queued event is assumed to weigh until the socket has sent one. */
 const MIN_EVENT_BYTES = 256;
 
@@ -178,6 +184,15 @@ export function useServer<E extends Extra>(
   };
 }
 
+/** Sockets whose writes are held until the end of the current tick. */
+let corked: SocketAdapter[] = [];
+
+function flushCorked(): void {
+  const adapters = corked;
+  corked = [];
+  for (const adapter of adapters) adapter.uncork();
+}
+
 /** Each open socket's adapter, for the listeners every socket shares. */
 const adapters = new WeakMap<WebSocket, SocketAdapter>();
 
@@ -229,6 +244,8 @@ class SocketAdapter extends Connection<Extra> implements Backlog {
   /** Events queued for this socket's subscriptions, and what one is assumed to weigh. */
   private queuedEvents = 0;
   private eventBytes = MIN_EVENT_BYTES;
+  /** The `net` socket under `ws` while its writes are held (see `cork`). */
+  private corked: Duplex | null = null;
 
   constructor(
     private readonly socket: WebSocket,
@@ -277,12 +294,39 @@ class SocketAdapter extends Connection<Extra> implements Backlog {
     return sent;
   }
 
-  sendFrame(data: string, operation: Operation<Extra>): void {
+  sendFrame(data: string, operation: Operation<Extra>): boolean {
     // Not sent (the socket is closing): the operation pulls no more; closing ends it.
-    if (!this.maysend(data)) return;
+    if (!this.maysend(data)) return false;
     const socket = this.socket;
-    socket.send(data, (error) => operation.sent(error && socket.readyState === socket.OPEN ? error : undefined));
+    this.cork();
+    // Below the mark the operation pulls its next result at once, and a burst (a replay's page)
+    // becomes one write; past it, it waits for this frame to be flushed. A failed write closes
+    // the socket, which ends the operation.
+    const room = socket.bufferedAmount < SEND_HIGH_WATER;
+    if (room) socket.send(data);
+    else socket.send(data, (error) => operation.sent(error && socket.readyState === socket.OPEN ? error : undefined));
     this.checkBacklog();
+    return room;
+  }
+
+  /**
+   * Holds this socket's writes until the end of the tick (`flushCorked`): the frames sent meanwhile
+   * go out in one `writev` rather than one each (bench/README.md, "Catch-up", 2026-12-05 session).
+   */
+  private cork(): void {
+    if (this.corked) return;
+    const raw = (this.socket as unknown as { _socket?: Duplex })._socket;
+    if (!raw || raw.destroyed) return;
+    raw.cork();
+    this.corked = raw;
+    if (corked.push(this) === 1) process.nextTick(flushCorked);
+  }
+
+  /** Lets the writes held since `cork` go. */
+  uncork(): void {
+    const raw = this.corked;
+    this.corked = null;
+    raw?.uncork();
   }
 
   /** No `pong` before the acknowledgement. */

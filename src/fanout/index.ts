@@ -9,9 +9,11 @@
 //   connection's slow-consumer bound.
 // - subscription-execution.ts: each event's selection executed once per group of identical
 //   subscriptions rather than once per subscriber.
+// - event-plan.ts: a selection of leaf fields only executed by a plan made once per subscription
+//   (the same resolvers and serializers) rather than by graphql-js' general `execute`.
 // - graphql-ws.ts: graphql-transport-ws on `ws` with one heartbeat timer for all sockets and
 //   shared listeners, plus the per-socket bounds (send backlog, frame rate, connections not
-//   initialised).
+//   initialised); the frames of one tick written together (one `writev`).
 // - protocol.ts: the graphql-transport-ws protocol (graphql-ws' `makeServer`, same messages and
 //   close codes) with one object per operation, and each shared result's frame text made once.
 // - dates.ts: DateTime strings made once per Date, off V8's slow stringify path.

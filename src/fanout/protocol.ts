@@ -17,6 +17,7 @@ import {
   type SubscribePayload,
   stringifyMessage,
 } from 'graphql-ws';
+import type { ReadyIterator } from './queue.js';
 
 type Payload = ConnectionInitMessage['payload'];
 
@@ -130,8 +131,12 @@ export abstract class Connection<E> implements ConnectionContext<E> {
 
   /** Sends a control message; resolves once it is flushed. */
   abstract send(data: string): Promise<void>;
-  /** Sends an operation's frame; `operation.sent` is called once it is flushed (or failed). */
-  abstract sendFrame(data: string, operation: Operation<E>): void;
+  /**
+   * Sends an operation's frame. Answers true when the socket has room for more at once (the
+   * operation pulls its next result now); false when `operation.sent` is to be called once this
+   * frame is flushed (or failed), or when nothing was sent (the socket is closing).
+   */
+  abstract sendFrame(data: string, operation: Operation<E>): boolean;
   abstract close(code: number, reason: string): void;
   /** `connection_init` arrived. */
   protected abstract initialised(): void;
@@ -275,9 +280,10 @@ function initTimedOut(connection: Connection<unknown>): void {
 }
 
 /**
- * One operation's event stream, pulled one result at a time: the next is pulled once the previous
- * frame is flushed, so what a slow client has not taken waits in its queue, where it counts in the
- * connection's slow-consumer bound (queue.ts, graphql-ws.ts), as with graphql-ws' `for await`.
+ * One operation's event stream, pulled one result at a time: the next is pulled as soon as a frame
+ * is handed to a socket with room for more (a replay's burst then goes out together, see
+ * graphql-ws.ts), else once the socket has flushed it, so what a slow client has not taken waits
+ * in its queue, where it counts in the connection's slow-consumer bound (queue.ts, graphql-ws.ts).
  */
 export class Operation<E> {
   private stopped = false;
@@ -289,27 +295,50 @@ export class Operation<E> {
   ) {}
 
   pull(): void {
-    let next: Promise<IteratorResult<ExecutionResult>>;
+    let next: IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>>;
     try {
-      next = this.iterator.next();
+      next = (this.iterator as Partial<ReadyIterator<ExecutionResult>>).takeReady?.() ?? this.iterator.next();
     } catch (error) {
       this.fail(error);
       return;
     }
-    next.then(
-      (result) => this.deliver(result),
-      (error: unknown) => this.fail(error),
-    );
+    if (next instanceof Promise) {
+      next.then(
+        (result) => this.deliver(result),
+        (error: unknown) => this.fail(error),
+      );
+    } else this.deliver(next);
   }
 
-  private deliver(result: IteratorResult<ExecutionResult>): void {
+  private deliver(first: IteratorResult<ExecutionResult>): void {
     const connection = this.connection;
-    if (result.done) {
-      connection.ended(this.id, this);
-      return;
+    const ready = (this.iterator as Partial<ReadyIterator<ExecutionResult>>).takeReady;
+    let result = first;
+    // The results already held go out in one go while the socket has room (a replay's page).
+    for (;;) {
+      if (result.done) {
+        connection.ended(this.id, this);
+        return;
+      }
+      if (this.stopped || !connection.sendFrame(sharedNextFrame(this.id, result.value), this)) return;
+      let next: IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> | undefined;
+      try {
+        next = ready?.call(this.iterator);
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+      if (next === undefined) break;
+      if (next instanceof Promise) {
+        next.then(
+          (value) => this.deliver(value),
+          (error: unknown) => this.fail(error),
+        );
+        return;
+      }
+      result = next;
     }
-    if (this.stopped) return;
-    connection.sendFrame(sharedNextFrame(this.id, result.value), this);
+    this.pull();
   }
 
   /** The last frame is flushed (or failed to be): the next result. */

@@ -6,6 +6,7 @@ import {
   type ExecutionResult,
   execute,
   GraphQLError,
+  type GraphQLSchema,
   getOperationAST,
   type OperationDefinitionNode,
 } from 'graphql';
@@ -17,7 +18,8 @@ import {
   subscriptionClosed,
   subscriptionOpened,
 } from '../observability/metrics.js';
-import { ChangeQueue, type QueueMapper } from './queue.js';
+import { EventPlan } from './event-plan.js';
+import { ChangeQueue, type QueueMapper, type ReadyIterator } from './queue.js';
 
 type Result = ExecutionResult | Promise<ExecutionResult>;
 
@@ -100,6 +102,27 @@ function groupKey(args: ExecutionArgs): string {
 }
 
 /**
+ * Plans by group key (the document, operation and variables they are made of, and roles): one
+ * plan per group, not per subscription (a subscription by id executes its own snapshot).
+ */
+const plansBySchema = new WeakMap<GraphQLSchema, Map<string, EventPlan | null>>();
+
+function planOf(key: string, args: ExecutionArgs, operation: OperationDefinitionNode | null | undefined) {
+  let plans = plansBySchema.get(args.schema);
+  if (!plans) {
+    plans = new Map();
+    plansBySchema.set(args.schema, plans);
+  }
+  let plan = plans.get(key);
+  if (plan === undefined) {
+    if (plans.size >= MAX_GROUP_KEYS) plans.clear();
+    plan = EventPlan.of(args, operation);
+    plans.set(key, plan);
+  }
+  return plan;
+}
+
+/**
  * Drops Pothos scope-auth's cache of a context (granted scopes, evaluated `authScopes`): built
  * again on demand, from the caller's roles alone, by the next execution that needs it.
  */
@@ -124,11 +147,15 @@ function isAbortError(error: unknown): error is Error {
 }
 
 /** The event stream mapped to execution results (MapSourceToResponseEvent), one object per subscription. */
-class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, QueueMapper<unknown> {
+class SharedEventResults
+  implements AsyncIterableIterator<ExecutionResult>, ReadyIterator<ExecutionResult>, QueueMapper<unknown>
+{
   /** True when the source (one of ours) maps what it hands out itself (`ChangeQueue.mapWith`). */
   private readonly mapped: boolean;
   /** Counted open (metrics) until the stream ends, once. */
   private transport: SubscriptionTransport | null;
+  /** The selection's plan (null: not of its shape), its group's, found at the first event it executes. */
+  private plan: EventPlan | null | undefined = undefined;
 
   constructor(
     private readonly source: AsyncIterator<unknown>,
@@ -143,13 +170,27 @@ class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, Queu
   }
 
   next(): Promise<IteratorResult<ExecutionResult>> {
-    if (this.mapped) return this.source.next() as Promise<IteratorResult<ExecutionResult>>;
+    if (this.mapped) {
+      // The consumer may wait now: what the burst's executions kept goes (see `execute`).
+      releaseScopeCache(this.args.contextValue);
+      return this.source.next() as Promise<IteratorResult<ExecutionResult>>;
+    }
     return this.source.next().then(
       (event) => this.resultFor(event),
       (error: unknown) => {
         throw this.mapError(error);
       },
     );
+  }
+
+  takeReady(): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> | undefined {
+    if (!this.mapped) return undefined;
+    const ready = (this.source as ChangeQueue<unknown>).takeReady() as
+      | IteratorResult<ExecutionResult>
+      | Promise<IteratorResult<ExecutionResult>>
+      | undefined;
+    if (ready === undefined) releaseScopeCache(this.args.contextValue);
+    return ready;
   }
 
   mapResult(event: IteratorResult<unknown>): unknown {
@@ -212,9 +253,22 @@ class SharedEventResults implements AsyncIterableIterator<ExecutionResult>, Queu
     return result.then((value) => ({ value, done: false }));
   }
 
-  /** Executes the selection for one event: masked and tagged once, then shared by the group. */
+  /**
+   * Executes the selection for one event: masked and tagged once, then shared by the group. A
+   * selection of the plain shape runs its plan (event-plan.ts), made at its first event; any
+   * other, or an event off the plan's path, is executed by graphql-js.
+   */
   private execute(payload: unknown): Result {
     const context = this.args.contextValue;
+    if (this.plan === undefined) this.plan = planOf(this.key, this.args, this.operation);
+    const planned = this.plan?.run(payload, context);
+    if (planned) {
+      // A burst (a replay's page) keeps the scope cache from one event to the next (the type's
+      // `authScopes` made it again for each: 8% of a replay's profile); it goes when the
+      // consumer pulls with nothing held (`next`, `takeReady`), so an idle subscription holds none.
+      if (!this.mapped) releaseScopeCache(context);
+      return this.finish(planned, payload);
+    }
     const result = execute({ ...this.args, rootValue: payload });
     if (!(result instanceof Promise)) {
       releaseScopeCache(context);

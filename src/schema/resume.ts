@@ -62,8 +62,17 @@ export class ResumedWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>,
   }
 
   override next(): Promise<IteratorResult<RecordOf<K>>> {
-    if (this.catchingUp && !this.reading && this.queuedCount <= LOW_WATER) void this.read();
+    this.readOnIfLow();
     return super.next();
+  }
+
+  override takeReady(): IteratorResult<RecordOf<K>> | Promise<IteratorResult<RecordOf<K>>> | undefined {
+    this.readOnIfLow();
+    return super.takeReady();
+  }
+
+  private readOnIfLow(): void {
+    if (this.catchingUp && !this.reading && this.queuedCount <= LOW_WATER) void this.read();
   }
 
   /** Hands out one change, unless it was already (by position). */

@@ -48,13 +48,35 @@ export type StreamRow = [
 export function fromRow<K extends StreamKind>(kind: K, row: StreamRow): RecordOf<K> {
   const startedAt = row[10];
   const stoppedAt = row[11];
-  const recording: RecordingRecord = {
+  if (kind === 'recording') {
+    const recording: RecordingRecord = {
+      id: row[0],
+      provider: row[1] as ProviderId,
+      roomId: row[2],
+      externalId: row[3],
+      sessionId: row[4],
+      status: row[5] as RecordingRecord['status'],
+      vendorStatus: row[6],
+      version: row[7],
+      failureReason: row[8],
+      idempotencyKey: row[9],
+      startedAt: startedAt === null ? null : new Date(startedAt),
+      stoppedAt: stoppedAt === null ? null : new Date(stoppedAt),
+      createdAt: new Date(row[12]),
+      updatedAt: new Date(row[13]),
+      changePosition: row[14],
+    };
+    return recording as RecordOf<K>;
+  }
+  // Written out rather than spread from the recording's fields: a replay maps every change it
+  // sends (bench/README.md, "Catch-up", 2026-12-05 session).
+  const livestream: LivestreamRecord = {
     id: row[0],
     provider: row[1] as ProviderId,
     roomId: row[2],
     externalId: row[3],
     sessionId: row[4],
-    status: row[5] as RecordingRecord['status'],
+    status: row[5] as LivestreamRecord['status'],
     vendorStatus: row[6],
     version: row[7],
     failureReason: row[8],
@@ -64,11 +86,6 @@ export function fromRow<K extends StreamKind>(kind: K, row: StreamRow): RecordOf
     createdAt: new Date(row[12]),
     updatedAt: new Date(row[13]),
     changePosition: row[14],
-  };
-  if (kind === 'recording') return recording as RecordOf<K>;
-  const livestream: LivestreamRecord = {
-    ...recording,
-    status: row[5] as LivestreamRecord['status'],
     playbackUrl: row[15] ?? null,
     ingestRtmpUrl: row[16] ?? null,
     ingestStreamKey: row[17] ?? null,

@@ -1,0 +1,196 @@
+// A subscription event's selection executed without graphql-js' general machinery, for the common
+// shape: one root field whose selection is only leaf fields (scalars, enums, `__typename`),
+// without arguments, directives or fragments, such as `livestreamChanged(…) { id status version
+// changeCursor }`. graphql-js' `execute` builds its context for every event (variables coerced,
+// the root field's arguments read again, fields collected, a path and an info per field, each
+// value completed through the general type checks): for a replay of 100,000 changes that was a
+// third of the service's time (bench/README.md, "Catch-up", 2026-12-05 session). A plan is made
+// once per group of identical subscriptions (subscription-execution.ts), at the first event one
+// of them executes, and calls the same resolvers (the schema's plugins'
+// wrappers included) with the same arguments, context and resolve info, and serializes each
+// value with its type, as `execute` does. Anything off the plain path (a promise, an error, a
+// null where the type forbids it, a value the type refuses) answers `undefined`: the event is then
+// executed by graphql-js, which gives the very result and errors it always did.
+import {
+  defaultFieldResolver,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FieldNode,
+  type GraphQLField,
+  type GraphQLLeafType,
+  type GraphQLObjectType,
+  type GraphQLOutputType,
+  type GraphQLResolveInfo,
+  getArgumentValues,
+  getVariableValues,
+  isLeafType,
+  isNonNullType,
+  isObjectType,
+  Kind,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  TypeNameMetaFieldDef,
+} from 'graphql';
+
+/**
+ * The resolve info graphql-js gives a resolver (its `buildResolveInfo`), its `rootValue` the event
+ * being executed (set before each use: resolvers read it synchronously, an asynchronous one sends
+ * the event to graphql-js).
+ */
+type InfoKey =
+  | 'fieldName'
+  | 'fieldNodes'
+  | 'returnType'
+  | 'parentType'
+  | 'path'
+  | 'schema'
+  | 'fragments'
+  | 'rootValue'
+  | 'operation'
+  | 'variableValues';
+type Info = { -readonly [K in InfoKey]: GraphQLResolveInfo[K] };
+type Resolver = (source: unknown, args: Record<string, unknown>, context: unknown, info: Info) => unknown;
+
+interface LeafField {
+  responseName: string;
+  resolve: Resolver;
+  args: Record<string, unknown>;
+  info: Info;
+  type: GraphQLLeafType;
+  nonNull: boolean;
+}
+
+export class EventPlan {
+  private constructor(
+    private readonly rootName: string,
+    private readonly rootResolve: Resolver,
+    private readonly rootArgs: Record<string, unknown>,
+    private readonly rootInfo: Info,
+    private readonly objectType: GraphQLObjectType,
+    private readonly fields: readonly LeafField[],
+  ) {}
+
+  /** The plan of a subscription's operation, or null when it is not of the shape planned for. */
+  static of(args: ExecutionArgs, operation: OperationDefinitionNode | null | undefined): EventPlan | null {
+    try {
+      return EventPlan.make(args, operation);
+    } catch {
+      return null;
+    }
+  }
+
+  private static make(args: ExecutionArgs, operation: OperationDefinitionNode | null | undefined): EventPlan | null {
+    const { schema } = args;
+    const rootType = schema.getSubscriptionType();
+    if (operation?.operation !== 'subscription' || !rootType) return null;
+    const rootNode = onlyField(operation.selectionSet);
+    if (!rootNode?.selectionSet) return null;
+    const rootDef = rootType.getFields()[rootNode.name.value];
+    if (!rootDef) return null;
+    const nullable = isNonNullType(rootDef.type) ? rootDef.type.ofType : rootDef.type;
+    if (!isNonNullType(rootDef.type) || !isObjectType(nullable)) return null;
+    const variables = getVariableValues(schema, operation.variableDefinitions ?? [], args.variableValues ?? {});
+    if (variables.errors) return null;
+    const fragments: GraphQLResolveInfo['fragments'] = {};
+    for (const definition of args.document.definitions) {
+      if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+    }
+    const base = {
+      fragments,
+      rootValue: undefined as unknown,
+      operation,
+      variableValues: variables.coerced,
+      schema,
+    };
+    const rootName = rootNode.alias?.value ?? rootNode.name.value;
+    const rootInfo: Info = {
+      ...base,
+      fieldName: rootDef.name,
+      fieldNodes: [rootNode],
+      returnType: rootDef.type,
+      parentType: rootType,
+      path: { prev: undefined, key: rootName, typename: rootType.name },
+    };
+    const fallback = (args.fieldResolver ?? defaultFieldResolver) as Resolver;
+    const fields: LeafField[] = [];
+    const names = new Set<string>();
+    for (const node of rootNode.selectionSet.selections) {
+      if (node.kind !== Kind.FIELD || node.directives?.length || node.arguments?.length || node.selectionSet) {
+        return null;
+      }
+      const responseName = node.alias?.value ?? node.name.value;
+      const def: GraphQLField<unknown, unknown> | undefined =
+        node.name.value === '__typename' ? TypeNameMetaFieldDef : nullable.getFields()[node.name.value];
+      if (!def || names.has(responseName)) return null;
+      names.add(responseName);
+      const nonNull = isNonNullType(def.type);
+      const type: GraphQLOutputType = nonNull ? (def.type as { ofType: GraphQLOutputType }).ofType : def.type;
+      if (!isLeafType(type)) return null;
+      fields.push({
+        responseName,
+        resolve: (def.resolve as Resolver | undefined) ?? fallback,
+        args: getArgumentValues(def, node, variables.coerced),
+        info: {
+          ...base,
+          fieldName: def.name,
+          fieldNodes: [node],
+          returnType: def.type,
+          parentType: nullable,
+          path: { prev: rootInfo.path, key: responseName, typename: nullable.name },
+        },
+        type,
+        nonNull,
+      });
+    }
+    const rootArgs = getArgumentValues(rootDef, rootNode, variables.coerced);
+    const rootResolve = (rootDef.resolve as Resolver | undefined) ?? fallback;
+    return new EventPlan(rootName, rootResolve, rootArgs, rootInfo, nullable, fields);
+  }
+
+  /** The event's result, or `undefined` when it is to be executed by graphql-js instead. */
+  run(payload: unknown, context: unknown): ExecutionResult | undefined {
+    try {
+      return this.tryRun(payload, context);
+    } catch {
+      return undefined;
+    }
+  }
+
+  private tryRun(payload: unknown, context: unknown): ExecutionResult | undefined {
+    const rootInfo = this.rootInfo;
+    rootInfo.rootValue = payload;
+    const source = this.rootResolve(payload, this.rootArgs, context, rootInfo);
+    if (source === null || source === undefined || source instanceof Error || isThenable(source)) return undefined;
+    const isTypeOf = this.objectType.isTypeOf;
+    if (isTypeOf) {
+      const matches = isTypeOf(source, context, rootInfo as GraphQLResolveInfo);
+      if (!matches || isThenable(matches)) return undefined;
+    }
+    const object: Record<string, unknown> = {};
+    for (const field of this.fields) {
+      field.info.rootValue = payload;
+      const value = field.resolve(source, field.args, context, field.info);
+      if (value === null || value === undefined) {
+        if (field.nonNull) return undefined;
+        object[field.responseName] = null;
+        continue;
+      }
+      if (value instanceof Error || isThenable(value)) return undefined;
+      const serialized = field.type.serialize(value);
+      if (serialized === null || serialized === undefined) return undefined;
+      object[field.responseName] = serialized;
+    }
+    return { data: { [this.rootName]: object } };
+  }
+}
+
+/** The selection's one field, when it holds exactly one field and nothing else. */
+function onlyField(selectionSet: SelectionSetNode): FieldNode | null {
+  const [first, ...rest] = selectionSet.selections;
+  if (!first || rest.length > 0 || first.kind !== Kind.FIELD || first.directives?.length) return null;
+  return first;
+}
+
+function isThenable(value: unknown): boolean {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
