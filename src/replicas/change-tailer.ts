@@ -39,6 +39,14 @@ export class ChangeTailer implements ChangePublisher {
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private failing = false;
+  /** Highest position signalled (by this replica's commits or through Redis). */
+  private signalled = 0;
+  /** Every position up to this one is delivered: a read that started after its signal finished. */
+  private covered = 0;
+  /** What the read in flight covers once it finishes (`signalled` when it started). */
+  private readingCovers = 0;
+  /** Highest position this replica committed since the last turn of the event loop, not yet announced. */
+  private localPending = 0;
 
   constructor(
     private readonly store: Store,
@@ -56,7 +64,7 @@ export class ChangeTailer implements ChangePublisher {
     const head = await this.store.changes.head();
     for (const kind of KINDS) this.positions.set(kind, head);
     this.running = true;
-    this.unsubscribe = this.signal?.onChange(() => this.wake()) ?? null;
+    this.unsubscribe = this.signal?.onChange((position) => this.wake(position)) ?? null;
     this.arm();
   }
 
@@ -70,10 +78,23 @@ export class ChangeTailer implements ChangePublisher {
     await this.reading;
   }
 
-  /** A change this replica committed: every replica (this one included) reads it from the log. */
+  /**
+   * A change this replica committed: every replica (this one included) reads it from the log.
+   * A group commit publishes its members one after another in one turn of the event loop: they
+   * are announced together at its end, one Redis signal and one read of the log for the group
+   * rather than one each (and a second read for those arriving during the first).
+   */
   publish(change: StreamChange): void {
-    this.signal?.publish(change.stream.changePosition);
-    this.wake();
+    const first = this.localPending === 0;
+    this.localPending = Math.max(this.localPending, change.stream.changePosition);
+    if (first) queueMicrotask(() => this.announce());
+  }
+
+  private announce(): void {
+    const position = this.localPending;
+    this.localPending = 0;
+    this.signal?.publish(position);
+    this.wake(position);
   }
 
   /** Calls `listener` with the highest position read after each read that found changes. */
@@ -82,13 +103,23 @@ export class ChangeTailer implements ChangePublisher {
     return () => this.readListeners.delete(listener);
   }
 
-  /** Reads the log now (or once more right after the read in flight). */
-  wake(): void {
+  /**
+   * Reads the log now (or once more right after the read in flight). A `position` signalled is
+   * committed, so is every smaller one (they commit in position order): a read that started after
+   * the signal reads them all, and a signal already covered by one (this replica's own signal
+   * coming back through Redis, typically) needs no read. Without a position, it always reads.
+   */
+  wake(position: number | null = null): void {
     if (!this.running) return;
+    if (position !== null) {
+      if (position <= this.covered || (this.reading && position <= this.readingCovers)) return;
+      this.signalled = Math.max(this.signalled, position);
+    }
     if (this.reading) {
       this.again = true;
       return;
     }
+    this.readingCovers = this.signalled;
     this.reading = this.readAll().finally(() => {
       this.reading = null;
       if (!this.running) return;
@@ -116,6 +147,7 @@ export class ChangeTailer implements ChangePublisher {
       for (const kind of KINDS) highest = Math.max(highest, await this.readKind(kind));
       if (this.failing) this.logger.info('change log readable again: delivering to subscribers');
       this.failing = false;
+      this.covered = Math.max(this.covered, this.readingCovers);
       if (highest > 0) for (const listener of this.readListeners) listener(highest);
     } catch (error) {
       // The database is unreachable: the next poll retries from the same position.
