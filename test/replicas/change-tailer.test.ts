@@ -1,0 +1,85 @@
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StreamKind } from '../../src/domain/status.js';
+import { ChangeTailer } from '../../src/replicas/change-tailer.js';
+import type { PostgresStore } from '../../src/store/postgres/store.js';
+import { waitFor } from '../helpers.js';
+import { STREAM_AT, streamRow, type TwoReplicas, twoReplicas } from './stores.js';
+
+/**
+ * The change-log tailer without Redis: this replica's own commits wake a read of their kind at
+ * once, and a change another replica commits (no signal reaches this one) is still read by the
+ * poll, however often this replica's own commits wake reads meanwhile.
+ */
+
+let replicas: TwoReplicas;
+let one: PostgresStore;
+let two: PostgresStore;
+
+/** One applied change of stream `id`, committed: answers its position. */
+async function change(store: PostgresStore, kind: StreamKind, id: string): Promise<number> {
+  return store.transaction(async () => {
+    const current = await store.streams.get(kind, id);
+    if (!current) throw new Error(`no stream ${id}`);
+    const version = current.version + 1;
+    return store.history.appendChange(
+      {
+        streamKind: kind,
+        streamId: id,
+        status: 'LIVE',
+        vendorStatus: `v${version}`,
+        source: 'WEBHOOK',
+        version,
+        applied: true,
+        eventId: null,
+        payload: null,
+        snapshot: { ...current, version, vendorStatus: `v${version}` },
+        at: STREAM_AT,
+      },
+      { version, vendorStatus: `v${version}` },
+    );
+  });
+}
+
+beforeAll(async () => {
+  replicas = await twoReplicas();
+  ({ one, two } = replicas);
+});
+
+afterAll(() => replicas?.close());
+
+describe('change-log tailer', () => {
+  it("delivers another replica's change of the other kind while this replica keeps committing its own", async () => {
+    await one.streams.insert('livestream', streamRow('mine'));
+    await one.streams.insert('recording', streamRow('theirs'));
+    const delivered: string[] = [];
+    const tailer = new ChangeTailer(
+      one,
+      { publish: (c) => delivered.push(`${c.kind}:${c.stream.changePosition}`) },
+      null,
+      pino({ level: 'silent' }),
+      { pollMs: 200, pageSize: 500 },
+    );
+    await tailer.start();
+    try {
+      const theirs = `recording:${await change(two, 'recording', 'theirs')}`;
+      const mine: string[] = [];
+      // Commits every few ms, each waking a read of livestreams, until the recording is delivered.
+      while (!delivered.includes(theirs) && mine.length < 500) {
+        const position = await change(one, 'livestream', 'mine');
+        const stream = await one.streams.get('livestream', 'mine');
+        if (!stream) throw new Error('gone');
+        tailer.publish({ kind: 'livestream', stream: { ...stream, changePosition: position }, created: false });
+        mine.push(`livestream:${position}`);
+      }
+      expect(delivered).toContain(theirs);
+      expect(mine.length).toBeLessThan(500);
+      await waitFor(() => mine.every((p) => delivered.includes(p)));
+      // Each change once, in position order per kind.
+      expect(delivered.filter((p) => p.startsWith('livestream:'))).toEqual(mine);
+      expect(delivered.filter((p) => p.startsWith('recording:'))).toEqual([theirs]);
+    } finally {
+      await tailer.stop();
+    }
+  });
+});
