@@ -34,22 +34,19 @@ export class ChangeTailer implements ChangePublisher {
   private readonly readListeners = new Set<(position: number) => void>();
   private running = false;
   private reading: Promise<void> | null = null;
+  /** A wake came while reading: read once more after. */
+  private again = false;
   private timer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
   private failing = false;
-  /**
-   * Kinds to read at the next read, each with the highest position signalled for it: a signalled
-   * position is committed, so is every smaller one (they commit in position order), and a read
-   * that starts after the signal reads them all.
-   */
-  private readonly due = new Map<StreamKind, number>();
-  /** The kinds the read in flight reads, with what it covers once it finishes. */
-  private readingCovers = new Map<StreamKind, number>();
-  /** Per kind, every position up to this one is delivered (a read that started after its signal finished). */
-  private readonly covered = new Map<StreamKind, number>();
-  /** This replica's commits since the last turn of the event loop, not yet announced: highest position, kinds. */
+  /** Highest position signalled (by this replica's commits or through Redis). */
+  private signalled = 0;
+  /** Every position up to this one is delivered: a read that started after its signal finished. */
+  private covered = 0;
+  /** What the read in flight covers once it finishes (`signalled` when it started). */
+  private readingCovers = 0;
+  /** Highest position this replica committed since the last turn of the event loop, not yet announced. */
   private localPending = 0;
-  private readonly localKinds = new Set<StreamKind>();
 
   constructor(
     private readonly store: Store,
@@ -90,18 +87,14 @@ export class ChangeTailer implements ChangePublisher {
   publish(change: StreamChange): void {
     const first = this.localPending === 0;
     this.localPending = Math.max(this.localPending, change.stream.changePosition);
-    this.localKinds.add(change.kind);
     if (first) queueMicrotask(() => this.announce());
   }
 
-  /** Only the kinds this replica changed are read for its own commits (a Redis signal carries no kind). */
   private announce(): void {
     const position = this.localPending;
-    const kinds = [...this.localKinds];
     this.localPending = 0;
-    this.localKinds.clear();
     this.signal?.publish(position);
-    this.wake(position, kinds);
+    this.wake(position);
   }
 
   /** Calls `listener` with the highest position read after each read that found changes. */
@@ -111,65 +104,50 @@ export class ChangeTailer implements ChangePublisher {
   }
 
   /**
-   * Reads `kinds` of the log now (or right after the read in flight). A signalled `position`
-   * that a read started after it covers (this replica's own signal coming back through Redis,
-   * typically) needs no read; without a position, it always reads.
+   * Reads the log now (or once more right after the read in flight). A `position` signalled is
+   * committed, so is every smaller one (they commit in position order): a read that started after
+   * the signal reads them all, and a signal already covered by one (this replica's own signal
+   * coming back through Redis, typically) needs no read. Without a position, it always reads.
    */
-  wake(position: number | null = null, kinds: readonly StreamKind[] = KINDS): void {
+  wake(position: number | null = null): void {
     if (!this.running) return;
-    let needed = false;
-    for (const kind of kinds) {
-      if (
-        position !== null &&
-        (position <= (this.covered.get(kind) ?? 0) || position <= (this.readingCovers.get(kind) ?? -1))
-      ) {
-        continue;
-      }
-      this.due.set(kind, Math.max(this.due.get(kind) ?? 0, position ?? 0));
-      needed = true;
+    if (position !== null) {
+      if (position <= this.covered || (this.reading && position <= this.readingCovers)) return;
+      this.signalled = Math.max(this.signalled, position);
     }
-    if (needed) this.read();
-  }
-
-  private read(): void {
-    if (this.reading || this.due.size === 0) return;
-    this.readingCovers = new Map(this.due);
-    this.due.clear();
-    this.reading = this.readAll([...this.readingCovers.keys()]).finally(() => {
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.readingCovers = this.signalled;
+    this.reading = this.readAll().finally(() => {
       this.reading = null;
-      this.readingCovers = new Map();
       if (!this.running) return;
-      if (this.due.size > 0) this.read();
-      else if (!this.timer) this.arm();
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      } else {
+        this.arm();
+      }
     });
   }
 
-  /**
-   * The next read of every kind without a signal, `pollMs` after the last one (a read of some
-   * kinds only does not postpone it: the others may have changes no signal announced).
-   */
+  /** The next read without a signal, `pollMs` after the last one. */
   private arm(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.wake();
-    }, this.options.pollMs);
+    this.timer = setTimeout(() => this.wake(), this.options.pollMs);
     this.timer.unref();
   }
 
-  private async readAll(kinds: readonly StreamKind[]): Promise<void> {
-    if (this.timer && kinds.length === KINDS.length) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+  private async readAll(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     try {
       let highest = 0;
-      for (const kind of kinds) highest = Math.max(highest, await this.readKind(kind));
+      for (const kind of KINDS) highest = Math.max(highest, await this.readKind(kind));
       if (this.failing) this.logger.info('change log readable again: delivering to subscribers');
       this.failing = false;
-      for (const [kind, position] of this.readingCovers) {
-        this.covered.set(kind, Math.max(this.covered.get(kind) ?? 0, position));
-      }
+      this.covered = Math.max(this.covered, this.readingCovers);
       if (highest > 0) for (const listener of this.readListeners) listener(highest);
     } catch (error) {
       // The database is unreachable: the next poll retries from the same position.
