@@ -7,9 +7,9 @@ import { waitFor } from '../helpers.js';
 import { STREAM_AT, streamRow, type TwoReplicas, twoReplicas } from './stores.js';
 
 /**
- * The change-log tailer without Redis: this replica's own commits wake a read of their kind at
- * once, and a change another replica commits (no signal reaches this one) is still read by the
- * poll, however often this replica's own commits wake reads meanwhile.
+ * The change-log tailer without Redis: this replica's own commits wake a read at once, and a
+ * change of the other kind another replica commits (no signal reaches this one) is still read,
+ * however often this replica's own commits wake reads meanwhile.
  */
 
 let replicas: TwoReplicas;
@@ -64,7 +64,7 @@ describe('change-log tailer', () => {
     try {
       const theirs = `recording:${await change(two, 'recording', 'theirs')}`;
       const mine: string[] = [];
-      // Commits every few ms, each waking a read of livestreams, until the recording is delivered.
+      // Commits every few ms, each waking a read, until the recording is delivered.
       while (!delivered.includes(theirs) && mine.length < 500) {
         const position = await change(one, 'livestream', 'mine');
         const stream = await one.streams.get('livestream', 'mine');
