@@ -77,8 +77,37 @@ export function useSharedSubscriptionExecution(): Plugin<CallerContext> {
   };
 }
 
-/** Results already computed for an event, by group. Entries go with the event object. */
-const resultsByEvent = new WeakMap<object, Map<string, Result>>();
+/**
+ * Results already computed for an event, by group: a non-enumerable property of the event object
+ * (JSON, spreads and `Object.keys` leave it out), the first group's inline and any other's in a
+ * map. A WeakMap entry per event cost a third of a replay's CPU (13–15 → 8–9.5 µs a change,
+ * bench/README.md, "Catch-up", second 2026-12-05 subsection): its entries outlive their key by a
+ * collection and make the collector trace ephemerons, where a property goes with the event.
+ */
+const RESULTS = Symbol('resultsByGroup');
+interface EventResults {
+  key: string;
+  result: Result;
+  others?: Map<string, Result>;
+}
+type Carrier = { [RESULTS]?: EventResults };
+
+function sharedResult(event: Carrier, key: string): Result | undefined {
+  const known = event[RESULTS];
+  if (!known) return undefined;
+  return known.key === key ? known.result : known.others?.get(key);
+}
+
+/** Keeps `result` for the other subscribers of `key`; a frozen or sealed event keeps none. */
+function shareResult(event: Carrier, key: string, result: Result): void {
+  const known = event[RESULTS];
+  if (known) {
+    known.others ??= new Map();
+    known.others.set(key, result);
+  } else if (Object.isExtensible(event)) {
+    Object.defineProperty(event, RESULTS, { value: { key, result }, writable: false, enumerable: false });
+  }
+}
 const documentIds = new WeakMap<DocumentNode, number>();
 let nextDocumentId = 0;
 const groupKeys = new Map<string, string>();
@@ -236,16 +265,11 @@ class SharedEventResults
     if (typeof payload !== 'object' || payload === null) {
       result = this.execute(payload);
     } else {
-      let results = resultsByEvent.get(payload);
-      if (!results) {
-        results = new Map();
-        resultsByEvent.set(payload, results);
-      }
-      const shared = results.get(this.key);
+      const shared = sharedResult(payload, this.key);
       if (shared) result = shared;
       else {
         result = this.execute(payload);
-        results.set(this.key, result);
+        shareResult(payload, this.key, result);
       }
     }
     // Most results are ready at once (the fields resolve synchronously): no extra tick for them.
