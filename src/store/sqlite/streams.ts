@@ -24,7 +24,7 @@ export class SqliteStreams {
    * `changeStamp`): dashboards ask the same list far more often than any stream changes.
    */
   private readonly activeCache = new Map<string, { stamp: string; records: readonly unknown[] }>();
-  private changeStampStatements?: { changes: SqliteStatement<[], number>; version: SqliteStatement<[], number> };
+  private changeStampStatement?: SqliteStatement<[], string>;
 
   constructor(
     private readonly opened: OpenedDatabase,
@@ -96,14 +96,14 @@ export class SqliteStreams {
   /**
    * Changes as soon as anything in the database may have: a row this connection wrote (SQLite's
    * `total_changes()`, counted even before the commit) or a commit by any other connection, from
-   * this process or another (`data_version`).
+   * this process or another (`data_version`). Both in one statement: each statement is a round
+   * through better-sqlite3's binding, on every request of `activeLivestreams`.
    */
   private changeStamp(): string {
-    this.changeStampStatements ??= {
-      changes: this.sqlite.prepare<[], number>('select total_changes()').pluck(),
-      version: this.sqlite.prepare<[], number>('pragma data_version').pluck(),
-    };
-    return `${this.changeStampStatements.changes.get()}:${this.changeStampStatements.version.get()}`;
+    this.changeStampStatement ??= this.sqlite
+      .prepare<[], string>("select total_changes() || ':' || data_version from pragma_data_version")
+      .pluck();
+    return this.changeStampStatement.get() as string;
   }
 
   listActive<K extends StreamKind>(kind: K, filter: StreamFilter): readonly RecordOf<K>[] {
