@@ -37,11 +37,14 @@ parentPort.on('message', () => {
 export class Checkpointer {
   private worker: Worker | undefined;
   private waiting: ((failure: string | null) => void)[] = [];
+  private closed = false;
 
   constructor(private readonly path: string) {}
 
   /** Settles once a checkpoint of everything committed before this call has run (or failed). */
   checkpoint(): Promise<void> {
+    // Closed with the store: a batch still finishing leaves its pages to the closing connection.
+    if (this.closed) return Promise.resolve();
     const worker = this.start();
     return new Promise<void>((resolve) => {
       this.waiting.push(() => resolve());
@@ -50,6 +53,7 @@ export class Checkpointer {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     const worker = this.worker;
     this.worker = undefined;
     await worker?.terminate();
