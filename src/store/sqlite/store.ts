@@ -1,7 +1,8 @@
 import { StoreBase, type StoreSections } from '../sections.js';
-import type { Store } from '../types.js';
+import type { RetentionStore, Store } from '../types.js';
 import { SqliteCallbacks } from './callbacks.js';
 import { SqliteChangeLog } from './changelog.js';
+import { Checkpointer } from './checkpointer.js';
 import { type Db, migrationsApplied, type OpenedDatabase, openDatabase } from './database.js';
 import { SqliteDeliveries } from './deliveries.js';
 import { SqliteAssets, SqliteHistory } from './history.js';
@@ -24,12 +25,14 @@ export class SqliteStore extends StoreBase implements Store {
   private readonly opened: OpenedDatabase;
   private readonly transactions: SqliteTransactions;
   private readonly wal: WalSync;
+  private readonly checkpointer: Checkpointer | null;
 
   constructor(url: string) {
     super();
     this.opened = openDatabase(url);
     this.db = this.opened.db;
     this.wal = new WalSync(this.opened.walPath);
+    this.checkpointer = this.opened.walPath === null ? null : new Checkpointer(url);
     const transactions = new SqliteTransactions(this.opened.sqlite, this.wal);
     this.transactions = transactions;
     const gated = <S>(section: object): S => gate<S>(section, transactions);
@@ -42,7 +45,12 @@ export class SqliteStore extends StoreBase implements Store {
       polls: gated(new SqlitePolls(this.db, (fn) => transactions.runSync(fn))),
       rooms: gated(new SqliteRooms(this.db)),
       changes: gated(new SqliteChangeLog(this.opened)),
-      retention: gated(new SqliteRetention(this.opened, (fn) => transactions.runSync(fn))),
+      retention: offTheLoop(
+        gated(new SqliteRetention(this.opened, (fn) => transactions.runSync(fn))),
+        transactions,
+        this.opened.sqlite,
+        this.checkpointer,
+      ),
       callbacks: gated(new SqliteCallbacks(this.db, (fn) => transactions.runSync(fn))),
     } satisfies StoreSections);
   }
@@ -76,10 +84,54 @@ export class SqliteStore extends StoreBase implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.close();
     await this.wal.close();
     this.opened.close();
   }
 }
+
+/**
+ * Retention's batches, kept off the event loop's critical path (bench/README.md, "Retention,
+ * 2026-12-05 session"): each batch rides the group commit (a savepoint of the shared transaction,
+ * flushed by `WalSync` off the event loop) instead of its own `synchronous=FULL` commit, whose
+ * fsync blocked every webhook batch after batch; and the log pages it wrote are checkpointed by
+ * `Checkpointer`'s thread, the connection's automatic checkpoint (on the event loop, inside a
+ * COMMIT) off meanwhile.
+ */
+function offTheLoop(
+  retention: RetentionStore,
+  transactions: SqliteTransactions,
+  sqlite: OpenedDatabase['sqlite'],
+  checkpointer: Checkpointer | null,
+): RetentionStore {
+  let batches = 0;
+  const batch = async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (!checkpointer) return transactions.runGrouped(fn);
+    sqlite.pragma('wal_autocheckpoint = 0');
+    try {
+      const result = await transactions.runGrouped(fn);
+      // Not after every batch: the first commit after a complete checkpoint restarts the log and
+      // flushes its header, on the event loop.
+      if (++batches % CHECKPOINT_EVERY === 0) await checkpointer.checkpoint();
+      return result;
+    } finally {
+      if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    }
+  };
+  return {
+    pruneHistory: (kind, request) => batch(() => retention.pruneHistory(kind, request)),
+    pruneDeliveries: (request) => batch(() => retention.pruneDeliveries(request)),
+    watermark: () => retention.watermark(),
+  };
+}
+
+/** SQLite's default `wal_autocheckpoint`, which the connection keeps outside retention's batches. */
+const AUTOCHECKPOINT_PAGES = 1000;
+/**
+ * Retention batches between two checkpoints: about 140 log pages each (500 history rows), so the
+ * log stays under AUTOCHECKPOINT_PAGES between them with the webhooks' pages too.
+ */
+const CHECKPOINT_EVERY = 3;
 
 /** Methods whose interface allows a plain answer (`Store` in types.ts): they answer one when they can. */
 const ANSWERED_AT_ONCE = new Set(['listActive']);
