@@ -267,6 +267,10 @@ class SocketAdapter extends Connection<Extra> implements Backlog {
     this.shared.pendingInit--;
   }
 
+  protected canSend(): boolean {
+    return this.socket.readyState === this.socket.OPEN && !this.refused;
+  }
+
   /** Whether anything may be sent: the socket is open, not refused, and `data` may go out now. */
   private maysend(data: string): boolean {
     const socket = this.socket;
@@ -355,6 +359,9 @@ class SocketAdapter extends Connection<Extra> implements Backlog {
   private refuse(code: number, reason: string): void {
     this.refused = true;
     this.socket.close(code, reason);
+    // Its operations end now, not once the client completes the closing handshake (a client that
+    // does not read may take 30 s): nothing more is pulled or built for it.
+    void this.closed();
   }
 
   close(code?: number, reason?: string): void {

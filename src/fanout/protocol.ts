@@ -138,6 +138,13 @@ export abstract class Connection<E> implements ConnectionContext<E> {
    */
   abstract sendFrame(data: string, operation: Operation<E>): boolean;
   abstract close(code: number, reason: string): void;
+  /**
+   * Whether anything sent now would go out: false once the socket is closing or was refused for a
+   * bound. An operation checks it before it executes and before it serialises a result, so a
+   * client that sent many large queries and stopped reading makes the server build none of the
+   * answers it would drop (test/security/websocket-memory.test.ts).
+   */
+  protected abstract canSend(): boolean;
   /** `connection_init` arrived. */
   protected abstract initialised(): void;
 
@@ -204,6 +211,7 @@ export abstract class Connection<E> implements ConnectionContext<E> {
     let setUp = false;
     try {
       const argsOrErrors = await this.hooks.onSubscribe(this, id, payload);
+      if (!this.subscriptions.has(id) || !this.canSend()) return;
       if (areGraphQLErrors(argsOrErrors)) return this.sendErrors(id, argsOrErrors);
       if (Array.isArray(argsOrErrors)) {
         throw new Error('Invalid return value from onSubscribe hook, expected an array of GraphQLError objects');
@@ -226,7 +234,7 @@ export abstract class Connection<E> implements ConnectionContext<E> {
         operation.pull();
         return;
       }
-      if (!this.subscriptions.has(id)) return;
+      if (!this.subscriptions.has(id) || !this.canSend()) return;
       await this.send(nextFrame(id, payloadText(result as ExecutionResult)));
       await this.complete(id);
     } finally {
