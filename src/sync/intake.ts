@@ -11,6 +11,11 @@ export interface IntakeResult {
   changed: boolean;
 }
 
+/** A webhook event's stream, already read by its vendor id (locked as `correlate` would lock it). */
+export interface FoundByVendorId {
+  stream: StreamRecord | undefined;
+}
+
 /**
  * Where vendor news enters: verified webhooks (and the sandbox's simulated ones) and poll answers.
  * It correlates a report to our stream and hands it to the lifecycle; it never writes status itself.
@@ -23,10 +28,10 @@ export class Intake {
   ) {}
 
   /** A pushed vendor event (source WEBHOOK), correlated by the vendor's id, else by room. */
-  async receive(event: VendorEvent): Promise<IntakeResult> {
+  async receive(event: VendorEvent, found?: FoundByVendorId): Promise<IntakeResult> {
     // Correlated and applied in one transaction, so the row correlation read is the one the
     // change starts from: it need not be read twice.
-    const result = await this.lifecycle.observe(event.kind, () => this.correlate(event), event.observation, {
+    const result = await this.lifecycle.observe(event.kind, () => this.correlate(event, found), event.observation, {
       source: 'WEBHOOK',
       eventId: event.eventId ?? null,
       payload: event.payload,
@@ -58,9 +63,11 @@ export class Intake {
     return { streamId, changed: result?.changed ?? false };
   }
 
-  private async correlate(event: VendorEvent): Promise<StreamRecord | undefined> {
+  private async correlate(event: VendorEvent, found?: FoundByVendorId): Promise<StreamRecord | undefined> {
     if (event.externalId) {
-      const byId = await this.store.streams.findByExternalId(event.kind, event.provider, event.externalId);
+      const byId = found
+        ? found.stream
+        : await this.store.streams.findByExternalId(event.kind, event.provider, event.externalId);
       if (byId) return byId;
     }
     if (event.roomId) {

@@ -7,7 +7,7 @@ import { bindToTrace } from '../observability/tracing.js';
 import type { ProviderRegistry } from '../providers/index.js';
 import { MalformedWebhookError, type ParsedWebhook, type RoomEvent, type VendorEvent } from '../providers/provider.js';
 import type { DeliveryRecord, Store } from '../store/types.js';
-import type { Intake } from './intake.js';
+import type { FoundByVendorId, Intake } from './intake.js';
 
 /** Largest webhook body accepted; larger ones are answered 413 unread. */
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
@@ -143,7 +143,7 @@ export class WebhookIntake {
     // delivers again.
     const { recorded, waitingFor } = await this.store.groupTransaction(
       bindToTrace(async () => {
-        const recorded = await this.store.deliveries.record({
+        const delivery = {
           provider,
           deliveryId,
           contentKey,
@@ -155,9 +155,21 @@ export class WebhookIntake {
           // two); one whose events do not all find their stream is marked pending below, in the
           // same transaction, so nobody ever sees it done before it is.
           processedAt: now,
-        });
+        };
+        // A delivery of one event naming its vendor id (nearly all): its stream is read with the
+        // delivery's insert, one round trip on PostgreSQL (bench/README.md, "PostgreSQL intake,
+        // 2026-12-05 evening session"); the intake then correlates from that row.
+        const [only, ...more] = parsed.events;
+        const lookup = only?.externalId && more.length === 0 ? only : undefined;
+        const recorded = lookup?.externalId
+          ? await this.store.deliveries.recordFinding(delivery, {
+              kind: lookup.kind,
+              provider: lookup.provider,
+              externalId: lookup.externalId,
+            })
+          : { ...(await this.store.deliveries.record(delivery)), stream: undefined };
         if (!recorded.inserted) return { recorded, waitingFor: undefined };
-        const waitingFor = await this.applyEvents(parsed);
+        const waitingFor = await this.applyEvents(parsed, lookup ? { stream: recorded.stream } : undefined);
         if (waitingFor !== undefined) {
           await this.store.deliveries.markPending(recorded.id, text, waitingFor);
           // Counted once durable (dropped with its savepoint if this delivery rolls back).
@@ -297,15 +309,15 @@ export class WebhookIntake {
   }
 
   /**
-   * Applies every observation; answers undefined when each found its stream, else the
+   * Applies every observation (`found`: the one event's stream, read with the delivery); answers undefined when each found its stream, else the
    * correlation key of the first that did not (null when it names no stream at all).
    */
-  private async applyEvents(parsed: ParsedWebhook): Promise<string | null | undefined> {
+  private async applyEvents(parsed: ParsedWebhook, found?: FoundByVendorId): Promise<string | null | undefined> {
     let waitingFor: string | null | undefined;
     for (const event of parsed.events) {
       let matched = false;
       try {
-        matched = (await this.intake.receive(event)).streamId !== null;
+        matched = (await this.intake.receive(event, found)).streamId !== null;
       } catch (error) {
         // The delivery is recorded: a 5xx would only bring a redelivery that is a duplicate. It
         // stays pending instead, and is retried with the others.

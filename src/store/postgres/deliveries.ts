@@ -1,9 +1,11 @@
 import { and, asc, count, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
-import type { ProviderId } from '../../domain/status.js';
-import type { DeliveryRecord, NewDelivery } from '../types.js';
+import type { ProviderId, StreamKind } from '../../domain/status.js';
+import type { RecordOf } from '../../domain/types.js';
+import type { DeliveryRecord, NewDelivery, RecordedFinding, StreamLookup } from '../types.js';
+import { RECORD_FINDING } from './intake.js';
 import { preparedFor } from './prepared.js';
 import { webhookDeliveries as d } from './tables.js';
-import type { Executor } from './transactions.js';
+import type { Executor, RowLock } from './transactions.js';
 
 const RECORD = {
   id: d.id,
@@ -38,7 +40,17 @@ const record = preparedFor((x) =>
 
 /** webhook_deliveries: unique per provider and delivery id, and per provider and signed content. */
 export class PgDeliveries {
-  constructor(private readonly x: () => Executor) {}
+  constructor(
+    private readonly x: () => Executor,
+    /** How the stream read with a delivery locks its row, and its holding in a group (streams.ts). */
+    private readonly rowLock: () => RowLock,
+    private readonly hold: (key: string) => Promise<boolean>,
+    private readonly findByExternalId: <K extends StreamKind>(
+      kind: K,
+      provider: ProviderId,
+      externalId: string,
+    ) => Promise<RecordOf<K> | undefined>,
+  ) {}
 
   async record(delivery: NewDelivery): Promise<{ inserted: boolean; id: number }> {
     const rows = await record(this.x()).execute({
@@ -51,6 +63,28 @@ export class PgDeliveries {
     });
     const id = rows[0]?.id;
     return id === undefined ? { inserted: false, id: 0 } : { inserted: true, id };
+  }
+
+  async recordFinding<K extends StreamKind>(delivery: NewDelivery, find: StreamLookup<K>): Promise<RecordedFinding<K>> {
+    const rows = await RECORD_FINDING[find.kind][this.rowLock()](this.x()).execute({
+      provider: delivery.provider,
+      deliveryId: delivery.deliveryId,
+      contentKey: delivery.contentKey,
+      eventType: delivery.eventType,
+      receivedAt: delivery.receivedAt.toISOString(),
+      processedAt: delivery.processedAt.toISOString(),
+      streamProvider: find.provider,
+      externalId: find.externalId,
+    });
+    // One row always: the stream's fields null when none has that vendor id.
+    const { delivery: id, ...found } = (rows[0] ?? { delivery: null }) as { delivery: number | null; id?: string | null };
+    if (id === null) return { inserted: false, id: 0, stream: undefined };
+    let stream = found.id == null ? undefined : (found as unknown as RecordOf<K>);
+    // Another member of the group held the row: read again what that member left (streams.ts `findByExternalId`).
+    if (stream && (await this.hold(`${find.kind}:${stream.id}`))) {
+      stream = await this.findByExternalId(find.kind, find.provider, find.externalId);
+    }
+    return { inserted: true, id, stream };
   }
 
   async markProcessed(id: number, at: Date): Promise<void> {

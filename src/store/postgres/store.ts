@@ -82,7 +82,14 @@ export class PostgresStore extends StoreBase implements Store {
         ),
       ),
       assets: gated(new PgAssets(x)),
-      deliveries: gated(new PgDeliveries(x)),
+      deliveries: gated(
+        new PgDeliveries(
+          x,
+          () => transactions.rowLock(),
+          (key) => transactions.hold(key),
+          (kind, provider, externalId) => streams.findByExternalId(kind, provider, externalId),
+        ),
+      ),
       polls: gated(new PgPolls(x)),
       rooms: gated(new PgRooms(x)),
       changes: gated(new PgChangeLog(x)),

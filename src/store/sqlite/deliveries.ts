@@ -1,7 +1,8 @@
 import { and, asc, count, eq, gt, isNull, sql } from 'drizzle-orm';
-import type { ProviderId } from '../../domain/status.js';
+import type { ProviderId, StreamKind } from '../../domain/status.js';
+import type { RecordOf } from '../../domain/types.js';
 import { webhookDeliveries } from '../tables.js';
-import type { DeliveryRecord, NewDelivery } from '../types.js';
+import type { DeliveryRecord, NewDelivery, RecordedFinding, StreamLookup } from '../types.js';
 import type { Db, OpenedDatabase, Statement } from './database.js';
 
 /** webhook_deliveries: unique per provider and delivery id; asked on every webhook. */
@@ -14,7 +15,19 @@ export class SqliteDeliveries {
   constructor(
     private readonly opened: OpenedDatabase,
     private readonly db: Db,
+    private readonly findByExternalId: <K extends StreamKind>(
+      kind: K,
+      provider: ProviderId,
+      externalId: string,
+    ) => RecordOf<K> | undefined,
   ) {}
+
+  /** `record`, then the stream read: two statements in-process cost no round trip here. */
+  recordFinding<K extends StreamKind>(delivery: NewDelivery, find: StreamLookup<K>): RecordedFinding<K> {
+    const recorded = this.record(delivery);
+    const stream = recorded.inserted ? this.findByExternalId(find.kind, find.provider, find.externalId) : undefined;
+    return { ...recorded, stream };
+  }
 
   record(delivery: NewDelivery): { inserted: boolean; id: number } {
     this.insertStatement ??= this.opened.prepare<number>(

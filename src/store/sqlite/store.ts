@@ -41,7 +41,11 @@ export class SqliteStore extends StoreBase implements Store {
       streams: gated(streams),
       history: gated(new SqliteHistory(this.opened, this.db, streams)),
       assets: gated(new SqliteAssets(this.db)),
-      deliveries: gated(new SqliteDeliveries(this.opened, this.db)),
+      deliveries: gated(
+        new SqliteDeliveries(this.opened, this.db, (kind, provider, externalId) =>
+          streams.findByExternalId(kind, provider, externalId),
+        ),
+      ),
       polls: gated(new SqlitePolls(this.db, (fn) => transactions.runSync(fn))),
       rooms: gated(new SqliteRooms(this.db)),
       changes: gated(new SqliteChangeLog(this.opened)),
