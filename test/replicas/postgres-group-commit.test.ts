@@ -112,6 +112,58 @@ describe('PostgreSQL group commit', () => {
     expect(published).toEqual([...published].sort((a, b) => a - b));
   });
 
+  it('records deliveries with the stream each names: a row shared by members is read as the earlier left it', async () => {
+    await one.streams.insert('livestream', stream('found'));
+    const delivery = (id: string) => ({
+      provider: 'SANDBOX' as const,
+      deliveryId: id,
+      contentKey: null,
+      eventType: 'test',
+      receivedAt: at,
+      processedAt: at,
+    });
+    const lookup = (externalId: string) => ({ kind: 'livestream' as const, provider: 'SANDBOX' as const, externalId });
+    await one.transaction(() => one.deliveries.recordFinding(delivery('found-0'), lookup('ext-found')));
+    const published: number[] = [];
+    const results = await Promise.all([
+      ...Array.from({ length: 12 }, (_, i) =>
+        one.groupTransaction(async () => {
+          const recorded = await one.deliveries.recordFinding(delivery(`found-${i + 1}`), lookup('ext-found'));
+          if (!recorded.stream) throw new Error('no stream found');
+          const version = recorded.stream.version + 1;
+          const position = await one.history.appendChange(
+            {
+              streamKind: 'livestream',
+              streamId: recorded.stream.id,
+              status: 'LIVE',
+              vendorStatus: `v${version}`,
+              source: 'WEBHOOK',
+              version,
+              applied: true,
+              eventId: null,
+              payload: null,
+              snapshot: { ...recorded.stream, version, vendorStatus: `v${version}` },
+              at,
+            },
+            { version, vendorStatus: `v${version}` },
+          );
+          one.afterCommit(() => published.push(position));
+          return version;
+        }),
+      ),
+      one.groupTransaction(() => one.deliveries.recordFinding(delivery('found-0'), lookup('ext-found'))),
+      one.groupTransaction(() => one.deliveries.recordFinding(delivery('found-none'), lookup('ext-nobody'))),
+    ]);
+    const versions = results.slice(0, 12) as number[];
+    expect([...versions].sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 2));
+    expect(results[12]).toEqual({ inserted: false, id: 0, stream: undefined });
+    expect(results[13]).toMatchObject({ inserted: true, stream: undefined });
+    const row = await two.streams.get('livestream', 'found');
+    expect(row).toMatchObject({ version: 13, vendorStatus: 'v13', externalId: 'ext-found', createdAt: STREAM_AT });
+    expect(published).toEqual([...published].sort((a, b) => a - b));
+    expect(await two.deliveries.count('SANDBOX')).toBeGreaterThanOrEqual(14);
+  });
+
   it('makes change-log positions visible in commit order to readers, across replicas and writers', async () => {
     const ids = Array.from({ length: 30 }, (_, i) => `order-${i}`);
     for (const id of ids) await one.streams.insert('livestream', stream(id));

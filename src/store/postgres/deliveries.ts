@@ -77,7 +77,10 @@ export class PgDeliveries {
       externalId: find.externalId,
     });
     // One row always: the stream's fields null when none has that vendor id.
-    const { delivery: id, ...found } = (rows[0] ?? { delivery: null }) as { delivery: number | null; id?: string | null };
+    const { delivery: id, ...found } = (rows[0] ?? { delivery: null }) as {
+      delivery: number | null;
+      id?: string | null;
+    };
     if (id === null) return { inserted: false, id: 0, stream: undefined };
     let stream = found.id == null ? undefined : (found as unknown as RecordOf<K>);
     // Another member of the group held the row: read again what that member left (streams.ts `findByExternalId`).

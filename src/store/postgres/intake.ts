@@ -58,6 +58,14 @@ function recordFinding(kind: StreamKind, lock: RowLock) {
 }
 
 export const RECORD_FINDING: Record<StreamKind, Record<RowLock, ReturnType<typeof recordFinding>>> = {
-  livestream: { none: recordFinding('livestream', 'none'), wait: recordFinding('livestream', 'wait'), nowait: recordFinding('livestream', 'nowait') },
-  recording: { none: recordFinding('recording', 'none'), wait: recordFinding('recording', 'wait'), nowait: recordFinding('recording', 'nowait') },
+  livestream: {
+    none: recordFinding('livestream', 'none'),
+    wait: recordFinding('livestream', 'wait'),
+    nowait: recordFinding('livestream', 'nowait'),
+  },
+  recording: {
+    none: recordFinding('recording', 'none'),
+    wait: recordFinding('recording', 'wait'),
+    nowait: recordFinding('recording', 'nowait'),
+  },
 };
