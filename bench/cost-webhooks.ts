@@ -2,7 +2,9 @@
 // PostgreSQL, in the units that hold on a loaded machine (unlike deliveries/s): the service's CPU
 // time, the CPU time of the PostgreSQL backends serving its database (walwriter and checkpointer
 // aside), the statements it runs (store.onStatement: drizzle's and the group commit's own) and the
-// transactions committed, each per delivery, under autocannon with 10 connections.
+// transactions committed, each per delivery, under autocannon with 10 connections. `--rate=N`
+// offers N deliveries a second instead of as many as answered (closed loop): two trees compared at
+// one rate then make groups of one size, whatever the load of the machine does to their throughput.
 import { readdirSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -10,6 +12,8 @@ import { createTestDatabase } from '../test/support/postgres.js';
 import { startChild } from './lib.js';
 
 const seconds = Number(process.argv[2] ?? 5);
+const rateArg = process.argv.find((arg) => arg.startsWith('--rate='));
+const rate = rateArg ? Number(rateArg.slice('--rate='.length)) : undefined;
 const database = await createTestDatabase();
 const service = await startChild('service.ts', {
   DATABASE_URL: database.url,
@@ -57,6 +61,7 @@ const fire = (duration: number) =>
     url: `http://127.0.0.1:${service.port}/webhooks/hms`,
     connections: 10,
     duration,
+    ...(rate ? { overallRate: rate } : {}),
     requests: [
       {
         method: 'POST',
