@@ -8,6 +8,7 @@ import type {
   StatusEventRecord,
   StreamRecord,
 } from '../domain/types.js';
+import type { RecordedFinding, StreamLookup } from './finding.js';
 
 type PromiseOr<T> = T | Promise<T>;
 /**
@@ -154,19 +155,6 @@ export interface AssetStore {
   listFor(recordingIds: readonly string[]): Promise<RecordingAssetRecord[]>;
 }
 
-/** The stream a webhook's event names by its vendor id. */
-export interface StreamLookup<K extends StreamKind> {
-  kind: K;
-  provider: ProviderId;
-  externalId: string;
-}
-
-export interface RecordedFinding<K extends StreamKind> {
-  inserted: boolean;
-  id: number;
-  stream: RecordOf<K> | undefined;
-}
-
 export interface NewDelivery {
   provider: ProviderId;
   deliveryId: string;
@@ -197,12 +185,7 @@ export interface DeliveryRecord {
 export interface DeliveryStore {
   /** Records a delivery; `inserted` false when its provider + delivery id, or its signed content, was before. */
   record(delivery: NewDelivery): Promise<{ inserted: boolean; id: number }>;
-  /**
-   * Records a delivery (as `record`) and reads the stream its one event names by vendor id (as
-   * `StreamStore.findByExternalId`, its row locked for the change inside a transaction): a
-   * webhook's two statements before its change, one round trip where the store can (PostgreSQL).
-   * `stream` is undefined when no stream has that vendor id, and when the delivery is a duplicate.
-   */
+  /** `record`, and the stream its event names read as `findByExternalId` reads it (finding.ts). */
   recordFinding<K extends StreamKind>(delivery: NewDelivery, find: StreamLookup<K>): Promise<RecordedFinding<K>>;
   /** Marks a delivery as done and drops its body (the ids stay, for de-duplication). */
   markProcessed(id: number, at: Date): Promise<void>;

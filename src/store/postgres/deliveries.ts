@@ -1,7 +1,8 @@
 import { and, asc, count, eq, gt, inArray, isNull, sql } from 'drizzle-orm';
 import type { ProviderId, StreamKind } from '../../domain/status.js';
 import type { RecordOf } from '../../domain/types.js';
-import type { DeliveryRecord, NewDelivery, RecordedFinding, StreamLookup } from '../types.js';
+import type { RecordedFinding, StreamLookup } from '../finding.js';
+import type { DeliveryRecord, NewDelivery } from '../types.js';
 import { RECORD_FINDING } from './intake.js';
 import { preparedFor } from './prepared.js';
 import { webhookDeliveries as d } from './tables.js';

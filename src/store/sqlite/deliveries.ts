@@ -1,8 +1,9 @@
 import { and, asc, count, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { ProviderId, StreamKind } from '../../domain/status.js';
 import type { RecordOf } from '../../domain/types.js';
+import type { RecordedFinding, StreamLookup } from '../finding.js';
 import { webhookDeliveries } from '../tables.js';
-import type { DeliveryRecord, NewDelivery, RecordedFinding, StreamLookup } from '../types.js';
+import type { DeliveryRecord, NewDelivery } from '../types.js';
 import type { Db, OpenedDatabase, Statement } from './database.js';
 
 /** webhook_deliveries: unique per provider and delivery id; asked on every webhook. */
