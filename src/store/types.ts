@@ -185,7 +185,6 @@ export interface DeliveryRecord {
 export interface DeliveryStore {
   /** Records a delivery; `inserted` false when its provider + delivery id, or its signed content, was before. */
   record(delivery: NewDelivery): Promise<{ inserted: boolean; id: number }>;
-  /** `record`, and the stream its event names read as `findByExternalId` reads it (finding.ts). */
   recordFinding<K extends StreamKind>(delivery: NewDelivery, find: StreamLookup<K>): Promise<RecordedFinding<K>>;
   /** Marks a delivery as done and drops its body (the ids stay, for de-duplication). */
   markProcessed(id: number, at: Date): Promise<void>;
