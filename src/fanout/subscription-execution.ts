@@ -223,7 +223,12 @@ class SharedEventResults
   }
 
   mapResult(event: IteratorResult<unknown>): unknown {
-    return this.resultFor(event);
+    if (event.done) return this.ended();
+    const result = this.resultOf(event.value);
+    if (result instanceof Promise) return result.then((value) => ({ value, done: false }));
+    // The queue's own result object, made for this pull (QueueMapper): one object less per event.
+    (event as IteratorYieldResult<unknown>).value = result;
+    return event;
   }
 
   /**
@@ -259,22 +264,20 @@ class SharedEventResults
     event: IteratorResult<unknown>,
   ): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> {
     if (event.done) return this.ended();
-    const payload = event.value;
-    observeDelivery(payload);
-    let result: Result;
-    if (typeof payload !== 'object' || payload === null) {
-      result = this.execute(payload);
-    } else {
-      const shared = sharedResult(payload, this.key);
-      if (shared) result = shared;
-      else {
-        result = this.execute(payload);
-        shareResult(payload, this.key, result);
-      }
-    }
+    const result = this.resultOf(event.value);
     // Most results are ready at once (the fields resolve synchronously): no extra tick for them.
     if (!(result instanceof Promise)) return { value: result, done: false };
     return result.then((value) => ({ value, done: false }));
+  }
+
+  private resultOf(payload: unknown): Result {
+    observeDelivery(payload);
+    if (typeof payload !== 'object' || payload === null) return this.execute(payload);
+    const shared = sharedResult(payload, this.key);
+    if (shared) return shared;
+    const result = this.execute(payload);
+    shareResult(payload, this.key, result);
+    return result;
   }
 
   /**
