@@ -17,6 +17,7 @@ import {
   type SubscribePayload,
   stringifyMessage,
 } from 'graphql-ws';
+import { hiddenSlot } from '../hidden.js';
 import type { ReadyIterator } from './queue.js';
 
 type Payload = ConnectionInitMessage['payload'];
@@ -60,21 +61,18 @@ function nextFrame(id: string, payload: string): string {
 
 /**
  * Where a subscription event's result keeps its frame text, made once for every subscriber that
- * sends it (a property of the result rather than a WeakMap entry: it goes with the result at the
- * next minor collection, which a WeakMap's value would not).
+ * sends it: kept with the result (hidden.ts) rather than in a WeakMap, it goes with the result at
+ * the next minor collection, which a WeakMap's value would not.
  */
-const FRAME = Symbol('frame');
-interface Framed {
-  [FRAME]?: { payload: string; id: string; frame: string };
-}
+const frames = hiddenSlot<{ payload: string; id: string; frame: string }>();
 
 /** An event's `next` frame, shared by every subscriber of the same result and operation id. */
-function sharedNextFrame(id: string, result: ExecutionResult & Framed): string {
-  let known = result[FRAME];
+function sharedNextFrame(id: string, result: ExecutionResult): string {
+  let known = frames.get(result);
   if (!known) {
     const payload = payloadText(result);
     known = { payload, id, frame: nextFrame(id, payload) };
-    if (Object.isExtensible(result)) Object.defineProperty(result, FRAME, { value: known, enumerable: false });
+    frames.set(result, known);
   } else if (known.id !== id) {
     known.id = id;
     known.frame = nextFrame(id, known.payload);

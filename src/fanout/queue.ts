@@ -46,7 +46,10 @@ export interface ReadyIterator<T> extends AsyncIterator<T> {
  * A consumer that maps each result it pulls from a `ChangeQueue` (see `ChangeQueue.mapWith`).
  */
 export interface QueueMapper<T> {
-  /** What a pull answers for this result (a value or a promise of one). */
+  /**
+   * What a pull answers for this result (a value or a promise of one). A result that is not done
+   * is the queue's own, made for this pull: the mapper may answer it with its `value` replaced.
+   */
   mapResult(result: IteratorResult<T>): unknown;
   /** What a pull rejects with when the queue failed with `error`. */
   mapError(error: unknown): unknown;

@@ -12,6 +12,7 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { tagEventId } from '../event-ids.js';
+import { hiddenSlot } from '../hidden.js';
 import {
   observeDelivery,
   type SubscriptionTransport,
@@ -78,34 +79,33 @@ export function useSharedSubscriptionExecution(): Plugin<CallerContext> {
 }
 
 /**
- * Results already computed for an event, by group: a non-enumerable property of the event object
- * (JSON, spreads and `Object.keys` leave it out), the first group's inline and any other's in a
- * map. A WeakMap entry per event cost a third of a replay's CPU (13–15 → 8–9.5 µs a change,
+ * Results already computed for an event, by group: kept with the event object (hidden.ts: JSON,
+ * spreads and `Object.keys` do not see it), the first group's inline and any other's in a map. A
+ * WeakMap entry per event cost a third of a replay's CPU (13–15 → 8–9.5 µs a change,
  * bench/README.md, "Catch-up", second 2026-12-05 subsection): its entries outlive their key by a
- * collection and make the collector trace ephemerons, where a property goes with the event.
+ * collection and make the collector trace ephemerons, where this goes with the event.
  */
-const RESULTS = Symbol('resultsByGroup');
 interface EventResults {
   key: string;
   result: Result;
   others?: Map<string, Result>;
 }
-type Carrier = { [RESULTS]?: EventResults };
+const eventResults = hiddenSlot<EventResults>();
 
-function sharedResult(event: Carrier, key: string): Result | undefined {
-  const known = event[RESULTS];
+function sharedResult(event: object, key: string): Result | undefined {
+  const known = eventResults.get(event);
   if (!known) return undefined;
   return known.key === key ? known.result : known.others?.get(key);
 }
 
 /** Keeps `result` for the other subscribers of `key`; a frozen or sealed event keeps none. */
-function shareResult(event: Carrier, key: string, result: Result): void {
-  const known = event[RESULTS];
+function shareResult(event: object, key: string, result: Result): void {
+  const known = eventResults.get(event);
   if (known) {
     known.others ??= new Map();
     known.others.set(key, result);
-  } else if (Object.isExtensible(event)) {
-    Object.defineProperty(event, RESULTS, { value: { key, result }, writable: false, enumerable: false });
+  } else {
+    eventResults.set(event, { key, result });
   }
 }
 const documentIds = new WeakMap<DocumentNode, number>();
@@ -223,7 +223,12 @@ class SharedEventResults
   }
 
   mapResult(event: IteratorResult<unknown>): unknown {
-    return this.resultFor(event);
+    if (event.done) return this.ended();
+    const result = this.resultOf(event.value);
+    if (result instanceof Promise) return result.then((value) => ({ value, done: false }));
+    // The queue's own result object, made for this pull (QueueMapper): one object less per event.
+    (event as IteratorYieldResult<unknown>).value = result;
+    return event;
   }
 
   /**
@@ -259,22 +264,20 @@ class SharedEventResults
     event: IteratorResult<unknown>,
   ): IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> {
     if (event.done) return this.ended();
-    const payload = event.value;
-    observeDelivery(payload);
-    let result: Result;
-    if (typeof payload !== 'object' || payload === null) {
-      result = this.execute(payload);
-    } else {
-      const shared = sharedResult(payload, this.key);
-      if (shared) result = shared;
-      else {
-        result = this.execute(payload);
-        shareResult(payload, this.key, result);
-      }
-    }
+    const result = this.resultOf(event.value);
     // Most results are ready at once (the fields resolve synchronously): no extra tick for them.
     if (!(result instanceof Promise)) return { value: result, done: false };
     return result.then((value) => ({ value, done: false }));
+  }
+
+  private resultOf(payload: unknown): Result {
+    observeDelivery(payload);
+    if (typeof payload !== 'object' || payload === null) return this.execute(payload);
+    const shared = sharedResult(payload, this.key);
+    if (shared) return shared;
+    const result = this.execute(payload);
+    shareResult(payload, this.key, result);
+    return result;
   }
 
   /**

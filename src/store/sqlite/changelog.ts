@@ -1,19 +1,17 @@
 import type { StreamKind } from '../../domain/status.js';
-import type { LivestreamRecord, RecordOf } from '../../domain/types.js';
+import type { LivestreamRecord } from '../../domain/types.js';
 import type { ChangeFilter, LoggedChange } from '../types.js';
 import type { OpenedDatabase, Statement } from './database.js';
 import { fromRow, RECORD_COLUMNS, type StreamRow, TABLE_NAMES } from './rows.js';
 
-/** A log row: position, snapshot, the event's own fields, and the current row when there is no snapshot. */
-type LogRow = [
-  position: number,
-  snapshot: string | null,
-  status: string,
-  vendorStatus: string | null,
-  version: number,
-  streamKey: string | null,
-  current: string | null,
-];
+/**
+ * A log row: position, the stream's row as JSON (its snapshot, else the current row with that
+ * event's status), and the current ingest stream key (a livestream's; history never keeps it).
+ */
+type LogRow = [position: number, row: string, streamKey: string | null];
+
+/** Columns of a record that a history row has too: a row without a snapshot takes the event's. */
+const EVENT_COLUMNS = new Set(['status', 'vendor_status', 'version']);
 
 /**
  * The change log on SQLite: the applied rows of status_events. With one writer per database,
@@ -44,13 +42,15 @@ export class SqliteChangeLog {
     let statement = this.reads.get(key);
     if (!statement) {
       const streamKey = kind === 'livestream' ? 's.ingest_stream_key' : 'null';
+      // Written before the change log kept snapshots: the current row with that event's status.
       const current = RECORD_COLUMNS[kind]
         .split(', ')
-        .map((column) => `s.${column}`)
+        .map((column) => (EVENT_COLUMNS.has(column) ? `e.${column}` : `s.${column}`))
         .join(', ');
+      // Three columns, the row as one JSON text: each value a column gives is made a JS value by
+      // better-sqlite3 (bench/README.md, "Catch-up", 2026-12-05 evening session).
       statement = this.opened.prepare<LogRow>(
-        `select e.id, e.snapshot, e.status, e.vendor_status, e.version, ${streamKey}, ` +
-          `case when e.snapshot is null then json_array(${current}) end ` +
+        `select e.id, coalesce(e.snapshot, json_array(${current})), ${streamKey} ` +
           `from "status_events" e join "${TABLE_NAMES[kind]}" s on s.id = e.stream_id ` +
           `where ${conditions.join(' and ')} order by e.id limit @limit`,
         'arrays',
@@ -68,16 +68,11 @@ export class SqliteChangeLog {
     const rows = this.read(kind, filter).all(params);
     const changes: LoggedChange<K>[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
-      const [position, snapshot, status, vendorStatus, version, streamKey, current] = rows[i] as LogRow;
-      let stream: RecordOf<K>;
-      if (snapshot !== null) {
-        stream = fromRow(kind, JSON.parse(snapshot) as StreamRow);
-      } else {
-        // Written before the change log kept snapshots: the current row with that event's status.
-        stream = { ...fromRow(kind, JSON.parse(current as string) as StreamRow), status, vendorStatus, version };
-      }
+      const row = rows[i] as LogRow;
+      const position = row[0];
+      const stream = fromRow(kind, JSON.parse(row[1]) as StreamRow);
       stream.changePosition = position;
-      if (kind === 'livestream') (stream as LivestreamRecord).ingestStreamKey = streamKey;
+      if (kind === 'livestream') (stream as LivestreamRecord).ingestStreamKey = row[2];
       changes[i] = { position, stream };
     }
     return changes;

@@ -1,0 +1,92 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LivestreamRecord } from '../src/domain/types.js';
+import { toSnapshot } from '../src/store/rows.js';
+import { SqliteStore } from '../src/store/sqlite/store.js';
+import { tempDir } from './helpers.js';
+
+/**
+ * What a resumed subscription reads of the change log on SQLite: each applied change's stream as
+ * its snapshot has it, or, for a row written before the log kept snapshots, the stream's current
+ * row with that change's status, vendor status and version; the ingest stream key (never kept in
+ * history) from the current row; refused events and other kinds left out.
+ */
+
+let store: SqliteStore | undefined;
+let dir: string | undefined;
+afterEach(() => {
+  store?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const created = new Date('2026-12-01T10:00:00.000Z');
+const base: LivestreamRecord = {
+  id: 'ls-1',
+  provider: 'HMS',
+  roomId: 'room-1',
+  externalId: 'ext-1',
+  sessionId: null,
+  status: 'LIVE',
+  vendorStatus: 'running',
+  version: 9,
+  failureReason: null,
+  idempotencyKey: 'key-1',
+  startedAt: new Date('2026-12-01T10:00:05.000Z'),
+  stoppedAt: null,
+  createdAt: created,
+  updatedAt: new Date('2026-12-01T10:05:00.000Z'),
+  changePosition: 0,
+  playbackUrl: 'https://play.example/1.m3u8',
+  ingestRtmpUrl: 'rtmp://ingest.example/live',
+  ingestStreamKey: 'secret-key',
+  ingestWhipUrl: null,
+};
+
+describe('the change log as a resumed subscription reads it (SQLite)', () => {
+  it('gives each change its snapshot, or the current row with its status when it has none', async () => {
+    dir = tempDir();
+    const file = join(dir, 'rows.sqlite');
+    store = new SqliteStore(file);
+    await store.changes.after('livestream', {}, 0, 10); // migrated
+    const db = new Database(file);
+    try {
+      db.prepare(
+        `insert into livestreams (id, provider, room_id, external_id, status, vendor_status, version, idempotency_key,
+          started_at, created_at, updated_at, change_position, playback_url, ingest_rtmp_url, ingest_stream_key)
+         values (@id, @provider, @roomId, @externalId, @status, @vendorStatus, @version, @idempotencyKey,
+          @startedAt, @createdAt, @updatedAt, 4, @playbackUrl, @ingestRtmpUrl, @ingestStreamKey)`,
+      ).run({
+        ...base,
+        startedAt: base.startedAt?.getTime(),
+        createdAt: base.createdAt.getTime(),
+        updatedAt: base.updatedAt.getTime(),
+      });
+      const event = db.prepare(
+        `insert into status_events (id, stream_kind, stream_id, status, vendor_status, source, version, applied, snapshot, at)
+         values (?, ?, 'ls-1', ?, ?, 'WEBHOOK', ?, ?, ?, ?)`,
+      );
+      const first = { status: 'STARTING', vendorStatus: 'starting', version: 7 };
+      const at = created.getTime();
+      // 1: no snapshot (before the log kept them); 2: a refused event; 3: a snapshot; 4: none again.
+      event.run(1, 'livestream', 'STARTING', 'starting', 7, 1, null, at);
+      event.run(2, 'livestream', 'FAILED', 'late', 8, 0, null, at);
+      event.run(3, 'livestream', 'LIVE', 'running', 8, 1, toSnapshot('livestream', { ...base, version: 8 }), at);
+      event.run(4, 'livestream', 'LIVE', 'running', 9, 1, null, at);
+      event.run(5, 'recording', 'STARTING', null, 1, 1, null, at);
+
+      const changes = await store.changes.after('livestream', {}, 0, 10);
+      expect(changes).toEqual([
+        { position: 1, stream: { ...base, ...first, changePosition: 1 } },
+        { position: 3, stream: { ...base, version: 8, changePosition: 3 } },
+        { position: 4, stream: { ...base, changePosition: 4 } },
+      ]);
+      expect(await store.changes.after('livestream', { roomId: 'room-1' }, 1, 1)).toEqual([changes[1]]);
+      expect(await store.changes.after('livestream', { id: 'ls-1' }, 3, 10)).toEqual([changes[2]]);
+      expect(await store.changes.after('livestream', { roomId: 'elsewhere' }, 0, 10)).toEqual([]);
+    } finally {
+      db.close();
+    }
+  });
+});
