@@ -25,7 +25,8 @@ const top = Number(options.get('top') ?? 40);
 /** `--by=file`: self time by source file (src/, node:), package, or native function. */
 const byFile = options.get('by') === 'file';
 const trees = [ROOT, ...(options.has('against') ? [resolve(options.get('against') as string)] : [])];
-const hook = join(ROOT, 'bench', 'cpu-profile-hook.mjs');
+/** `--hook=<file>`: another preload answering SIGUSR2 the same way (e.g. counting async resources). */
+const hook = options.get('hook') || join(ROOT, 'bench', 'cpu-profile-hook.mjs');
 
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
