@@ -9,7 +9,14 @@ import type {
   StreamRecord,
 } from '../domain/types.js';
 
-type PromiseOr<T> = T | Promise<T>;
+/**
+ * A store's answer, plain when one is at hand (SQLite, its connection free or held by the caller's
+ * transaction): the webhook path then skips the `await` (bench/README.md, "SQLite intake, 2026-12-05
+ * evening session"). Any caller may still `await` it.
+ */
+export type PromiseOr<T> = T | Promise<T>;
+/** A stream looked up, plain when at hand. */
+type Found<K extends StreamKind> = PromiseOr<RecordOf<K> | undefined>;
 /**
  * What the service asks of a database, engine aside (`sqlite/store.ts`, `postgres/store.ts`).
  *
@@ -94,20 +101,16 @@ export type StreamPatch = Partial<
 export type StreamWrite = StreamPatch & Partial<PollSlot>;
 
 export interface StreamStore {
-  get<K extends StreamKind>(kind: K, id: string): Promise<RecordOf<K> | undefined>;
+  get<K extends StreamKind>(kind: K, id: string): Found<K>;
   getMany<K extends StreamKind>(kind: K, ids: readonly string[]): Promise<RecordOf<K>[]>;
-  findByExternalId<K extends StreamKind>(
-    kind: K,
-    provider: ProviderId,
-    externalId: string,
-  ): Promise<RecordOf<K> | undefined>;
+  findByExternalId<K extends StreamKind>(kind: K, provider: ProviderId, externalId: string): Found<K>;
   /** The room's stream during which a second start is a conflict (STARTING to STOPPING). */
   findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): Promise<RecordOf<K> | undefined>;
   findByIdempotencyKey<K extends StreamKind>(kind: K, key: string): Promise<RecordOf<K> | undefined>;
   /** The hash of the start input stored with a stream's idempotency key (null when none was). */
   idempotencyInput(kind: StreamKind, id: string): Promise<string | null>;
   /** The newest stream of a room that is not final (an UPLOADING recording included). */
-  findOpenInRoom<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): Promise<RecordOf<K> | undefined>;
+  findOpenInRoom<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): Found<K>;
   /**
    * Every stream of `kind` that is not final (STARTING to STOPPING), newest first, filtered: shared
    * records (never modify them), a plain answer when one is at hand (SQLite, its connection free).
@@ -134,11 +137,11 @@ export interface HistoryStore {
    * Writes the event and answers its position in the change log. Positions of applied events
    * follow commit order (a reader that sees one sees every smaller one); they may have gaps.
    */
-  append(event: NewStatusEvent): Promise<number>;
+  append(event: NewStatusEvent): PromiseOr<number>;
   /** Appends an applied event, then updates its stream with `patch` and its position as `changePosition`. */
-  appendChange(event: NewStatusEvent, patch: StreamWrite): Promise<number>;
+  appendChange(event: NewStatusEvent, patch: StreamWrite): PromiseOr<number>;
   /** True when the vendor's event id was already recorded for this stream. */
-  has(kind: StreamKind, streamId: string, eventId: string): Promise<boolean>;
+  has(kind: StreamKind, streamId: string, eventId: string): PromiseOr<boolean>;
   /** The latest `last` events of each of several streams in one query, oldest first per stream. */
   listFor(kind: StreamKind, streamIds: readonly string[], last: number): Promise<StatusEventRecord[]>;
 }
@@ -183,7 +186,7 @@ export interface DeliveryRecord {
 /** Webhook deliveries, unique per provider and delivery id, and per provider and signed content. */
 export interface DeliveryStore {
   /** Records a delivery; `inserted` false when its provider + delivery id, or its signed content, was before. */
-  record(delivery: NewDelivery): Promise<{ inserted: boolean; id: number }>;
+  record(delivery: NewDelivery): PromiseOr<{ inserted: boolean; id: number }>;
   /** Marks a delivery as done and drops its body (the ids stay, for de-duplication). */
   markProcessed(id: number, at: Date): Promise<void>;
   /**

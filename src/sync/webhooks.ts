@@ -95,7 +95,8 @@ export class WebhookIntake {
     }
     let verified = false;
     try {
-      verified = await handler.verify(rawBody, headers);
+      const verifying = handler.verify(rawBody, headers);
+      verified = verifying instanceof Promise ? await verifying : verifying;
     } catch (error) {
       this.logger.warn({ err: error, provider }, 'webhook verification failed');
     }
@@ -143,7 +144,8 @@ export class WebhookIntake {
     // delivers again.
     const { recorded, waitingFor } = await this.store.groupTransaction(
       bindToTrace(async () => {
-        const recorded = await this.store.deliveries.record({
+        // Awaited only when the store answers a promise (PostgreSQL): SQLite answers at once.
+        const recording = this.store.deliveries.record({
           provider,
           deliveryId,
           contentKey,
@@ -156,6 +158,7 @@ export class WebhookIntake {
           // same transaction, so nobody ever sees it done before it is.
           processedAt: now,
         });
+        const recorded = recording instanceof Promise ? await recording : recording;
         if (!recorded.inserted) return { recorded, waitingFor: undefined };
         const waitingFor = await this.applyEvents(parsed);
         if (waitingFor !== undefined) {
