@@ -15,7 +15,6 @@ import type {
  * evening session"). Any caller may still `await` it.
  */
 export type PromiseOr<T> = T | Promise<T>;
-/** A stream looked up, plain when at hand. */
 type Found<K extends StreamKind> = PromiseOr<RecordOf<K> | undefined>;
 /**
  * What the service asks of a database, engine aside (`sqlite/store.ts`, `postgres/store.ts`).
