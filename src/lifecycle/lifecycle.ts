@@ -12,7 +12,7 @@ import type {
 import type { ChangePublisher } from '../events.js';
 import { observedPublication } from '../observability/metrics.js';
 import { inSpan } from '../observability/tracing.js';
-import type { NewStatusEvent, NewStream, Store, StreamPatch } from '../store/types.js';
+import type { NewStatusEvent, NewStream, PromiseOr, Store, StreamPatch } from '../store/types.js';
 import { assetsDiffer, detailPatch, type Report, stopsCapture, toUpdate } from './changes.js';
 import { serializePayload } from './redact.js';
 import type { PollSchedule } from './schedule.js';
@@ -34,7 +34,7 @@ export interface CreateRequest {
 }
 
 /** A stream the caller names by id, or finds (correlation) inside the same transaction. */
-export type StreamTarget = string | (() => Promise<StreamRecord | undefined>);
+export type StreamTarget = string | (() => PromiseOr<StreamRecord | undefined>);
 
 /** One written change: what the row becomes, and the history event that says so. */
 interface Change {
@@ -108,7 +108,9 @@ export class StreamLifecycle {
   ): Promise<ApplyResult<K> | undefined> {
     return inSpan('stream.apply', { 'livestream.kind': kind, 'livestream.source': report.source }, () =>
       this.store.transaction(async () => {
-        const current = typeof target === 'string' ? await this.store.streams.get(kind, target) : await target();
+        // Awaited only when the store answers a promise (PostgreSQL): SQLite answers at once.
+        const found = typeof target === 'string' ? this.store.streams.get(kind, target) : target();
+        const current = found instanceof Promise ? await found : found;
         if (!current) {
           if (typeof target === 'string') throw new NotFoundError(kind, target);
           return undefined;
@@ -180,8 +182,9 @@ export class StreamLifecycle {
     current: RecordOf<K>,
   ): Promise<ApplyResult<K>> {
     const now = update.at ?? new Date();
-    if (update.eventId && (await this.store.history.has(update.kind, current.id, update.eventId))) {
-      return { stream: current, changed: false, refused: false };
+    if (update.eventId) {
+      const seen = this.store.history.has(update.kind, current.id, update.eventId);
+      if (seen instanceof Promise ? await seen : seen) return { stream: current, changed: false, refused: false };
     }
     const verdict = judgeTransition(update.kind, current.status, update.status);
     const payload = serializePayload(update.payload);
@@ -264,12 +267,8 @@ export class StreamLifecycle {
     let stream: RecordOf<K>;
     if (current) {
       // The event and the row in one write; the event's position is the row's `changePosition`.
-      const changePosition = await this.store.history.appendChange(event, {
-        ...patch,
-        ...slot,
-        version,
-        updatedAt: change.at,
-      });
+      const written = this.store.history.appendChange(event, { ...patch, ...slot, version, updatedAt: change.at });
+      const changePosition = written instanceof Promise ? await written : written;
       // The row as just written (read in this transaction, so nothing else changed it since).
       stream = { ...next, changePosition };
     } else {

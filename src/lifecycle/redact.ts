@@ -40,14 +40,39 @@ const STREAM_URL = /^((?:rtmps?|rtsp|srt):\/\/[^/?#\s]+(?:\/[^/?#\s]*)?)([\s\S]*
  */
 export function serializePayload(payload: unknown): string | null {
   if (payload === undefined) return null;
-  return JSON.stringify(payload, (key, value) => {
-    if (key && value && (SECRET_KEY.test(key) || PERSONAL_KEY.test(key))) return REDACTED;
-    if (key && PERSON_KEY.test(key)) return withoutName(value);
-    if (typeof value !== 'string') return value;
-    const url = STREAM_URL.exec(value);
-    if (url?.[2] && url[2] !== '/') return `${url[1]}/${REDACTED}`;
-    return value.includes('@') ? value.replace(EMAIL, REDACTED) : value;
-  });
+  return JSON.stringify(payload, redactValue);
+}
+
+/** What a key's value becomes: kept, redacted (when set), or a person's (its name redacted). */
+type KeyKind = 'plain' | 'secret' | 'person';
+
+/**
+ * Each key's kind, remembered: a vendor's payloads repeat a small vocabulary of keys, and three
+ * regular expressions per key were most of the redaction's cost (bench/README.md, "SQLite intake,
+ * 2026-12-05 evening session"). Bounded: emptied when full (keys of a vendor's free-form data).
+ */
+const keyKinds = new Map<string, KeyKind>();
+const MAX_KEY_KINDS = 2000;
+
+function kindOf(key: string): KeyKind {
+  let kind = keyKinds.get(key);
+  if (kind !== undefined) return kind;
+  kind = SECRET_KEY.test(key) || PERSONAL_KEY.test(key) ? 'secret' : PERSON_KEY.test(key) ? 'person' : 'plain';
+  if (keyKinds.size >= MAX_KEY_KINDS) keyKinds.clear();
+  keyKinds.set(key, kind);
+  return kind;
+}
+
+function redactValue(key: string, value: unknown): unknown {
+  if (key) {
+    const kind = kindOf(key);
+    if (kind === 'secret' && value) return REDACTED;
+    if (kind === 'person') return withoutName(value);
+  }
+  if (typeof value !== 'string') return value;
+  const url = STREAM_URL.exec(value);
+  if (url?.[2] && url[2] !== '/') return `${url[1]}/${REDACTED}`;
+  return value.includes('@') ? value.replace(EMAIL, REDACTED) : value;
 }
 
 /** A person (or list of persons) with the `name` redacted; the rest goes on through the replacer. */

@@ -10,13 +10,16 @@ import type {
 } from '../domain/types.js';
 import type { RecordedFinding, StreamLookup } from './finding.js';
 
-type PromiseOr<T> = T | Promise<T>;
+/** A store's answer, plain when SQLite has one at hand (bench/README.md, "SQLite intake, 2026-12-05 evening session"). */
+export type PromiseOr<T> = T | Promise<T>;
+type Found<K extends StreamKind> = PromiseOr<RecordOf<K> | undefined>;
 /**
  * What the service asks of a database, engine aside (`sqlite/store.ts`, `postgres/store.ts`).
  *
  * One section per concern (streams, history, assets, deliveries, polls, rooms) and one unit of
  * work, `transaction`. Every answer is a promise (or may be, `PromiseOr`), so an asynchronous engine
- * (PostgreSQL through node-postgres) implements the same interface as the synchronous SQLite one. A transaction is asynchronous: the engine keeps the calling async
+ * (PostgreSQL through node-postgres) implements the same interface as the synchronous SQLite one.
+ * A transaction is asynchronous: the engine keeps the calling async
  * flow's statements in it until `fn` settles (SQLite: the one connection is held, other flows
  * wait; PostgreSQL: a pooled client is checked out), and a `transaction` called from inside it is
  * a savepoint. A database that cannot be reached answers StoreUnavailableError (PostgreSQL,
@@ -95,20 +98,16 @@ export type StreamPatch = Partial<
 export type StreamWrite = StreamPatch & Partial<PollSlot>;
 
 export interface StreamStore {
-  get<K extends StreamKind>(kind: K, id: string): Promise<RecordOf<K> | undefined>;
+  get<K extends StreamKind>(kind: K, id: string): Found<K>;
   getMany<K extends StreamKind>(kind: K, ids: readonly string[]): Promise<RecordOf<K>[]>;
-  findByExternalId<K extends StreamKind>(
-    kind: K,
-    provider: ProviderId,
-    externalId: string,
-  ): Promise<RecordOf<K> | undefined>;
+  findByExternalId<K extends StreamKind>(kind: K, provider: ProviderId, externalId: string): Found<K>;
   /** The room's stream during which a second start is a conflict (STARTING to STOPPING). */
   findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): Promise<RecordOf<K> | undefined>;
   findByIdempotencyKey<K extends StreamKind>(kind: K, key: string): Promise<RecordOf<K> | undefined>;
   /** The hash of the start input stored with a stream's idempotency key (null when none was). */
   idempotencyInput(kind: StreamKind, id: string): Promise<string | null>;
   /** The newest stream of a room that is not final (an UPLOADING recording included). */
-  findOpenInRoom<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): Promise<RecordOf<K> | undefined>;
+  findOpenInRoom<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): Found<K>;
   /**
    * Every stream of `kind` that is not final (STARTING to STOPPING), newest first, filtered: shared
    * records (never modify them), a plain answer when one is at hand (SQLite, its connection free).
@@ -135,11 +134,11 @@ export interface HistoryStore {
    * Writes the event and answers its position in the change log. Positions of applied events
    * follow commit order (a reader that sees one sees every smaller one); they may have gaps.
    */
-  append(event: NewStatusEvent): Promise<number>;
+  append(event: NewStatusEvent): PromiseOr<number>;
   /** Appends an applied event, then updates its stream with `patch` and its position as `changePosition`. */
-  appendChange(event: NewStatusEvent, patch: StreamWrite): Promise<number>;
+  appendChange(event: NewStatusEvent, patch: StreamWrite): PromiseOr<number>;
   /** True when the vendor's event id was already recorded for this stream. */
-  has(kind: StreamKind, streamId: string, eventId: string): Promise<boolean>;
+  has(kind: StreamKind, streamId: string, eventId: string): PromiseOr<boolean>;
   /** The latest `last` events of each of several streams in one query, oldest first per stream. */
   listFor(kind: StreamKind, streamIds: readonly string[], last: number): Promise<StatusEventRecord[]>;
 }
@@ -184,8 +183,8 @@ export interface DeliveryRecord {
 /** Webhook deliveries, unique per provider and delivery id, and per provider and signed content. */
 export interface DeliveryStore {
   /** Records a delivery; `inserted` false when its provider + delivery id, or its signed content, was before. */
-  record(delivery: NewDelivery): Promise<{ inserted: boolean; id: number }>;
-  recordFinding<K extends StreamKind>(delivery: NewDelivery, find: StreamLookup<K>): Promise<RecordedFinding<K>>;
+  record(delivery: NewDelivery): PromiseOr<{ inserted: boolean; id: number }>;
+  recordFinding<K extends StreamKind>(delivery: NewDelivery, find: StreamLookup<K>): PromiseOr<RecordedFinding<K>>;
   /** Marks a delivery as done and drops its body (the ids stay, for de-duplication). */
   markProcessed(id: number, at: Date): Promise<void>;
   /**

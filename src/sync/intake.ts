@@ -3,7 +3,7 @@ import type { StreamKind } from '../domain/status.js';
 import type { StreamRecord, VendorObservation } from '../domain/types.js';
 import type { StreamLifecycle } from '../lifecycle/index.js';
 import type { VendorEvent } from '../providers/provider.js';
-import type { Store } from '../store/types.js';
+import type { PromiseOr, Store } from '../store/types.js';
 
 export interface IntakeResult {
   /** Our stream the event was correlated to, if any. */
@@ -63,25 +63,39 @@ export class Intake {
     return { streamId, changed: result?.changed ?? false };
   }
 
-  private async correlate(event: VendorEvent, found?: FoundByVendorId): Promise<StreamRecord | undefined> {
+  /**
+   * The stream `event` is about (from `found` when the delivery's insert already read it by vendor
+   * id). Answers at once when the store does (SQLite, inside the delivery's transaction): no
+   * promise per step on the webhook path (bench/README.md, "SQLite intake, 2026-12-05 evening
+   * session").
+   */
+  private correlate(event: VendorEvent, found?: FoundByVendorId): PromiseOr<StreamRecord | undefined> {
     if (event.externalId) {
       const byId = found
         ? found.stream
-        : await this.store.streams.findByExternalId(event.kind, event.provider, event.externalId);
+        : this.store.streams.findByExternalId(event.kind, event.provider, event.externalId);
+      if (byId instanceof Promise) return byId.then((stream) => stream ?? this.correlateByRoom(event));
       if (byId) return byId;
     }
-    if (event.roomId) {
-      // A webhook may beat the start call's answer (the stream has no vendor id yet), and a vendor
-      // may name its job differently in webhooks than in its REST answers (100ms beam_id / job_id):
-      // the room's open stream is this event's stream when nothing says otherwise.
-      const open = await this.store.streams.findOpenInRoom(event.kind, event.provider, event.roomId);
-      if (!open) return undefined;
-      const bothSessions = Boolean(open.sessionId && event.sessionId);
-      const sameSession = !bothSessions || open.sessionId === event.sessionId;
-      const sameJob =
-        !open.externalId || !event.externalId || open.externalId === event.externalId || (bothSessions && sameSession);
-      if (sameJob && sameSession) return open;
-    }
-    return undefined;
+    return this.correlateByRoom(event);
   }
+
+  private correlateByRoom(event: VendorEvent): PromiseOr<StreamRecord | undefined> {
+    if (!event.roomId) return undefined;
+    // A webhook may beat the start call's answer (the stream has no vendor id yet), and a vendor
+    // may name its job differently in webhooks than in its REST answers (100ms beam_id / job_id):
+    // the room's open stream is this event's stream when nothing says otherwise.
+    const open = this.store.streams.findOpenInRoom(event.kind, event.provider, event.roomId);
+    return open instanceof Promise ? open.then((found) => sameStream(found, event)) : sameStream(open, event);
+  }
+}
+
+/** The room's open stream when nothing says it is another job or session than `event`'s. */
+function sameStream(open: StreamRecord | undefined, event: VendorEvent): StreamRecord | undefined {
+  if (!open) return undefined;
+  const bothSessions = Boolean(open.sessionId && event.sessionId);
+  const sameSession = !bothSessions || open.sessionId === event.sessionId;
+  const sameJob =
+    !open.externalId || !event.externalId || open.externalId === event.externalId || (bothSessions && sameSession);
+  return sameJob && sameSession ? open : undefined;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ProviderId, StreamKind } from '../domain/status.js';
+import type { StreamRecord } from '../domain/types.js';
 import { type StreamEvents, topicFor } from '../events.js';
 import { setPendingDeliveries } from '../observability/metrics.js';
 import { bindToTrace } from '../observability/tracing.js';
@@ -95,7 +96,8 @@ export class WebhookIntake {
     }
     let verified = false;
     try {
-      verified = await handler.verify(rawBody, headers);
+      const verifying = handler.verify(rawBody, headers);
+      verified = verifying instanceof Promise ? await verifying : verifying;
     } catch (error) {
       this.logger.warn({ err: error, provider }, 'webhook verification failed');
     }
@@ -158,16 +160,19 @@ export class WebhookIntake {
         };
         // A delivery of one event naming its vendor id (nearly all): its stream is read with the
         // delivery's insert, one round trip on PostgreSQL (bench/README.md, "PostgreSQL intake,
-        // 2026-12-05 evening session"); the intake then correlates from that row.
+        // 2026-12-05 evening session"); the intake then correlates from that row. Awaited only
+        // when the store answers a promise (PostgreSQL): SQLite answers at once.
         const [only, ...more] = parsed.events;
         const lookup = only?.externalId && more.length === 0 ? only : undefined;
-        const recorded = lookup?.externalId
-          ? await this.store.deliveries.recordFinding(delivery, {
+        const recording = lookup?.externalId
+          ? this.store.deliveries.recordFinding(delivery, {
               kind: lookup.kind,
               provider: lookup.provider,
               externalId: lookup.externalId,
             })
-          : { ...(await this.store.deliveries.record(delivery)), stream: undefined };
+          : this.store.deliveries.record(delivery);
+        const recorded: { inserted: boolean; id: number; stream?: StreamRecord } =
+          recording instanceof Promise ? await recording : recording;
         if (!recorded.inserted) return { recorded, waitingFor: undefined };
         const waitingFor = await this.applyEvents(parsed, lookup ? { stream: recorded.stream } : undefined);
         if (waitingFor !== undefined) {

@@ -123,7 +123,7 @@ describe('PostgreSQL group commit', () => {
       processedAt: at,
     });
     const lookup = (externalId: string) => ({ kind: 'livestream' as const, provider: 'SANDBOX' as const, externalId });
-    await one.transaction(() => one.deliveries.recordFinding(delivery('found-0'), lookup('ext-found')));
+    await one.transaction(async () => one.deliveries.recordFinding(delivery('found-0'), lookup('ext-found')));
     const published: number[] = [];
     const results = await Promise.all([
       ...Array.from({ length: 12 }, (_, i) =>
@@ -151,8 +151,8 @@ describe('PostgreSQL group commit', () => {
           return version;
         }),
       ),
-      one.groupTransaction(() => one.deliveries.recordFinding(delivery('found-0'), lookup('ext-found'))),
-      one.groupTransaction(() => one.deliveries.recordFinding(delivery('found-none'), lookup('ext-nobody'))),
+      one.groupTransaction(async () => one.deliveries.recordFinding(delivery('found-0'), lookup('ext-found'))),
+      one.groupTransaction(async () => one.deliveries.recordFinding(delivery('found-none'), lookup('ext-nobody'))),
     ]);
     const versions = results.slice(0, 12) as number[];
     expect([...versions].sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 2));

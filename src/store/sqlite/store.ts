@@ -35,16 +35,17 @@ export class SqliteStore extends StoreBase implements Store {
     this.checkpointer = this.opened.walPath === null ? null : new Checkpointer(url);
     const transactions = new SqliteTransactions(this.opened.sqlite, this.wal);
     this.transactions = transactions;
-    const gated = <S>(section: object): S => gate<S>(section, transactions);
+    const gated = <S>(section: object, name = ''): S => gate<S>(section, transactions, ANSWERED_AT_ONCE[name]);
     const streams = new SqliteStreams(this.opened, this.db, this.opened.sqlite);
     Object.assign(this, {
-      streams: gated(streams),
-      history: gated(new SqliteHistory(this.opened, this.db, streams)),
+      streams: gated(streams, 'streams'),
+      history: gated(new SqliteHistory(this.opened, this.db, streams), 'history'),
       assets: gated(new SqliteAssets(this.db)),
       deliveries: gated(
         new SqliteDeliveries(this.opened, this.db, (kind, provider, externalId) =>
           streams.findByExternalId(kind, provider, externalId),
         ),
+        'deliveries',
       ),
       polls: gated(new SqlitePolls(this.db, (fn) => transactions.runSync(fn))),
       rooms: gated(new SqliteRooms(this.db)),
@@ -137,8 +138,13 @@ const AUTOCHECKPOINT_PAGES = 1000;
  */
 const CHECKPOINT_EVERY = 3;
 
-/** Methods whose interface allows a plain answer (`Store` in types.ts): they answer one when they can. */
-const ANSWERED_AT_ONCE = new Set(['listActive']);
+/** Methods whose interface allows a plain answer (`Store` in types.ts), by section: they answer one when they can. */
+const ANSWERED_AT_ONCE: Readonly<Record<string, ReadonlySet<string>>> = {
+  streams: new Set(['listActive', 'get', 'findByExternalId', 'findOpenInRoom']),
+  history: new Set(['append', 'appendChange', 'has']),
+  deliveries: new Set(['record', 'recordFinding']),
+};
+const NONE: ReadonlySet<string> = new Set();
 
 /**
  * The asynchronous face of a synchronous section: each public method of its class, answering a
@@ -146,13 +152,13 @@ const ANSWERED_AT_ONCE = new Set(['listActive']);
  * (synchronous) answers; the interface's generic signatures cannot be derived from them by a
  * mapped type, hence the cast, and test/store-*.test.ts exercise every method through this face.
  */
-function gate<S>(section: object, transactions: SqliteTransactions): S {
+function gate<S>(section: object, transactions: SqliteTransactions, atOnce: ReadonlySet<string> = NONE): S {
   const face: Record<string, unknown> = {};
   const prototype = Object.getPrototypeOf(section) as Record<string, unknown>;
   for (const name of Object.getOwnPropertyNames(prototype)) {
     const method = prototype[name];
     if (name === 'constructor' || typeof method !== 'function') continue;
-    face[name] = ANSWERED_AT_ONCE.has(name)
+    face[name] = atOnce.has(name)
       ? (...args: unknown[]) => transactions.callNow(() => method.apply(section, args))
       : (...args: unknown[]) => transactions.call(() => method.apply(section, args));
   }

@@ -126,14 +126,20 @@ export class SqliteTransactions {
     } finally {
       const next = this.waiting.shift();
       if (next) next();
-      else this.held = false;
+      else {
+        this.held = false;
+        // Nobody holds the connection, so no flow is inside a transaction: AsyncLocalStorage's
+        // promise hooks (paid by every promise of the process while on) are switched off until the
+        // next transaction's `flow.run` switches them on again (bench/README.md, "SQLite intake,
+        // 2026-12-05 evening session"). Frames left on older resources are closed (`open` false).
+        this.flow.disable();
+      }
     }
   }
 
   /** One write transaction (BEGIN IMMEDIATE), or a savepoint of the one the calling flow holds. */
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.inside()) return this.savepoint(fn);
-    return this.outermost(fn, false);
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    return this.inside() ? this.savepoint(fn) : this.outermost(fn, false);
   }
 
   /**

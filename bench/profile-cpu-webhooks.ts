@@ -1,0 +1,167 @@
+// `npx tsx bench/profile-cpu-webhooks.ts [deliveries] [--against=<tree>] [--rounds=1] [--top=40]`:
+// a V8 CPU profile of the service over a fixed number of 100ms webhook deliveries on SQLite on
+// tmpfs (/dev/shm: no flush cost), autocannon with 10 connections as in bench/webhooks.ts, after a
+// warm-up; with `--against`, the same for another tree (its own bench/servers/service.ts, unchanged:
+// the profiler is preloaded from bench/cpu-profile-hook.mjs). Prints the service's CPU per delivery
+// from /proc and self time per delivery by function (µs), side by side, so two trees compare at an
+// equal amount of work.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import autocannon from 'autocannon';
+import { ROOT, type startChild } from './lib.js';
+
+const TICK_MS = 1000 / 100;
+const options = new Map(
+  process.argv
+    .slice(2)
+    .filter((arg) => arg.startsWith('--'))
+    .map((arg) => [arg.slice(2).split('=')[0], arg.split('=')[1] ?? ''] as const),
+);
+const deliveries = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 20_000);
+const warmUp = 3000;
+const rounds = Number(options.get('rounds') ?? 1);
+const top = Number(options.get('top') ?? 40);
+/** `--by=file`: self time by source file (src/, node:), package, or native function. */
+const byFile = options.get('by') === 'file';
+const trees = [ROOT, ...(options.has('against') ? [resolve(options.get('against') as string)] : [])];
+/** `--hook=<file>`: another preload answering SIGUSR2 the same way (e.g. counting async resources). */
+const hook = options.get('hook') || join(ROOT, 'bench', 'cpu-profile-hook.mjs');
+
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time (µs) by function, from a V8 profile. */
+function selfTimes(profile: Profile): Map<string, number> {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const times = new Map<string, number>();
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i] as number) as ProfileNode;
+    const delta = profile.timeDeltas[i + 1] ?? 0;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const file = url
+      .replace(/^file:\/\//, '')
+      .replace(/^.*\/node_modules\//, '~/')
+      .replace(/^.*\/src\//, 'src/');
+    const key = byFile
+      ? file.startsWith('src/') || file.startsWith('node:')
+        ? file
+        : file.startsWith('~/')
+          ? file
+              .split('/')
+              .slice(1, file.split('/')[1]?.startsWith('@') ? 3 : 2)
+              .join('/')
+          : `${functionName} (native)`
+      : `${functionName || '(anonymous)'} ${file ? `${file.includes('/') ? file : basename(file)}:${lineNumber + 1}` : ''}`;
+    times.set(key, (times.get(key) ?? 0) + delta);
+  }
+  return times;
+}
+
+function send(port: number, from: number, amount: number) {
+  let n = from;
+  return autocannon({
+    url: `http://127.0.0.1:${port}/webhooks/hms`,
+    connections: 10,
+    amount,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hms-webhook-secret': 'secret' },
+        setupRequest: (request) => {
+          const i = n++;
+          const body = JSON.stringify({
+            version: '2.0',
+            id: `c-${i}`,
+            app_id: 'a',
+            account_id: 'b',
+            timestamp: new Date().toISOString(),
+            type: 'hls.started.success',
+            data: { room_id: `wh-room-${i}`, stream_id: `wh-ext-${i}`, session_id: 's' },
+          });
+          return { ...request, body };
+        },
+      },
+    ],
+  });
+}
+
+async function measure(tree: string): Promise<{ line: string; times: Map<string, number>; done: number }> {
+  const lib: { startChild: typeof startChild } = await import(pathToFileURL(join(tree, 'bench', 'lib.ts')).href);
+  const dir = mkdtempSync(join('/dev/shm', 'livestream-prof-'));
+  const out = join(dir, 'profile.cpuprofile');
+  const service = await lib.startChild(
+    'service.ts',
+    {
+      DATABASE_URL: join(dir, 'cpu.sqlite'),
+      SANDBOX_STEP_MS: '3600000',
+      POLL_INTERVAL_MS: '3600000',
+      HMS_ACCESS_KEY: 'k',
+      HMS_APP_SECRET: 's',
+      HMS_WEBHOOK_SECRET: 'secret',
+      CPU_PROFILE_OUT: out,
+    },
+    ['--import', hook],
+  );
+  try {
+    await service.call('seed', { count: warmUp + deliveries });
+    await send(service.port, 0, warmUp);
+    const pid = service.child.pid as number;
+    process.kill(pid, 'SIGUSR2');
+    await new Promise((r) => setTimeout(r, 200));
+    const before = cpuMs(pid);
+    const result = await send(service.port, warmUp, deliveries);
+    const used = cpuMs(pid) - before;
+    process.kill(pid, 'SIGUSR2');
+    while (!existsSync(out)) await new Promise((r) => setTimeout(r, 50));
+    const times = selfTimes(JSON.parse(readFileSync(out, 'utf8')) as Profile);
+    const done = result.requests.total;
+    const line = `${done} deliveries (non-2xx ${result.non2xx}) in ${result.duration.toFixed(1)} s, CPU ${used} ms: ${Math.round((used * 1000) / done)} µs a delivery`;
+    return { line, times, done };
+  } finally {
+    await service.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const totals = trees.map(() => new Map<string, number>());
+const counts = trees.map(() => 0);
+for (let round = 1; round <= rounds; round++) {
+  for (const [t, tree] of trees.entries()) {
+    const { line, times, done } = await measure(tree);
+    console.log(`round ${round} ${tree}: ${line}`);
+    counts[t] = (counts[t] ?? 0) + done;
+    for (const [key, value] of times) totals[t]?.set(key, (totals[t]?.get(key) ?? 0) + value);
+  }
+}
+const perDelivery = totals.map((map, t) => new Map([...map].map(([key, value]) => [key, value / (counts[t] ?? 1)])));
+const sum = (map: Map<string, number>) => [...map.values()].reduce((a, b) => a + b, 0);
+console.log(`\nprofiled µs a delivery (all samples): ${perDelivery.map((map) => sum(map).toFixed(1)).join(' | ')}`);
+const keys = new Set(
+  perDelivery.flatMap((map) =>
+    [...map]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([key]) => key),
+  ),
+);
+const rows = [...keys].sort(
+  (a, b) => Math.max(...perDelivery.map((m) => m.get(b) ?? 0)) - Math.max(...perDelivery.map((m) => m.get(a) ?? 0)),
+);
+console.log(`| function | ${trees.map((tree) => basename(tree)).join(' | ')} |`);
+console.log(`|---|${trees.map(() => '---').join('|')}|`);
+for (const key of rows)
+  console.log(`| ${key} | ${perDelivery.map((map) => (map.get(key) ?? 0).toFixed(1)).join(' | ')} |`);
