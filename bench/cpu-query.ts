@@ -1,9 +1,11 @@
-// `npx tsx bench/cpu-query.ts [--against=<tree>] [--rounds=5] [--requests=3000]`: the service's
+// `npx tsx bench/cpu-query.ts [--against=<tree>[,<tree>]] [--together] [--rounds=5] [--requests=3000]`: the service's
 // CPU time per `activeLivestreams` request (50 livestreams, bench/query.ts' query) next to the
 // bare yoga's (bench/servers/bare-yoga.ts) answering the same JSON, read from /proc, in
-// alternating rounds of a fixed number of requests (autocannon, 20 connections). On a loaded
-// machine req/s say little; CPU per request holds better. `--against`: another checkout (a tree
-// with its own bench/servers/service.ts, e.g. a `git worktree` of main) measured in the same rounds.
+// rounds of a fixed number of requests (autocannon, 20 connections). On a loaded machine req/s
+// say little; CPU per request holds better. `--against`: another checkout (a tree with its own
+// bench/servers/service.ts, e.g. a `git worktree` of main) measured in the same rounds.
+// `--together`: each round loads every server at once (same window, same machine load: the
+// per-round ratios hold where the load drifts between rounds); otherwise one after the other.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,7 +22,14 @@ const options = new Map(
 );
 const rounds = Number(options.get('rounds') ?? 5);
 const requests = Number(options.get('requests') ?? 3000);
-const trees = [ROOT, ...(options.has('against') ? [resolve(options.get('against') as string)] : [])];
+const together = options.has('together');
+const trees = [
+  ROOT,
+  ...(options.get('against') ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((tree) => resolve(tree)),
+];
 
 /** User + system CPU time (ms) of a process, its threads included. */
 function cpuMs(pid: number): number {
@@ -78,19 +87,19 @@ try {
   for (const server of servers) await round(server); // warm-up
   const figures: number[][] = servers.map(() => []);
   for (let r = 1; r <= rounds; r++) {
-    const line: string[] = [];
-    for (const [i, server] of servers.entries()) {
-      const us = await round(server);
-      figures[i]?.push(us);
-      line.push(`${Math.round(us)}`);
-    }
-    console.log(`round ${r}: ${line.join(' / ')} µs per request`);
+    const figuresOfRound: number[] = [];
+    if (together) figuresOfRound.push(...(await Promise.all(servers.map(round))));
+    else for (const server of servers) figuresOfRound.push(await round(server));
+    for (const [i, us] of figuresOfRound.entries()) figures[i]?.push(us);
+    console.log(`round ${r}: ${figuresOfRound.map(Math.round).join(' / ')} µs per request`);
   }
-  const bareMedian = percentile(figures[servers.length - 1] ?? [], 50);
+  const bareFigures = figures[servers.length - 1] ?? [];
   for (const [i, name] of names.entries()) {
-    const median = percentile(figures[i] ?? [], 50);
+    const own = figures[i] ?? [];
+    const ratios = own.map((us, r) => (bareFigures[r] ?? 0) / us);
     console.log(
-      `${name}: median ${Math.round(median)} µs per request (${figures[i]?.map(Math.round).join(', ')}); bare/this ${(bareMedian / median).toFixed(3)}`,
+      `${name}: median ${Math.round(percentile(own, 50))} µs per request (${own.map(Math.round).join(', ')}); ` +
+        `bare/this per round: median ${percentile(ratios, 50).toFixed(3)} (${ratios.map((x) => x.toFixed(2)).join(', ')})`,
     );
   }
   console.log(`load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
