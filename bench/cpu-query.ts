@@ -88,8 +88,12 @@ try {
   const figures: number[][] = servers.map(() => []);
   for (let r = 1; r <= rounds; r++) {
     const figuresOfRound: number[] = [];
-    if (together) figuresOfRound.push(...(await Promise.all(servers.map(round))));
-    else for (const server of servers) figuresOfRound.push(await round(server));
+    if (together) {
+      // Started in a rotating order, so no server is always the first to get its load.
+      const order = servers.map((_, i) => (i + r) % servers.length);
+      const results = await Promise.all(order.map((i) => round(servers[i] as ChildServer)));
+      for (const [k, i] of order.entries()) figuresOfRound[i] = results[k] as number;
+    } else for (const server of servers) figuresOfRound.push(await round(server));
     for (const [i, us] of figuresOfRound.entries()) figures[i]?.push(us);
     console.log(`round ${r}: ${figuresOfRound.map(Math.round).join(' / ')} µs per request`);
   }
