@@ -56,6 +56,11 @@ const QUERIES: [string, string, Record<string, unknown>?][] = [
       ],
     },
   ],
+  [
+    'a variable inside a literal',
+    'query($room: ID!) { _entities(representations: [{ __typename: "Room", id: $room }]) { ... on Room { id } } }',
+    { room: 'jit-a' },
+  ],
   ['a variable of the wrong type', 'query($id: ID!) { livestream(id: $id) { id } }', { id: { no: 1 } }],
 ];
 
