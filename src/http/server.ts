@@ -28,6 +28,7 @@ import { type AppServices, createContext, type GraphQLContext } from '../schema/
 import { buildSchema, getSchema } from '../schema/index.js';
 import { MAX_WEBHOOK_BYTES, type WebhookIntake } from '../sync/webhooks.js';
 import { callbackOperation, useCallbackSubscriptions } from './callbacks.js';
+import { useCompiledQueries } from './jit.js';
 import { createOperatorRoutes } from './operator-routes.js';
 import {
   callerOf,
@@ -95,7 +96,8 @@ export function createHttpApp(services: AppServices, config: Config, logger: Log
       plugins: [
         ...securityPlugins(config, authenticator),
         useHiddenSuggestions(!config.graphql.introspection),
-        ...(tracing ? [useApolloInlineTrace()] : []),
+        // Traced requests keep graphql-js: their resolvers are wrapped to record the trace.
+        ...(tracing ? [useApolloInlineTrace()] : [useCompiledQueries()]),
         ...graphqlObservabilityPlugins(config.tracing.tracesUrl !== undefined),
         useSseEventIds(),
         useSseSubscriptionLimit(config.transport.maxSseSubscriptionsPerClient),

@@ -1,4 +1,6 @@
 import { GraphQLError, type GraphQLSchema, isUnionType } from 'graphql';
+import { forbidden, grants } from './builder.js';
+import type { GraphQLContext } from './context.js';
 
 /** Longest key a representation may carry (room ids are bounded alike). */
 const MAX_KEY_LENGTH = 256;
@@ -47,6 +49,23 @@ export function judgeEntityRepresentations(schema: GraphQLSchema): GraphQLSchema
             extensions: { code: 'VALIDATION' },
           }),
     );
+  };
+  return schema;
+}
+
+/**
+ * `_entities` needs the `viewer` scope, as every `Query` field does. It is not a Pothos field (the
+ * federation library adds it), so the query type's `authScopes` do not reach it, and the entity
+ * types carry no scopes of their own (builder.ts): this check is what guards every object read
+ * through it. Refused as scope-auth refuses the other `Query` fields (`FORBIDDEN`, same message).
+ */
+export function authorizeEntities(schema: GraphQLSchema): GraphQLSchema {
+  const field = schema.getQueryType()?.getFields()._entities;
+  if (!field?.resolve) return schema;
+  const resolve = field.resolve;
+  field.resolve = (source, args, context: GraphQLContext, info) => {
+    if (!grants.viewer(context.caller)) throw forbidden(`Not authorized to read fields for ${info.parentType.name}`);
+    return resolve(source, args, context, info);
   };
   return schema;
 }

@@ -1,6 +1,6 @@
 import { printSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLSchema } from 'graphql';
-import { judgeEntityRepresentations } from './entities.js';
+import { authorizeEntities, judgeEntityRepresentations } from './entities.js';
 import './enums.js';
 import './errors.js';
 import './history.js';
@@ -12,7 +12,8 @@ import { toSubgraphSchema } from './subgraph.js';
 
 export function buildSchema(): GraphQLSchema {
   const schema = toSubgraphSchema('https://specs.apollo.dev/federation/v2.6', ['@key']);
-  return judgeEntityRepresentations(schema);
+  // Authorised first: a refused caller learns nothing of its representations' validity.
+  return authorizeEntities(judgeEntityRepresentations(schema));
 }
 
 let cached: GraphQLSchema | undefined;

@@ -1,5 +1,5 @@
 import type { LivestreamRecord } from '../domain/types.js';
-import { builder } from './builder.js';
+import { builder, grants } from './builder.js';
 import { LivestreamStatusEnum, ProviderEnum, VideoInput } from './enums.js';
 import { LivestreamRef } from './refs.js';
 import { streamFields, streamOperations } from './stream-api.js';
@@ -8,11 +8,12 @@ const IngestRef = builder.objectRef<LivestreamRecord>('Ingest').implement({
   description: 'Where to send media for the livestream, where the vendor gives it.',
   fields: (t) => ({
     rtmpUrl: t.exposeString('ingestRtmpUrl', { nullable: true }),
-    streamKey: t.exposeString('ingestStreamKey', {
+    streamKey: t.string({
       nullable: true,
       description: 'Secret: shown to hosts only (null for anyone else).',
-      authScopes: { host: true },
-      unauthorizedResolver: () => null,
+      // The `host` scope, asked directly: as a field scope, scope-auth ran its steps (a cache
+      // lookup and a promise-aware wrapper) for every livestream of a list.
+      resolve: (s, _args, ctx) => (grants.host(ctx.caller) ? s.ingestStreamKey : null),
     }),
     whipUrl: t.exposeString('ingestWhipUrl', { nullable: true }),
   }),
@@ -20,10 +21,7 @@ const IngestRef = builder.objectRef<LivestreamRecord>('Ingest').implement({
 
 LivestreamRef.implement({
   description: 'A livestream of one room on one provider.',
-  // Entities are also reached through `_entities`, which no root-type scope covers. Checked once
-  // per object (not per field): subscriptions resolve these for every subscriber of every change.
-  authScopes: { viewer: true },
-  runScopesOnType: true,
+  // No scopes of its own: the root fields' and `_entities`' guard it (builder.ts).
   fields: (t) =>
     streamFields(t, 'livestream', LivestreamStatusEnum, {
       afterVersion: {

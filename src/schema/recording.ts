@@ -27,10 +27,7 @@ const RecordingAssetRef = builder.objectRef<RecordingAssetRecord>('RecordingAsse
 
 RecordingRef.implement({
   description: 'A recording of one room on one provider.',
-  // Entities are also reached through `_entities`, which no root-type scope covers. Checked once
-  // per object (not per field): subscriptions resolve these for every subscriber of every change.
-  authScopes: { viewer: true },
-  runScopesOnType: true,
+  // No scopes of its own: the root fields' and `_entities`' guard it (builder.ts).
   fields: (t) =>
     streamFields(t, 'recording', RecordingStatusEnum, {
       beforeHistory: {

@@ -21,10 +21,7 @@ const RoomAutomationRef = builder.objectRef<RoomAutomationRecord>('RoomAutomatio
 
 RoomRef.implement({
   description: "A vendor's room, meeting or session; its id is the vendor's.",
-  // Entities are also reached through `_entities`, which no root-type scope covers. Checked once
-  // per object (not per field): subscriptions resolve these for every subscriber of every change.
-  authScopes: { viewer: true },
-  runScopesOnType: true,
+  // No scopes of its own: the root fields' and `_entities`' guard it (builder.ts).
   fields: (t) => ({
     id: t.exposeID('id'),
     activeLivestream: t.field({
