@@ -19,6 +19,9 @@ import { Intake } from './sync/intake.js';
 import { Poller } from './sync/poller.js';
 import { WebhookIntake } from './sync/webhooks.js';
 
+/** How long a shutdown waits for the tracing exporter to send what it buffered. */
+const TRACE_FLUSH_MS = 1000;
+
 export interface App {
   services: AppServices;
   intake: Intake;
@@ -126,7 +129,10 @@ export async function buildApp(config: Config, logger: Logger): Promise<App> {
         await replication?.stop();
         providers.close();
         await store.close();
-        await flushTracing();
+        // Within the 2 s main.ts leaves after the HTTP drain's own bound.
+        if (!(await flushTracing(TRACE_FLUSH_MS))) {
+          logger.warn({ url: config.tracing.tracesUrl }, 'tracing: buffered spans not sent before shutdown');
+        }
       })();
       return stopping;
     },

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -54,6 +55,33 @@ describe('the service process', () => {
       expect(run.output()).toContain('stopped');
     });
   }
+
+  it('exits cleanly within its bound when the tracing collector takes connections and never answers', async () => {
+    // A collector that accepts and then says nothing: the exporter would wait for it longer than
+    // the shutdown may last.
+    const held: Socket[] = [];
+    const collector = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const collectorPort = (collector.address() as AddressInfo).port;
+    try {
+      const run = start({
+        PORT: '0',
+        DATABASE_URL: await testDatabaseUrl(dir, 'tracing.sqlite'),
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${collectorPort}/v1/traces`,
+        SHUTDOWN_TIMEOUT_MS: '1000',
+      });
+      const port = await waitForListening(run.output);
+      // Spans to send: the batch processor holds them (its first export is seconds away).
+      for (let i = 0; i < 3; i++) expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      run.child.kill('SIGTERM');
+      expect(await run.exited).toBe(0);
+      expect(run.output()).toContain('buffered spans not sent before shutdown');
+      expect(run.output()).toContain('"msg":"stopped"');
+    } finally {
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => collector.close(resolve));
+    }
+  }, 60_000);
 
   it('refuses to boot on a malformed value, naming the variable', async () => {
     const run = start({ PORT: 'eighty', POLL_INTERVAL_MS: '-5', DATABASE_URL: join(dir, 'bad.sqlite') });

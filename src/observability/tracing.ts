@@ -52,9 +52,28 @@ export function startTracing(config: TracingConfig): Promise<void> {
   return starting;
 }
 
-/** Sends the spans still buffered (graceful shutdown, and tests). */
-export async function flushTracing(): Promise<void> {
-  await tracing?.provider.forceFlush();
+/**
+ * Sends the spans still buffered (graceful shutdown), waiting at most `timeoutMs`: a collector that
+ * is down or does not answer must not hold the shutdown past its bound (the exporter's own timeout
+ * and retries take longer). Answers false when they were not all sent in time.
+ */
+export async function flushTracing(timeoutMs: number): Promise<boolean> {
+  if (!tracing) return true;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<false>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs, false);
+  });
+  try {
+    return await Promise.race([
+      tracing.provider.forceFlush().then(
+        () => true,
+        () => false,
+      ),
+      expired,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function tracingEnabled(): boolean {
