@@ -19,11 +19,11 @@ type Found<K extends StreamKind> = PromiseOr<RecordOf<K> | undefined>;
  * One section per concern (streams, history, assets, deliveries, polls, rooms) and one unit of
  * work, `transaction`. Every answer is a promise (or may be, `PromiseOr`), so an asynchronous engine
  * (PostgreSQL through node-postgres) implements the same interface as the synchronous SQLite one.
- * A transaction is asynchronous: the engine keeps the calling async
- * flow's statements in it until `fn` settles (SQLite: the one connection is held, other flows
- * wait; PostgreSQL: a pooled client is checked out), and a `transaction` called from inside it is
- * a savepoint. A database that cannot be reached answers StoreUnavailableError (PostgreSQL,
- * `postgres/store.ts`). Nested calls of one flow are awaited one after another, never run concurrently.
+ * A transaction is asynchronous: the engine keeps the calling async flow's statements in it until
+ * `fn` settles (SQLite: the one connection is held, other flows wait; PostgreSQL: a pooled client
+ * is checked out), and a `transaction` called from inside it is a savepoint. A database that cannot
+ * be reached answers StoreUnavailableError (PostgreSQL, `postgres/store.ts`). Nested calls of one
+ * flow are awaited one after another, never run concurrently.
  */
 export interface Store {
   readonly streams: StreamStore;
