@@ -301,10 +301,7 @@ export interface ChangeLogStore {
    * position it pruned (`RetentionStore.watermark`), not with the oldest row left.
    */
   isPruned(position: number): Promise<boolean>;
-  /**
-   * The position of the latest applied change visible now (0 when none): where a replica's
-   * change-log tailer starts. Every applied change committed later has a higher position.
-   */
+  /** The latest applied change's position now (0 if none): where a replica's tailer starts; later ones are higher. */
   head(): Promise<number>;
 }
 
