@@ -5,19 +5,6 @@ const SECRET = 'bench-retention-secret';
 const HEADER = 'x-hms-webhook-secret';
 /** Deliveries per second while measuring, without and with pruning. */
 const RATE = 200;
-/** What the service's 'loop-stop' answers (bench/servers/service.ts, `watchLoop`), in ms. */
-interface Loop {
-  delay: { p50: number; p99: number; max: number };
-  turns: { p99: number; max: number; over10: number };
-}
-
-/** Event-loop turns (net of waiting for a CPU) while pruning and without, for the note. */
-function turns(during: Loop | undefined, without: Loop | undefined): string {
-  const show = (loop: Loop | undefined) =>
-    loop ? `p99 ${loop.turns.p99} / max ${loop.turns.max} ms (timer delay p99 ${loop.delay.p99} ms)` : 'not measured';
-  return `event-loop turns while pruning ${show(during)}, without ${show(without)}`;
-}
-
 /** History rows per seeded old stream (a stream's life: STARTING, LIVE, STOPPING, STOPPED, one more). */
 const EVENTS_PER_STREAM = 5;
 
@@ -89,8 +76,6 @@ export async function retentionPruning(ctx: BenchContext): Promise<Record<string
   let during: number[] = [];
   let pruned = { historyRows: 0, ms: 0 };
   let stillPruning = false;
-  let loopWithout: Loop | undefined;
-  let loopDuring: Loop | undefined;
   try {
     await service.call('seed', { count: 3 * perWindow });
     const seeded = await service.call<number>('seed-old-history', {
@@ -100,17 +85,13 @@ export async function retentionPruning(ctx: BenchContext): Promise<Record<string
     });
     ctx.log(`retention: seeded ${seeded.toLocaleString('en')} history rows of streams final for 100 days`);
     await paced(url, 0, RATE, 'warm-up');
-    await service.call('loop-start');
     without = await paced(url, perWindow, perWindow, 'without');
-    loopWithout = await service.call<Loop>('loop-stop');
-    await service.call('loop-start');
     let done = false;
     const pruning = service.call<{ historyRows: number; ms: number }>('prune').then((report) => {
       done = true;
       return report;
     });
     during = await paced(url, 2 * perWindow, perWindow, 'during');
-    loopDuring = await service.call<Loop>('loop-stop');
     stillPruning = !done;
     pruned = await pruning;
   } finally {
@@ -125,7 +106,6 @@ export async function retentionPruning(ctx: BenchContext): Promise<Record<string
       `${pruned.historyRows.toLocaleString('en')} rows in ${(pruned.ms / 1000).toFixed(1)} s` +
       (stillPruning ? '' : ' (finished before the measuring window: the window was not all under pruning)'),
   );
-  ctx.log(`retention: ${turns(loopDuring, loopWithout)}`);
   const result = ratioResult(
     p99During,
     p99Without,
@@ -135,8 +115,7 @@ export async function retentionPruning(ctx: BenchContext): Promise<Record<string
       note:
         `webhook p99 (to 2xx, ${RATE}/s, ${perWindow} deliveries) while pruning ${pruned.historyRows} history rows ` +
         `(${(pruned.ms / 1000).toFixed(1)} s, ${round(pruned.historyRows / (pruned.ms / 1000), 0)} rows/s); baseline: ` +
-        `the same measure without pruning${stillPruning ? '' : '; pruning ended inside the window'}; ` +
-        turns(loopDuring, loopWithout),
+        `the same measure without pruning${stillPruning ? '' : '; pruning ended inside the window'}`,
     },
   );
   result.pass = result.pass && pruned.historyRows === rows;

@@ -5,8 +5,8 @@ import { loadConfig } from '../src/config.js';
 import type { LivestreamRecord } from '../src/domain/types.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
-import type { PruneBatch, Store } from '../src/store/types.js';
-import { TEST_STORE, tempDir, testDatabaseUrl } from './helpers.js';
+import type { Store } from '../src/store/types.js';
+import { tempDir, testDatabaseUrl } from './helpers.js';
 
 /**
  * The store's retention section, as every engine must answer it: batches bounded by `limit`, the
@@ -157,52 +157,5 @@ describe('the retention section', () => {
       processedAt: now,
     });
     expect(again.inserted).toBe(true);
-  });
-  it('ends a batch given a time budget early, not done, and still prunes everything batch after batch', async () => {
-    store = await openStore('budget.sqlite');
-    const s = store;
-    const now = new Date();
-    const long = new Date(now.getTime() - 100 * DAY);
-    const positions = [
-      ...(await stream(s, 'long', 'STOPPED', long, 250)),
-      ...(await stream(s, 'short', 'FAILED', new Date(long.getTime() - DAY), 3)),
-    ];
-    for (let i = 0; i < 250; i++) {
-      await s.deliveries.record({
-        provider: 'HMS',
-        deliveryId: `d-${i}`,
-        contentKey: `c-${i}`,
-        eventType: 'hls.started.success',
-        receivedAt: long,
-        processedAt: long,
-      });
-    }
-    // A budget already spent: a batch does one chunk of its work and stops there (an engine whose
-    // batch does not hold the event loop may do it all).
-    const request = { before: new Date(now.getTime() - 90 * DAY), limit: 1000, now, budgetMs: 0 };
-    const history: PruneBatch[] = [];
-    for (let batch = await s.retention.pruneHistory('livestream', request); ; ) {
-      history.push(batch);
-      if (batch.done) break;
-      batch = await s.retention.pruneHistory('livestream', request);
-    }
-    const deliveries: PruneBatch[] = [];
-    for (let batch = await s.retention.pruneDeliveries(request); ; ) {
-      deliveries.push(batch);
-      if (batch.done) break;
-      batch = await s.retention.pruneDeliveries(request);
-    }
-
-    expect(history.reduce((sum, batch) => sum + batch.pruned, 0)).toBe(253);
-    expect(deliveries.reduce((sum, batch) => sum + batch.pruned, 0)).toBe(250);
-    if (TEST_STORE === 'sqlite') {
-      expect(history.map((batch) => batch.pruned)).toEqual([3, 100, 100, 50, 0]);
-      expect(deliveries.map((batch) => batch.pruned)).toEqual([100, 100, 50]);
-    }
-    const events = await s.history.listFor('livestream', ['long', 'short'], 1000);
-    expect(events.filter((e) => e.payload !== null)).toEqual([]);
-    expect(events.map((e) => e.status).slice(-1)).toEqual(['FAILED']);
-    expect(await s.retention.watermark()).toBe(Math.max(...positions));
-    expect(await s.deliveries.count('HMS')).toBe(0);
   });
 });

@@ -1,7 +1,6 @@
 // The service under test, in its own process. Answers IPC commands from the benchmark.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import Database from 'better-sqlite3';
 import { buildApp } from '../../src/app.js';
@@ -13,7 +12,6 @@ const app = await buildApp(config, createLogger(config.logLevel));
 const port = await app.start();
 
 let profiler: Session | undefined;
-let loopWatch: { stop(): unknown } | undefined;
 let countingStatements = false;
 const statementCounts = new Map<string, number>();
 
@@ -142,12 +140,6 @@ process.on('message', async (message: { type: string; id: number; command: strin
       });
     }
     result = Object.fromEntries(statementCounts);
-  } else if (message.command === 'loop-start') {
-    loopWatch?.stop();
-    loopWatch = watchLoop();
-  } else if (message.command === 'loop-stop' && loopWatch) {
-    result = loopWatch.stop();
-    loopWatch = undefined;
   } else if (message.command === 'cpu-usage') {
     result = process.cpuUsage();
   } else if (message.command === 'published-at') {
@@ -204,56 +196,6 @@ process.on('message', async (message: { type: string; id: number; command: strin
   }
   process.send?.({ type: 'result', id: message.id, result });
 });
-
-/**
- * What holds the event loop, from 'loop-start' to 'loop-stop' (bench/profile-retention.ts,
- * bench/retention.ts). Two measures: how late a 1 ms timer fires (monitorEventLoopDelay: the
- * wall time of the turns in its way, the machine's run queue included), and, read at each tick of
- * a 1 ms interval from /proc/thread-self/schedstat (the main thread's time on a CPU and waiting
- * for one, in ns), the time between two ticks less the time the thread waited for a CPU: what the
- * turns between them took on CPU or blocked in a system call, which a loaded machine does not
- * inflate; and the main thread's CPU time alone between two ticks. Answers p50/p99/max of the
- * first and p99/max of the others, in ms, and how many of the second were over 10 ms.
- */
-function watchLoop(): { stop(): unknown } {
-  const delay = monitorEventLoopDelay({ resolution: 1 });
-  delay.enable();
-  const read = () => {
-    const [cpu = 0, wait = 0] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
-    return { at: performance.now(), cpu: cpu / 1e6, wait: wait / 1e6 };
-  };
-  const turns: number[] = [];
-  const cpus: number[] = [];
-  let last = read();
-  const timer = setInterval(() => {
-    const now = read();
-    turns.push(Math.max(0, now.at - last.at - (now.wait - last.wait) - 1));
-    cpus.push(now.cpu - last.cpu);
-    last = now;
-  }, 1);
-  return {
-    stop() {
-      clearInterval(timer);
-      delay.disable();
-      const ms = (ns: number) => Math.round(ns / 1e4) / 100;
-      const at = (values: number[], p: number) =>
-        Math.round((values[Math.min(values.length - 1, Math.floor((p / 100) * values.length))] ?? 0) * 100) / 100;
-      turns.sort((a, b) => a - b);
-      cpus.sort((a, b) => a - b);
-      return {
-        delay: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
-        turns: {
-          p99: at(turns, 99),
-          max: at(turns, 100),
-          over10: turns.filter((t) => t > 10).length,
-          samples: turns.length,
-        },
-        cpu: { p99: at(cpus, 99), max: at(cpus, 100) },
-      };
-    },
-  };
-}
-
 process.once('SIGTERM', () => {
   app.stop().finally(() => process.exit(0));
 });

@@ -26,18 +26,11 @@ const DAY_MS = 86_400_000;
 const KINDS: readonly StreamKind[] = ['livestream', 'recording'];
 /** The first background run waits this long (at most) after boot, out of the way of starting up. */
 const FIRST_RUN_DELAY_MS = 60_000;
-/**
- * Work per batch, in ms, for an engine whose batch runs on the event loop (SQLite): every webhook
- * arriving meanwhile waits for it. A batch of 500 history rows held it for 6–7 ms of CPU (p99);
- * bench/README.md, "Retention, 2026-12-05 evening session", gives the figures with this budget.
- */
-const BATCH_BUDGET_MS = 2;
 
 /**
  * Retention (design.md, "Operating it"): prunes history payloads of streams final for more than
- * `days` and webhook deliveries older than that, in small batches (at most `batchSize` rows and,
- * where a batch holds the event loop, BATCH_BUDGET_MS of work), each its own short transaction,
- * yielding to the event loop between two, so webhooks and queries go on while it
+ * `days` and webhook deliveries older than that, in small batches, each its own short
+ * transaction, yielding to the event loop between two, so webhooks and queries go on while it
  * runs. In the background every `intervalMs` (`start`), and by hand (`run`, the prune command).
  */
 export class Pruner {
@@ -91,12 +84,7 @@ export class Pruner {
 
   private async prune(olderThanMs: number): Promise<PruneReport> {
     const now = new Date();
-    const request = {
-      before: new Date(now.getTime() - olderThanMs),
-      limit: this.options.batchSize,
-      now,
-      budgetMs: BATCH_BUDGET_MS,
-    };
+    const request = { before: new Date(now.getTime() - olderThanMs), limit: this.options.batchSize, now };
     const report: PruneReport = { historyRows: 0, deliveries: 0, watermark: 0 };
     for (const kind of KINDS) {
       for (;;) {

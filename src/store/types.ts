@@ -313,8 +313,6 @@ export interface PruneRequest {
   limit: number;
   /** When the batch runs (recorded on each stream it finishes). */
   now: Date;
-  /** Where a batch holds the event loop (SQLite): ends it after this many ms, one chunk at least, `done` false. */
-  budgetMs?: number;
 }
 
 /** One batch's work: how many rows it pruned, and whether nothing is left to prune for now. */

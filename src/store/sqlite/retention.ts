@@ -11,12 +11,6 @@ const FINAL_SQL: Record<StreamKind, string> = {
 
 /** Most streams one batch looks at: a batch is bounded by its history rows, this bounds the reads. */
 const STREAMS_PER_BATCH = 100;
-/**
- * Rows per statement within a batch: the batch checks its time budget (`budgetMs`) after each, so
- * a batch overruns its budget by one chunk at most (about 0.7 ms of CPU for 100 history rows,
- * bench/README.md, "Retention, 2026-12-05 evening session").
- */
-const CHUNK = 100;
 
 interface KindStatements {
   streams: Statement<string>;
@@ -79,14 +73,8 @@ export class SqliteRetention {
     return statements;
   }
 
-  /**
-   * Up to `limit` rows, a chunk of at most CHUNK per statement, until `budgetMs` has passed: the
-   * batch runs on the event loop, and its length is the longest wait it adds to a webhook
-   * (bench/README.md, "Retention, 2026-12-05 evening session").
-   */
   pruneHistory(kind: StreamKind, request: PruneRequest): PruneBatch {
     const statements = this.kindStatements(kind);
-    const overBudget = deadline(request);
     return this.inTransaction(() => {
       const streamIds = statements.streams.all({
         before: request.before.getTime(),
@@ -94,51 +82,29 @@ export class SqliteRetention {
       });
       let pruned = 0;
       let highest = 0;
-      streams: for (const streamId of streamIds) {
-        for (;;) {
-          const budget = request.limit - pruned;
-          if (budget <= 0 || (pruned > 0 && overBudget())) break streams;
-          const chunk = Math.min(budget, CHUNK);
-          const ids = statements.rows.all({ kind, streamId, limit: chunk });
-          if (ids.length > 0) {
-            this.nullRows.run({ ids: JSON.stringify(ids) });
-            pruned += ids.length;
-            highest = Math.max(highest, ...ids);
-          }
-          // Fewer than it could take: this stream has nothing more to prune.
-          if (ids.length < chunk) {
-            statements.markStream.run({ streamId, now: request.now.getTime() });
-            break;
-          }
+      for (const streamId of streamIds) {
+        const budget = request.limit - pruned;
+        if (budget <= 0) break;
+        const ids = statements.rows.all({ kind, streamId, limit: budget });
+        if (ids.length > 0) {
+          this.nullRows.run({ ids: JSON.stringify(ids) });
+          pruned += ids.length;
+          highest = Math.max(highest, ...ids);
         }
+        // Fewer than it could take: this stream has nothing more to prune.
+        if (ids.length < budget) statements.markStream.run({ streamId, now: request.now.getTime() });
       }
       if (highest > 0) this.raiseMark.run({ position: highest });
       return { pruned, done: streamIds.length === 0 };
     });
   }
 
-  /** Chunks of at most CHUNK deliveries, until `limit` or `budgetMs` (as `pruneHistory`). */
   pruneDeliveries(request: PruneRequest): PruneBatch {
-    const overBudget = deadline(request);
-    const before = request.before.getTime();
-    let pruned = 0;
-    while (pruned < request.limit && !(pruned > 0 && overBudget())) {
-      const chunk = Math.min(request.limit - pruned, CHUNK);
-      const deleted = this.deleteDeliveries.run({ limit: chunk, before }).changes;
-      pruned += deleted;
-      if (deleted < chunk) return { pruned, done: true };
-    }
-    return { pruned, done: false };
+    const deleted = this.deleteDeliveries.run({ limit: request.limit, before: request.before.getTime() }).changes;
+    return { pruned: deleted, done: deleted < request.limit };
   }
 
   watermark(): number {
     return this.readMark.get() ?? 0;
   }
-}
-
-/** True once the request's time budget has passed (never without one). */
-function deadline(request: PruneRequest): () => boolean {
-  if (request.budgetMs === undefined) return () => false;
-  const end = performance.now() + request.budgetMs;
-  return () => performance.now() >= end;
 }

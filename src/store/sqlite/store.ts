@@ -1,5 +1,5 @@
 import { StoreBase, type StoreSections } from '../sections.js';
-import type { PruneBatch, RetentionStore, Store } from '../types.js';
+import type { RetentionStore, Store } from '../types.js';
 import { SqliteCallbacks } from './callbacks.js';
 import { SqliteChangeLog } from './changelog.js';
 import { Checkpointer } from './checkpointer.js';
@@ -109,19 +109,15 @@ function offTheLoop(
   sqlite: OpenedDatabase['sqlite'],
   checkpointer: Checkpointer | null,
 ): RetentionStore {
-  let rows = 0;
-  const batch = async (fn: () => Promise<PruneBatch>): Promise<PruneBatch> => {
+  let batches = 0;
+  const batch = async <T>(fn: () => Promise<T>): Promise<T> => {
     if (!checkpointer) return transactions.runGrouped(fn);
     sqlite.pragma('wal_autocheckpoint = 0');
     try {
       const result = await transactions.runGrouped(fn);
-      // Not after every batch (by rows pruned, whatever their batches' sizes): the first commit
-      // after a complete checkpoint restarts the log and flushes its header, on the event loop.
-      rows += result.pruned;
-      if (rows >= CHECKPOINT_ROWS || (result.done && rows > 0)) {
-        rows = 0;
-        await checkpointer.checkpoint();
-      }
+      // Not after every batch: the first commit after a complete checkpoint restarts the log and
+      // flushes its header, on the event loop.
+      if (++batches % CHECKPOINT_EVERY === 0) await checkpointer.checkpoint();
       return result;
     } finally {
       if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
@@ -137,10 +133,10 @@ function offTheLoop(
 /** SQLite's default `wal_autocheckpoint`, which the connection keeps outside retention's batches. */
 const AUTOCHECKPOINT_PAGES = 1000;
 /**
- * Rows pruned between two checkpoints: about 420 log pages (500 history rows wrote about 140), so
- * the log stays under AUTOCHECKPOINT_PAGES between them with the webhooks' pages too.
+ * Retention batches between two checkpoints: about 140 log pages each (500 history rows), so the
+ * log stays under AUTOCHECKPOINT_PAGES between them with the webhooks' pages too.
  */
-const CHECKPOINT_ROWS = 1500;
+const CHECKPOINT_EVERY = 3;
 
 /** Methods whose interface allows a plain answer (`Store` in types.ts), by section: they answer one when they can. */
 const ANSWERED_AT_ONCE: Readonly<Record<string, ReadonlySet<string>>> = {
