@@ -48,35 +48,14 @@ export type StreamRow = [
 export function fromRow<K extends StreamKind>(kind: K, row: StreamRow): RecordOf<K> {
   const startedAt = row[10];
   const stoppedAt = row[11];
-  if (kind === 'recording') {
-    const recording: RecordingRecord = {
-      id: row[0],
-      provider: row[1] as ProviderId,
-      roomId: row[2],
-      externalId: row[3],
-      sessionId: row[4],
-      status: row[5] as RecordingRecord['status'],
-      vendorStatus: row[6],
-      version: row[7],
-      failureReason: row[8],
-      idempotencyKey: row[9],
-      startedAt: startedAt === null ? null : new Date(startedAt),
-      stoppedAt: stoppedAt === null ? null : new Date(stoppedAt),
-      createdAt: new Date(row[12]),
-      updatedAt: new Date(row[13]),
-      changePosition: row[14],
-    };
-    return recording as RecordOf<K>;
-  }
-  // Written out rather than spread from the recording's fields: a replay maps every change it
-  // sends (bench/README.md, "Catch-up", 2026-12-05 session).
-  const livestream: LivestreamRecord = {
+  const record: Omit<RecordingRecord, 'status'> &
+    Partial<Omit<LivestreamRecord, keyof RecordingRecord>> & { status: string } = {
     id: row[0],
     provider: row[1] as ProviderId,
     roomId: row[2],
     externalId: row[3],
     sessionId: row[4],
-    status: row[5] as LivestreamRecord['status'],
+    status: row[5],
     vendorStatus: row[6],
     version: row[7],
     failureReason: row[8],
@@ -86,12 +65,17 @@ export function fromRow<K extends StreamKind>(kind: K, row: StreamRow): RecordOf
     createdAt: new Date(row[12]),
     updatedAt: new Date(row[13]),
     changePosition: row[14],
-    playbackUrl: row[15] ?? null,
-    ingestRtmpUrl: row[16] ?? null,
-    ingestStreamKey: row[17] ?? null,
-    ingestWhipUrl: row[18] ?? null,
   };
-  return livestream as RecordOf<K>;
+  // Set in place rather than spread into a copy: every livestream takes the same four steps, so
+  // all share one shape (a spread's copy cost a replay more, bench/README.md, "Catch-up",
+  // 2026-12-05 session).
+  if (kind === 'livestream') {
+    record.playbackUrl = row[15] ?? null;
+    record.ingestRtmpUrl = row[16] ?? null;
+    record.ingestStreamKey = row[17] ?? null;
+    record.ingestWhipUrl = row[18] ?? null;
+  }
+  return record as unknown as RecordOf<K>;
 }
 
 export function fromRows<K extends StreamKind>(kind: K, rows: readonly StreamRow[]): RecordOf<K>[] {

@@ -3,7 +3,7 @@ import type { ProviderId, StreamKind } from '../../domain/status.js';
 import type { RecordOf } from '../../domain/types.js';
 import type { RecordedFinding, StreamLookup } from '../finding.js';
 import type { DeliveryRecord, NewDelivery } from '../types.js';
-import { RECORD_FINDING } from './intake.js';
+import { deliveryInsert, RECORD_FINDING } from './intake.js';
 import { preparedFor } from './prepared.js';
 import { webhookDeliveries as d } from './tables.js';
 import type { Executor, RowLock } from './transactions.js';
@@ -18,26 +18,7 @@ const RECORD = {
   processedAt: d.processedAt,
 };
 
-const record = preparedFor((x) =>
-  x
-    .insert(d)
-    .values({
-      provider: sql.placeholder('provider'),
-      deliveryId: sql.placeholder('deliveryId'),
-      contentKey: sql.placeholder('contentKey'),
-      eventType: sql.placeholder('eventType'),
-      // Recorded with no body: one left waiting gets its body through `markPending`.
-      payload: '',
-      // Raw placeholders (ISO strings, or null): drizzle would map a null with the timestamp's encoder.
-      receivedAt: sql`${sql.placeholder('receivedAt')}`,
-      processedAt: sql`${sql.placeholder('processedAt')}`,
-    })
-    // Either unique index (delivery id, signed content) makes it a duplicate. A concurrent
-    // insert of the same key waits for the other transaction, then does nothing if it committed.
-    .onConflictDoNothing()
-    .returning({ id: d.id })
-    .prepare('delivery_record'),
-);
+const record = preparedFor((x) => deliveryInsert(x).returning({ id: d.id }).prepare('delivery_record'));
 
 /** webhook_deliveries: unique per provider and delivery id, and per provider and signed content. */
 export class PgDeliveries {

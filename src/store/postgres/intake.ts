@@ -6,6 +6,28 @@ import { webhookDeliveries as d } from './tables.js';
 import type { Executor, RowLock } from './transactions.js';
 
 /**
+ * A delivery's insert, recorded done and with no body (one left waiting gets its body through
+ * `markPending`); either unique index (delivery id, signed content) makes it a duplicate, and a
+ * concurrent insert of the same key waits for the other transaction, then does nothing if it
+ * committed. `PgDeliveries.record` runs it alone, `recordFinding` below with the stream's read.
+ */
+export function deliveryInsert(x: Executor) {
+  return x
+    .insert(d)
+    .values({
+      provider: sql.placeholder('provider'),
+      deliveryId: sql.placeholder('deliveryId'),
+      contentKey: sql.placeholder('contentKey'),
+      eventType: sql.placeholder('eventType'),
+      payload: '',
+      // Raw placeholders (ISO strings, or null): drizzle would map a null with the timestamp's encoder.
+      receivedAt: sql`${sql.placeholder('receivedAt')}`,
+      processedAt: sql`${sql.placeholder('processedAt')}`,
+    })
+    .onConflictDoNothing();
+}
+
+/**
  * A webhook's delivery insert and its correlation read (the newest stream of the event's vendor
  * id, locked as `PgStreams.findByExternalId` locks it) in one statement: the delivery inserted in
  * a CTE, the stream read in a lateral join that answers one row whether or not a stream matched.
@@ -17,24 +39,7 @@ function recordFinding(kind: StreamKind, lock: RowLock) {
   const t: StreamTable = TABLES[kind];
   const fields = RECORD_FIELDS[kind];
   return preparedFor((x: Executor) => {
-    const delivery = x.$with('delivery').as(
-      x
-        .insert(d)
-        .values({
-          provider: sql.placeholder('provider'),
-          deliveryId: sql.placeholder('deliveryId'),
-          contentKey: sql.placeholder('contentKey'),
-          eventType: sql.placeholder('eventType'),
-          // Recorded with no body: one left waiting gets its body through `markPending`.
-          payload: '',
-          // Raw placeholders (ISO strings): drizzle would map them with the timestamp's encoder.
-          receivedAt: sql`${sql.placeholder('receivedAt')}`,
-          processedAt: sql`${sql.placeholder('processedAt')}`,
-        })
-        // Either unique index makes it a duplicate (deliveries.ts `record`).
-        .onConflictDoNothing()
-        .returning({ id: d.id }),
-    );
+    const delivery = x.$with('delivery').as(deliveryInsert(x).returning({ id: d.id }));
     let read = x
       .select(fields)
       .from(t)
