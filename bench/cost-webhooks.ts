@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { createTestDatabase } from '../test/support/postgres.js';
-import { startChild } from './lib.js';
+import { hmsDeliveryRequest, startChild } from './lib.js';
 
 const seconds = Number(process.argv[2] ?? 5);
 const rateArg = process.argv.find((arg) => arg.startsWith('--rate='));
@@ -62,25 +62,7 @@ const fire = (duration: number) =>
     connections: 10,
     duration,
     ...(rate ? { overallRate: rate } : {}),
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-hms-webhook-secret': 'secret' },
-        setupRequest: (request) => {
-          const i = n++;
-          const body = JSON.stringify({
-            version: '2.0',
-            id: `c-${i}`,
-            app_id: 'a',
-            account_id: 'b',
-            timestamp: new Date().toISOString(),
-            type: 'hls.started.success',
-            data: { room_id: `wh-room-${i}`, stream_id: `wh-ext-${i}`, session_id: 's' },
-          });
-          return { ...request, body };
-        },
-      },
-    ],
+    requests: [hmsDeliveryRequest(() => n++)],
   });
 try {
   await service.call('seed', { count: 40_000 });

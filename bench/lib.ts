@@ -134,3 +134,28 @@ export function percentile(values: number[], p: number): number {
   const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
   return sorted[Math.max(0, index)] ?? 0;
 }
+
+/**
+ * autocannon's request for the profiling tools' 100ms webhook deliveries (`hls.started.success`),
+ * the one the sandbox-free bench service accepts with secret `secret`: delivery `<prefix>-<i>` for
+ * stream `wh-ext-<i>` (seeded by the service's `seed`), `i` from `next()`.
+ */
+export function hmsDeliveryRequest(next: () => number, prefix = 'c'): autocannon.Request {
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-hms-webhook-secret': 'secret' },
+    setupRequest: (request) => {
+      const i = next();
+      const body = JSON.stringify({
+        version: '2.0',
+        id: `${prefix}-${i}`,
+        app_id: 'a',
+        account_id: 'b',
+        timestamp: new Date().toISOString(),
+        type: 'hls.started.success',
+        data: { room_id: `wh-room-${i}`, stream_id: `wh-ext-${i}`, session_id: 's' },
+      });
+      return { ...request, body };
+    },
+  };
+}

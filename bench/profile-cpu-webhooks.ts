@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
-import { ROOT, type startChild } from './lib.js';
+import { hmsDeliveryRequest, ROOT, type startChild } from './lib.js';
 
 const TICK_MS = 1000 / 100;
 const options = new Map(
@@ -77,25 +77,7 @@ function send(port: number, from: number, amount: number) {
     url: `http://127.0.0.1:${port}/webhooks/hms`,
     connections: 10,
     amount,
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-hms-webhook-secret': 'secret' },
-        setupRequest: (request) => {
-          const i = n++;
-          const body = JSON.stringify({
-            version: '2.0',
-            id: `c-${i}`,
-            app_id: 'a',
-            account_id: 'b',
-            timestamp: new Date().toISOString(),
-            type: 'hls.started.success',
-            data: { room_id: `wh-room-${i}`, stream_id: `wh-ext-${i}`, session_id: 's' },
-          });
-          return { ...request, body };
-        },
-      },
-    ],
+    requests: [hmsDeliveryRequest(() => n++)],
   });
 }
 

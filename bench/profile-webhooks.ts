@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createTestDatabase } from '../test/support/postgres.js';
-import { startChild, tempDir } from './lib.js';
+import { hmsDeliveryRequest, startChild, tempDir } from './lib.js';
 
 const dir = tempDir('livestream-profile-');
 const database = process.argv[2] === 'postgres' ? await createTestDatabase() : undefined;
@@ -24,25 +24,7 @@ try {
     url: `http://127.0.0.1:${service.port}/webhooks/hms`,
     connections: 10,
     duration: 5,
-    requests: [
-      {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-hms-webhook-secret': 'secret' },
-        setupRequest: (request) => {
-          const i = n++;
-          const body = JSON.stringify({
-            version: '2.0',
-            id: `p-${i}`,
-            app_id: 'a',
-            account_id: 'b',
-            timestamp: new Date().toISOString(),
-            type: 'hls.started.success',
-            data: { room_id: `wh-room-${i}`, stream_id: `wh-ext-${i}`, session_id: 's' },
-          });
-          return { ...request, body };
-        },
-      },
-    ],
+    requests: [hmsDeliveryRequest(() => n++, 'p')],
   });
   const file = await service.call<string>('cpu-stop', join(dir, 'webhooks.cpuprofile'));
   console.log(`${result.requests.average} req/s, non-2xx ${result.non2xx}; profile: ${file}`);
