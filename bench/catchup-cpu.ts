@@ -2,21 +2,14 @@
 // system time of its process over the replay, from /proc/<pid>/stat) to one graphql-ws subscriber
 // resuming `count` changes back (default 20,000), `rounds` times (default 3) on the same file.
 // On a loaded machine this held where wall-clock rates did not (bench/README.md, "Catch-up").
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { encodeChangeCursor } from '../src/domain/cursor.js';
-import { startChild, tempDir } from './lib.js';
+import { cpuMs, startChild, tempDir } from './lib.js';
 
 const count = Number(process.argv[2] ?? 20_000);
 const rounds = Number(process.argv[3] ?? 3);
-const TICKS = 100; // USER_HZ on Linux
-
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS;
-}
 
 const service = await startChild('service.ts', {
   DATABASE_URL: join(tempDir('livestream-cpu-'), 'cpu.sqlite'),

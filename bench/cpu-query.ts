@@ -10,16 +10,10 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
-import { type ChildServer, percentile, ROOT, type startChild, tempDir } from './lib.js';
+import { type ChildServer, cliOptions, cpuMs, percentile, ROOT, type startChild, tempDir } from './lib.js';
 import { QUERY } from './query.js';
 
-const TICK_MS = 1000 / 100; // USER_HZ, 100 on Linux
-const options = new Map(
-  process.argv
-    .slice(2)
-    .filter((arg) => arg.startsWith('--'))
-    .map((arg) => [arg.slice(2).split('=')[0], arg.split('=')[1] ?? ''] as const),
-);
+const options = cliOptions();
 const rounds = Number(options.get('rounds') ?? 5);
 const requests = Number(options.get('requests') ?? 3000);
 const together = options.has('together');
@@ -32,11 +26,6 @@ const trees = [
 ];
 
 /** User + system CPU time (ms) of a process, its threads included. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-}
-
 async function post(port: number, query: string, variables?: unknown) {
   const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
     method: 'POST',

@@ -5,30 +5,19 @@
 // own node_modules and bench/servers/service.ts, e.g. a `git worktree` of an older commit) compare
 // two trees under the same load. `--dir`: where the database lives (/dev/shm: no flush cost; a
 // disk folder such as /tmp: what the benchmark does, the flush's kernel time counted).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
-import { hmsDeliveryRequest, ROOT, type startChild } from './lib.js';
+import { cliOptions, cpuMs, hmsDeliveryRequest, ROOT, type startChild } from './lib.js';
 
-const TICK_MS = 1000 / 100; // USER_HZ, 100 on Linux
-const options = new Map(
-  process.argv
-    .slice(2)
-    .filter((arg) => arg.startsWith('--'))
-    .map((arg) => [arg.slice(2).split('=')[0], arg.split('=')[1] ?? ''] as const),
-);
+const options = cliOptions();
 const seconds = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 5);
 const base = options.get('dir') ?? '/dev/shm';
 const rounds = Number(options.get('rounds') ?? (options.has('against') ? 3 : 1));
 const trees = [ROOT, ...(options.has('against') ? [resolve(options.get('against') as string)] : [])];
 
 /** User + system CPU time (ms) of a process, its threads included (the flushes on libuv's pool). */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-}
-
 async function measure(tree: string): Promise<string> {
   const lib: { startChild: typeof startChild } = await import(pathToFileURL(join(tree, 'bench', 'lib.ts')).href);
   const dir = mkdtempSync(join(base, 'livestream-cpu-'));

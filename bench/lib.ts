@@ -1,5 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -158,4 +158,20 @@ export function hmsDeliveryRequest(next: () => number, prefix = 'c'): autocannon
       return { ...request, body };
     },
   };
+}
+
+/** A process's CPU time so far (user + system), in ms, from /proc (USER_HZ is 100 on Linux). */
+export function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** The `--name=value` options of a bench tool's command line (`--flag` alone answers ''). */
+export function cliOptions(): Map<string, string> {
+  return new Map(
+    process.argv
+      .slice(2)
+      .filter((arg) => arg.startsWith('--'))
+      .map((arg) => [arg.slice(2).split('=')[0] ?? '', arg.split('=')[1] ?? ''] as const),
+  );
 }

@@ -9,15 +9,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
-import { hmsDeliveryRequest, ROOT, type startChild } from './lib.js';
+import { cliOptions, cpuMs, hmsDeliveryRequest, ROOT, type startChild } from './lib.js';
 
-const TICK_MS = 1000 / 100;
-const options = new Map(
-  process.argv
-    .slice(2)
-    .filter((arg) => arg.startsWith('--'))
-    .map((arg) => [arg.slice(2).split('=')[0], arg.split('=')[1] ?? ''] as const),
-);
+const options = cliOptions();
 const deliveries = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 20_000);
 const warmUp = 3000;
 const rounds = Number(options.get('rounds') ?? 1);
@@ -27,11 +21,6 @@ const byFile = options.get('by') === 'file';
 const trees = [ROOT, ...(options.has('against') ? [resolve(options.get('against') as string)] : [])];
 /** `--hook=<file>`: another preload answering SIGUSR2 the same way (e.g. counting async resources). */
 const hook = options.get('hook') || join(ROOT, 'bench', 'cpu-profile-hook.mjs');
-
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-}
 
 interface ProfileNode {
   id: number;
