@@ -5,6 +5,7 @@ import { openClients, waitForSubscriptions } from './fanout.js';
 import {
   type BenchContext,
   type BenchResult,
+  type ChildServer,
   percentile,
   ratioResult,
   round,
@@ -49,7 +50,8 @@ export type IntakeEngine = 'sqlite' | 'postgres';
  * PostgreSQL: autocommit inserts, see servers/bare-postgres.ts; its note also gives the rate of
  * 10 connections inserting at once). Then the p99 time from a webhook's 2xx to the
  * subscriber's event, at 500 deliveries per second with 1,000 subscribers (one per room, each
- * delivery concerns one).
+ * delivery concerns one). The note also gives the ceiling measured in the same rounds: the same
+ * requests answered by a bare node:http server that stores nothing (servers/bare-webhook.ts).
  */
 export async function webhookIntake(
   ctx: BenchContext,
@@ -86,9 +88,12 @@ export async function webhookIntake(
     }),
   );
   const bareRates: number[] = [];
+  const ceilingRates: number[] = [];
+  let ceiling: ChildServer | undefined;
   const url = `http://127.0.0.1:${service.port}/webhooks/hms`;
   let ours = 0;
   let bareRate = 0;
+  let ceilingRate = 0;
   let concurrentRate = 0;
   const latencies: number[] = [];
   let missing = 0;
@@ -100,10 +105,13 @@ export async function webhookIntake(
     if (forged.status !== 401) throw new Error(`a bad secret answered ${forged.status}, not 401`);
 
     // ── throughput ──
+    // The ceiling: the same requests, verified and parsed by a bare HTTP server that stores nothing.
+    ceiling = await startChild('bare-webhook.ts', { HMS_WEBHOOK_HEADER: HEADER, HMS_WEBHOOK_SECRET: SECRET });
+    const ceilingUrl = `http://127.0.0.1:${ceiling.port}/webhooks/hms`;
     let sequence = 0;
-    const run = (duration: number) =>
+    const run = (duration: number, target = url) =>
       autocannon({
-        url,
+        url: target,
         connections: 10,
         duration,
         requests: [
@@ -118,24 +126,31 @@ export async function webhookIntake(
         ],
       });
     await run(1);
+    await run(1, ceilingUrl);
     await bare.call('inserts', { seconds: 1, payload: envelope('warm-up', 0) });
     const rates: number[] = [];
     for (let round = 0; round < rounds; round++) {
       bareRates.push(await bare.call<number>('inserts', { seconds, payload: envelope('bare', 0) }));
       const result = await run(seconds);
-      if (result.errors || result.non2xx) {
-        throw new Error(`webhooks: ${result.errors} errors, ${result.non2xx} non-2xx`);
+      const bareHttp = await run(seconds, ceilingUrl);
+      for (const r of [result, bareHttp]) {
+        if (r.errors || r.non2xx) throw new Error(`webhooks: ${r.errors} errors, ${r.non2xx} non-2xx`);
       }
       rates.push(result.requests.average);
+      ceilingRates.push(bareHttp.requests.average);
     }
     ours = percentile(rates, 50);
     bareRate = percentile(bareRates, 50);
+    ceilingRate = percentile(ceilingRates, 50);
+    await ceiling.stop();
+    ceiling = undefined;
     if (engine === 'postgres') {
       concurrentRate = await bare.call<number>('inserts', { seconds, payload: envelope('bare', 0), connections: 10 });
     }
     ctx.log(
       `webhooks (${engine}): ${ours.toFixed(0)} deliveries/s, raw durable inserts ${bareRate.toFixed(0)}/s ` +
-        `(medians of ${rounds} alternating rounds: ${rates.map((r) => r.toFixed(0)).join(', ')} vs ${bareRates.map((r) => r.toFixed(0)).join(', ')})`,
+        `(medians of ${rounds} alternating rounds: ${rates.map((r) => r.toFixed(0)).join(', ')} vs ${bareRates.map((r) => r.toFixed(0)).join(', ')}); ` +
+        `bare HTTP server ${ceilingRate.toFixed(0)}/s (${ceilingRates.map((r) => r.toFixed(0)).join(', ')})`,
     );
     await bare.stop();
 
@@ -190,6 +205,7 @@ export async function webhookIntake(
       await clients.stop();
     }
   } finally {
+    await ceiling?.stop();
     await service.stop();
     await bare.stop();
     await Promise.all(databases.map((database) => database.drop()));
@@ -213,7 +229,9 @@ export async function webhookIntake(
           `${engine}: verified, recorded and applied (STARTING → LIVE) 100ms deliveries; baseline: raw durable single-row inserts` +
           (engine === 'postgres'
             ? ` from one connection, one commit each (10 connections at once: ${concurrentRate.toFixed(0)}/s)`
-            : ''),
+            : '') +
+          `; service at ${round(ours / ceilingRate)}× of a bare HTTP server answering the same requests ` +
+          `(${ceilingRate.toFixed(0)}/s, ${round(ceilingRate / bareRate)}× the raw inserts; servers/bare-webhook.ts)`,
       },
     ),
     [`${prefix}webhook_2xx_to_event_p99_ms`]: {
