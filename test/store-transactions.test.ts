@@ -22,11 +22,14 @@ afterEach(async () => {
   dir = undefined;
 });
 
-/** A store on a real file (WAL): the group commit flushes its log after COMMIT, off the event loop. */
-function fileStore(): { store: SqliteStore; path: string } {
+/**
+ * A store on a real file (WAL). `offLoop`: every group commit flushes its log after COMMIT, off the
+ * event loop; otherwise inside COMMIT while that is quick, as on a test machine's disk.
+ */
+function fileStore(offLoop = false): { store: SqliteStore; path: string } {
   dir = mkdtempSync(join(tmpdir(), 'store-transactions-'));
   const path = join(dir, 'store.sqlite');
-  store = new SqliteStore(path);
+  store = new SqliteStore(path, offLoop ? { inlineFlushLimitMs: 0 } : {});
   return { store, path };
 }
 
@@ -122,43 +125,49 @@ describe('Store.transaction', () => {
     expect((await s.streams.getMany('livestream', ['a', 'b', 'c'])).map((r) => r.id).sort()).toEqual(['a', 'c']);
   });
 
-  it('on a file, answers group and plain transactions in commit order, each change readable once answered', async () => {
-    const { store: s, path } = fileStore();
-    const order: string[] = [];
-    const answered: string[] = [];
-    const write = (id: string, grouped: boolean) => {
-      const fn = async () => {
-        await s.streams.insert('livestream', stream(id));
-        s.afterCommit(() => order.push(id));
-        return id;
+  it.each([
+    ['off the event loop', true],
+    ['inside COMMIT', false],
+  ])(
+    'on a file, with group commits flushed %s, answers group and plain transactions in commit order, each change readable once answered',
+    async (_flushed, offLoop) => {
+      const { store: s, path } = fileStore(offLoop);
+      const order: string[] = [];
+      const answered: string[] = [];
+      const write = (id: string, grouped: boolean) => {
+        const fn = async () => {
+          await s.streams.insert('livestream', stream(id));
+          s.afterCommit(() => order.push(id));
+          return id;
+        };
+        return (grouped ? s.groupTransaction(fn) : s.transaction(fn)).then(async (value) => {
+          answered.push(value);
+          // Whatever answered is there for every reader, this process's and another connection's.
+          expect((await s.streams.get('livestream', value))?.id).toBe(value);
+          return value;
+        });
       };
-      return (grouped ? s.groupTransaction(fn) : s.transaction(fn)).then(async (value) => {
-        answered.push(value);
-        // Whatever answered is there for every reader, this process's and another connection's.
-        expect((await s.streams.get('livestream', value))?.id).toBe(value);
-        return value;
-      });
-    };
-    // Two groups (one per turn of the event loop) with a plain transaction between them, and reads
-    // from outside any transaction asked while they commit.
-    const first = ['g1', 'g2', 'g3'].map((id) => write(id, true));
-    const plain = write('plain', false);
-    const reads = ['g1', 'plain'].map((id) => s.streams.get('livestream', id));
-    await tick();
-    const second = ['h1', 'h2'].map((id) => write(id, true));
-    await Promise.all([...first, plain, ...second, ...reads]);
-    // Commit order is the order the rows were written in (another connection reads them).
-    const other = new Database(path, { readonly: true });
-    let committed: string[];
-    try {
-      committed = other.prepare('select id from livestreams order by rowid').pluck().all() as string[];
-    } finally {
-      other.close();
-    }
-    expect([...committed].sort()).toEqual(['g1', 'g2', 'g3', 'h1', 'h2', 'plain']);
-    expect(order).toEqual(committed);
-    expect(answered).toEqual(committed);
-    // Every commit leaves the connection at synchronous=FULL (2) for the next one.
-    expect(s.db.get<{ synchronous: number }>(sql`pragma synchronous`)?.synchronous).toBe(2);
-  });
+      // Two groups (one per turn of the event loop) with a plain transaction between them, and reads
+      // from outside any transaction asked while they commit.
+      const first = ['g1', 'g2', 'g3'].map((id) => write(id, true));
+      const plain = write('plain', false);
+      const reads = ['g1', 'plain'].map((id) => s.streams.get('livestream', id));
+      await tick();
+      const second = ['h1', 'h2'].map((id) => write(id, true));
+      await Promise.all([...first, plain, ...second, ...reads]);
+      // Commit order is the order the rows were written in (another connection reads them).
+      const other = new Database(path, { readonly: true });
+      let committed: string[];
+      try {
+        committed = other.prepare('select id from livestreams order by rowid').pluck().all() as string[];
+      } finally {
+        other.close();
+      }
+      expect([...committed].sort()).toEqual(['g1', 'g2', 'g3', 'h1', 'h2', 'plain']);
+      expect(order).toEqual(committed);
+      expect(answered).toEqual(committed);
+      // Every commit leaves the connection at synchronous=FULL (2) for the next one.
+      expect(s.db.get<{ synchronous: number }>(sql`pragma synchronous`)?.synchronous).toBe(2);
+    },
+  );
 });

@@ -27,11 +27,15 @@ export class SqliteStore extends StoreBase implements Store {
   private readonly wal: WalSync;
   private readonly checkpointer: Checkpointer | null;
 
-  constructor(url: string) {
+  /**
+   * `inlineFlushLimitMs`: the longest a group commit may flush inside COMMIT, on the event loop,
+   * before group commits flush off it (`WalSync.flushInline`); 0: always off it (tests of that path).
+   */
+  constructor(url: string, options: { inlineFlushLimitMs?: number } = {}) {
     super();
     this.opened = openDatabase(url);
     this.db = this.opened.db;
-    this.wal = new WalSync(this.opened.walPath);
+    this.wal = new WalSync(this.opened.walPath, options.inlineFlushLimitMs);
     this.checkpointer = this.opened.walPath === null ? null : new Checkpointer(url);
     const transactions = new SqliteTransactions(this.opened.sqlite, this.wal);
     this.transactions = transactions;

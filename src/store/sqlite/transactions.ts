@@ -143,13 +143,15 @@ export class SqliteTransactions {
   }
 
   /**
-   * The outermost transaction. `relaxed` (the group commit): committed without a flush, which
-   * `WalSync` does off the event loop; settles once it is durable.
+   * The outermost transaction. `grouped` (the group commit): committed without a flush, which
+   * `WalSync` does off the event loop, unless flushes inside COMMIT are quick (`flushInline`);
+   * settles once it is durable.
    */
-  private async outermost<T>(fn: () => Promise<T>, relaxed: boolean): Promise<T> {
+  private async outermost<T>(fn: () => Promise<T>, grouped: boolean): Promise<T> {
     if (this.wal.failure) throw this.wal.failure;
     const frame: Frame = { open: true };
-    const relax = relaxed && this.wal.enabled;
+    const inline = grouped && this.wal.flushInline();
+    const relax = grouped && !inline && this.wal.enabled;
     let callbacks: (() => void)[] = [];
     let durable: Promise<void> | undefined;
     let result: T;
@@ -160,7 +162,11 @@ export class SqliteTransactions {
         try {
           this.control.begin.run();
           const value = await this.flow.run(frame, fn);
-          this.control.commit.run();
+          if (inline) {
+            const began = performance.now();
+            this.control.commit.run();
+            this.wal.flushedInline(performance.now() - began);
+          } else this.control.commit.run();
           callbacks = this.committed.splice(0);
           // Ordered before anyone else can commit or read (the connection is still held).
           if (relax || this.undurable > 0) durable = this.inCommitOrder(callbacks, relax ? this.wal.sync() : undefined);

@@ -1,10 +1,17 @@
 import { closeSync, fdatasync, openSync } from 'node:fs';
 import { StoreUnavailableError } from '../../domain/errors.js';
 
+/** A group's COMMIT with its flush kept on the event loop while it takes no longer than this. */
+const INLINE_LIMIT_MS = 5;
+/** The moving average's weight of each new commit. */
+const WEIGHT = 0.1;
+const PROBE_INTERVAL_MS = 1000;
+
 /**
  * Makes the write-ahead log durable off the event loop: `fdatasync` of the `-wal` file on libuv's
- * thread pool. The group commit commits with `synchronous=NORMAL` (no flush inside COMMIT, which
- * would block the event loop for the whole flush) and answers only once `sync()` settles, so the
+ * thread pool, for group commits while flushes are slow (`flushInline`). Such a group commits
+ * with `synchronous=NORMAL` (no flush inside COMMIT, which would block the event loop for the
+ * whole flush) and answers only once `sync()` settles, so the
  * next group's work runs while the disk flushes the previous one (bench/README.md, "Webhook
  * intake, 2026-12-05 session").
  *
@@ -15,13 +22,52 @@ import { StoreUnavailableError } from '../../domain/errors.js';
  */
 export class WalSync {
   private fd: number | null = null;
+  /** Recent group commits flushed inside COMMIT: how long one took (ms, moving average). */
+  private inlineMs = 0;
+  /** When a group commit is next flushed inside COMMIT to measure the disk again, while off the loop. */
+  private nextProbe = 0;
   /** The flush running now, if any. */
   private running: Promise<void> | null = null;
   /** The flush that starts once the running one ends, shared by everyone who asked since. */
   private queued: Promise<void> | null = null;
 
-  /** `walPath`: the database's `-wal` file; null for a database without one (`:memory:`). */
-  constructor(private readonly walPath: string | null) {}
+  /**
+   * `walPath`: the database's `-wal` file; null for a database without one (`:memory:`).
+   * `inlineLimitMs`: the longest a group's COMMIT with its flush may take on the event loop (0:
+   * always flushed here, off it).
+   */
+  constructor(
+    private readonly walPath: string | null,
+    private readonly inlineLimitMs = INLINE_LIMIT_MS,
+  ) {}
+
+  /**
+   * Whether the next group commit flushes inside COMMIT (`synchronous=FULL`, on the event loop)
+   * rather than through `sync()`. Inside COMMIT while that has been quick: the hop to libuv's pool
+   * and back costs the event loop more than a short flush, and the groups committed while a flush
+   * runs elsewhere are smaller, so more commits (bench/README.md, "SQLite intake and its ceiling,
+   * 2026-12-05 night session"). Off the loop once flushes are slow (a loaded disk: milliseconds each), with one
+   * group a second still flushed inside COMMIT to see whether the disk is quick again.
+   */
+  flushInline(): boolean {
+    if (this.walPath === null || this.inlineLimitMs <= 0) return false;
+    if (this.inlineMs <= this.inlineLimitMs) return true;
+    // Under load a flush nearly always runs here, so a probe waits for it and measures both (at
+    // most twice the disk's time): it still tells a quick disk from a slow one.
+    const now = performance.now();
+    if (now < this.nextProbe) return false;
+    this.nextProbe = now + PROBE_INTERVAL_MS;
+    return true;
+  }
+
+  /**
+   * How long a group's COMMIT took with its flush inside (ms). One slow commit (a checkpoint's
+   * flush beside it) counts as at most four times the limit; a probe's time replaces the average.
+   */
+  flushedInline(ms: number): void {
+    const sample = Math.min(ms, 4 * this.inlineLimitMs);
+    this.inlineMs = this.inlineMs > this.inlineLimitMs ? sample : this.inlineMs + (sample - this.inlineMs) * WEIGHT;
+  }
 
   /** True when commits need `sync()` to be durable (a file database). */
   get enabled(): boolean {
