@@ -79,7 +79,7 @@ describe('the next frames of a subscription', () => {
         payload: { data: { livestreamChanged: query.data?.livestream } },
       }),
     );
-    expect((query.data?.livestream as { vendorStatus: string }).vendorStatus).toBe(`live-2${ODD}`);
+    expect(query.data?.livestream?.vendorStatus).toBe(`live-2${ODD}`);
     socket.close();
   });
 });
