@@ -46,7 +46,7 @@ export class PgChangeLog {
   async tail(after: number, limit: number): Promise<TailedChange[]> {
     // One statement for both kinds (the tailer's read after every group commit, on every replica):
     // it read each kind apart, two pool checkouts and autocommits (bench/README.md, "PostgreSQL
-    // intake, 2026-12-05 night session"). The ingest stream key comes from the current row.
+    // intake, 2026-12-05, night session"). The ingest stream key comes from the current row.
     const rows = await TAIL(this.x()).execute({ after, limit });
     const changes: TailedChange[] = [];
     for (const { position, kind, snapshot, streamKey } of rows) {
