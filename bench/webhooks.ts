@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.js';
 import { openClients, waitForSubscriptions } from './fanout.js';
+import { IntakeCpu } from './intake-cpu.js';
 import {
   type BenchContext,
   type BenchResult,
@@ -99,6 +100,8 @@ export async function webhookIntake(
   let missing = 0;
   let refused = 0;
   let achievedRate = 0;
+  // PostgreSQL: the CPU per delivery of the service, its backends and autocannon, and the rate they allow.
+  const cpu = serviceDb ? new IntakeCpu(service, serviceDb.name) : null;
   try {
     await service.call('seed', { count: throughputStreams + SUBSCRIBERS });
     const forged = await fetch(url, { method: 'POST', body: envelope('refused', 0), headers: { [HEADER]: 'wrong' } });
@@ -131,7 +134,12 @@ export async function webhookIntake(
     const rates: number[] = [];
     for (let round = 0; round < rounds; round++) {
       bareRates.push(await bare.call<number>('inserts', { seconds, payload: envelope('bare', 0) }));
-      const result = await run(seconds);
+      const result = cpu
+        ? await cpu.measure(
+            () => run(seconds),
+            (r) => r['2xx'],
+          )
+        : await run(seconds);
       const bareHttp = await run(seconds, ceilingUrl);
       for (const r of [result, bareHttp]) {
         if (r.errors || r.non2xx) throw new Error(`webhooks: ${r.errors} errors, ${r.non2xx} non-2xx`);
@@ -152,6 +160,7 @@ export async function webhookIntake(
         `(medians of ${rounds} alternating rounds: ${rates.map((r) => r.toFixed(0)).join(', ')} vs ${bareRates.map((r) => r.toFixed(0)).join(', ')}); ` +
         `bare HTTP server ${ceilingRate.toFixed(0)}/s (${ceilingRates.map((r) => r.toFixed(0)).join(', ')})`,
     );
+    if (cpu) ctx.log(`webhooks (${engine}): ${cpu.describe(bareRate)}`);
     await bare.stop();
 
     // ── 2xx → subscriber's event, at 500 deliveries/s with 1,000 subscribers ──
@@ -228,7 +237,8 @@ export async function webhookIntake(
         note:
           `${engine}: verified, recorded and applied (STARTING → LIVE) 100ms deliveries; baseline: raw durable single-row inserts` +
           (engine === 'postgres'
-            ? ` from one connection, one commit each (10 connections at once: ${concurrentRate.toFixed(0)}/s)`
+            ? ` from one connection, one commit each (10 connections at once: ${concurrentRate.toFixed(0)}/s); ` +
+              (cpu?.describe(bareRate) ?? '')
             : '') +
           `; service at ${round(ours / ceilingRate)}× of a bare HTTP server answering the same requests ` +
           `(${ceilingRate.toFixed(0)}/s, ${round(ceilingRate / bareRate)}× the raw inserts; servers/bare-webhook.ts)`,

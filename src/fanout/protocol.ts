@@ -50,13 +50,17 @@ export interface ProtocolHooks<E> {
 
 /** A `next` message's payload: graphql-ws' `{ ...result, errors: errors.map(toJSON) }`. */
 function payloadText(result: ExecutionResult): string {
+  if (result.errors === undefined) return JSON.stringify(result);
   const { errors, ...rest } = result;
   return JSON.stringify(errors ? { ...rest, errors: errors.map((e) => e.toJSON()) } : rest);
 }
 
 /** A `next` frame: graphql-ws' `stringifyMessage({ id, type: 'next', payload })`. */
 function nextFrame(id: string, payload: string): string {
-  return `{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`;
+  return `${nextFramePrefix(id)}${payload}}`;
+}
+function nextFramePrefix(id: string): string {
+  return `{"id":${JSON.stringify(id)},"type":"next","payload":`;
 }
 
 /**
@@ -64,18 +68,18 @@ function nextFrame(id: string, payload: string): string {
  * sends it: kept with the result (hidden.ts) rather than in a WeakMap, it goes with the result at
  * the next minor collection, which a WeakMap's value would not.
  */
-const frames = hiddenSlot<{ payload: string; id: string; frame: string }>();
+const frames = hiddenSlot<{ payload: string; prefix: string; frame: string }>();
 
-/** An event's `next` frame, shared by every subscriber of the same result and operation id. */
-function sharedNextFrame(id: string, result: ExecutionResult): string {
+/** An event's `next` frame, shared by every subscriber of the same result and `nextFramePrefix`. */
+function sharedNextFrame(prefix: string, result: ExecutionResult): string {
   let known = frames.get(result);
   if (!known) {
     const payload = payloadText(result);
-    known = { payload, id, frame: nextFrame(id, payload) };
+    known = { payload, prefix, frame: `${prefix}${payload}}` };
     frames.set(result, known);
-  } else if (known.id !== id) {
-    known.id = id;
-    known.frame = nextFrame(id, known.payload);
+  } else if (known.prefix !== prefix) {
+    known.prefix = prefix;
+    known.frame = `${prefix}${known.payload}}`;
   }
   return known.frame;
 }
@@ -319,6 +323,8 @@ export class Operation<E> {
   private deliver(first: IteratorResult<ExecutionResult>): void {
     const connection = this.connection;
     const ready = (this.iterator as Partial<ReadyIterator<ExecutionResult>>).takeReady;
+    // Once per burst, not per frame; not kept (an idle subscription holds nothing more).
+    const prefix = nextFramePrefix(this.id);
     let result = first;
     // The results already held go out in one go while the socket has room (a replay's page).
     for (;;) {
@@ -326,7 +332,7 @@ export class Operation<E> {
         connection.ended(this.id, this);
         return;
       }
-      if (this.stopped || !connection.sendFrame(sharedNextFrame(this.id, result.value), this)) return;
+      if (this.stopped || !connection.sendFrame(sharedNextFrame(prefix, result.value), this)) return;
       let next: IteratorResult<ExecutionResult> | Promise<IteratorResult<ExecutionResult>> | undefined;
       try {
         next = ready?.call(this.iterator);
