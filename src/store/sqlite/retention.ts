@@ -60,12 +60,15 @@ export class SqliteRetention {
             'and updated_at < @before order by updated_at limit @streams',
           'first',
         ),
-        // The rows left to prune of the batch's streams, stream after stream (each its prefix of
-        // `status_events_event_id`), with each stream's place in the list.
+        // The rows left to prune of the batch's streams, stream after stream in list order (each
+        // its prefix of `status_events_event_id`), with each stream's place in the list. CROSS
+        // JOIN makes the list the outer loop (SQLite keeps that order) and json_each walks it in
+        // order, so LIMIT stops the read at the batch's size: an ORDER BY here sorted every row
+        // of every listed stream first (5× the rows read with batches of 100).
         rows: this.opened.prepare<[number, number]>(
           'select e.id, s.key from json_each(@streams) s cross join "status_events" e ' +
             'on e.stream_kind = @kind and e.stream_id = s.value ' +
-            'where e.payload is not null or e.snapshot is not null order by s.key limit @limit',
+            'where e.payload is not null or e.snapshot is not null limit @limit',
           'arrays',
         ),
         markStreams: this.opened.prepare(
