@@ -5,10 +5,11 @@
 // transactions committed, each per delivery, under autocannon with 10 connections. `--rate=N`
 // offers N deliveries a second instead of as many as answered (closed loop): two trees compared at
 // one rate then make groups of one size, whatever the load of the machine does to their throughput.
-import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { createTestDatabase } from '../test/support/postgres.js';
+import { backendsCpuMs } from './intake-cpu.js';
 import { hmsDeliveryRequest, startChild } from './lib.js';
 
 const seconds = Number(process.argv[2] ?? 5);
@@ -23,25 +24,6 @@ const service = await startChild('service.ts', {
   HMS_APP_SECRET: 's',
   HMS_WEBHOOK_SECRET: 'secret',
 });
-const TICK_MS = 1000 / 100; // USER_HZ, 100 on Linux
-
-/** CPU time (ms) of every backend connected to the benchmark's database. */
-function backendsCpuMs(): Map<number, number> {
-  const cpu = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (!cmdline.includes(` ${database.name} `)) continue;
-      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      cpu.set(Number(entry), (Number(fields[11]) + Number(fields[12])) * TICK_MS);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return cpu;
-}
-
 async function commits(): Promise<number> {
   const client = new pg.Client({ connectionString: database.url });
   await client.connect();
@@ -69,14 +51,16 @@ try {
   await fire(1); // warm-up: connections opened, statements prepared, code optimised
   const sampled = new Map<number, number>();
   const sample = () => {
-    for (const [pid, ms] of backendsCpuMs()) sampled.set(pid, ms);
+    for (const [pid, ms] of backendsCpuMs(database.name)) sampled.set(pid, ms);
   };
   sample();
   const before = { backends: new Map(sampled), commits: await commits() };
   const cpuBefore = await service.call<NodeJS.CpuUsage>('cpu-usage');
   await service.call('count-statements');
   const timer = setInterval(sample, 200);
+  const generatorBefore = process.cpuUsage();
   const result = await fire(seconds);
+  const generator = process.cpuUsage(generatorBefore);
   clearInterval(timer);
   sample();
   const cpuAfter = await service.call<NodeJS.CpuUsage>('cpu-usage');
@@ -87,10 +71,14 @@ try {
   for (const [pid, ms] of sampled) backendMs += ms - (before.backends.get(pid) ?? 0);
   const serviceMs = (cpuAfter.user - cpuBefore.user + cpuAfter.system - cpuBefore.system) / 1000;
   const committed = (await commits()) - before.commits - 1; // the count query's own
+  const generatorMs = (generator.user + generator.system) / 1000;
   const per = (value: number) => (value / deliveries).toFixed(3);
+  // The three share the cores: their CPU per delivery bounds the rate (intake-cpu.ts).
+  const ceiling = (availableParallelism() * 1000 * deliveries) / (serviceMs + backendMs + generatorMs);
   console.log(
     `${deliveries} deliveries in ${seconds} s (${(deliveries / seconds).toFixed(0)}/s, non-2xx ${result.non2xx}); ` +
       `per delivery: service CPU ${per(serviceMs)} ms, PostgreSQL backends CPU ${per(backendMs)} ms, ` +
+      `autocannon CPU ${per(generatorMs)} ms (at most ${ceiling.toFixed(0)}/s on ${availableParallelism()} cores), ` +
       `statements ${per(statementCount)}, commits ${per(committed)}`,
   );
   if (process.argv.includes('--statements')) {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.js';
 import { openClients, waitForSubscriptions } from './fanout.js';
+import { IntakeCpu } from './intake-cpu.js';
 import {
   type BenchContext,
   type BenchResult,
@@ -94,6 +95,8 @@ export async function webhookIntake(
   let missing = 0;
   let refused = 0;
   let achievedRate = 0;
+  // PostgreSQL: the CPU per delivery of the service, its backends and autocannon, and the rate they allow.
+  const cpu = serviceDb ? new IntakeCpu(service, serviceDb.name) : null;
   try {
     await service.call('seed', { count: throughputStreams + SUBSCRIBERS });
     const forged = await fetch(url, { method: 'POST', body: envelope('refused', 0), headers: { [HEADER]: 'wrong' } });
@@ -122,7 +125,12 @@ export async function webhookIntake(
     const rates: number[] = [];
     for (let round = 0; round < rounds; round++) {
       bareRates.push(await bare.call<number>('inserts', { seconds, payload: envelope('bare', 0) }));
-      const result = await run(seconds);
+      const result = cpu
+        ? await cpu.measure(
+            () => run(seconds),
+            (r) => r['2xx'],
+          )
+        : await run(seconds);
       if (result.errors || result.non2xx) {
         throw new Error(`webhooks: ${result.errors} errors, ${result.non2xx} non-2xx`);
       }
@@ -137,6 +145,7 @@ export async function webhookIntake(
       `webhooks (${engine}): ${ours.toFixed(0)} deliveries/s, raw durable inserts ${bareRate.toFixed(0)}/s ` +
         `(medians of ${rounds} alternating rounds: ${rates.map((r) => r.toFixed(0)).join(', ')} vs ${bareRates.map((r) => r.toFixed(0)).join(', ')})`,
     );
+    if (cpu) ctx.log(`webhooks (${engine}): ${cpu.describe(bareRate)}`);
     await bare.stop();
 
     // ── 2xx → subscriber's event, at 500 deliveries/s with 1,000 subscribers ──
@@ -212,7 +221,8 @@ export async function webhookIntake(
         note:
           `${engine}: verified, recorded and applied (STARTING → LIVE) 100ms deliveries; baseline: raw durable single-row inserts` +
           (engine === 'postgres'
-            ? ` from one connection, one commit each (10 connections at once: ${concurrentRate.toFixed(0)}/s)`
+            ? ` from one connection, one commit each (10 connections at once: ${concurrentRate.toFixed(0)}/s); ` +
+              (cpu?.describe(bareRate) ?? '')
             : ''),
       },
     ),

@@ -85,6 +85,10 @@ describe('the change log as a resumed subscription reads it (SQLite)', () => {
       expect(await store.changes.after('livestream', { roomId: 'room-1' }, 1, 1)).toEqual([changes[1]]);
       expect(await store.changes.after('livestream', { id: 'ls-1' }, 3, 10)).toEqual([changes[2]]);
       expect(await store.changes.after('livestream', { roomId: 'elsewhere' }, 0, 10)).toEqual([]);
+      // The tailer's read of both kinds, by position, a page at a time.
+      const tailed = changes.map((change) => ({ kind: 'livestream', ...change }));
+      expect(await store.changes.tail(0, 2)).toEqual(tailed.slice(0, 2));
+      expect(await store.changes.tail(3, 10)).toEqual(tailed.slice(2));
     } finally {
       db.close();
     }

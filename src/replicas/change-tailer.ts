@@ -1,16 +1,13 @@
 import type { Logger } from 'pino';
-import type { StreamKind } from '../domain/status.js';
 import type { ChangePublisher, StreamChange } from '../events.js';
 import { markCommittedAt } from '../observability/metrics.js';
 import type { Store } from '../store/types.js';
 import type { ChangeSignal } from './change-signal.js';
 
-const KINDS: readonly StreamKind[] = ['livestream', 'recording'];
-
 export interface ChangeTailerOptions {
   /** Longest wait between two reads of the log when no signal wakes the tailer (Redis down or absent). */
   pollMs: number;
-  /** Changes read at once per kind. */
+  /** Changes read at once (both kinds). */
   pageSize: number;
 }
 
@@ -20,7 +17,7 @@ const DEFAULTS: ChangeTailerOptions = { pollMs: 500, pageSize: 500 };
  * A replica's one reader of the change log: it hands every committed change, from whichever
  * replica, to this replica's subscribers (`events`), in position order, each once.
  *
- * It keeps the position it last delivered, per kind, and reads `changes.after` it: the store
+ * It keeps the position it last delivered and reads `changes.tail` after it (both kinds): the store
  * makes applied positions visible in position order, so what it reads is never followed by a
  * smaller position appearing later, and nothing is skipped or read twice. A local commit is
  * not published directly (it would reach local subscribers twice, or ahead of a smaller position
@@ -30,7 +27,7 @@ const DEFAULTS: ChangeTailerOptions = { pollMs: 500, pageSize: 500 };
  */
 export class ChangeTailer implements ChangePublisher {
   private readonly options: ChangeTailerOptions;
-  private readonly positions = new Map<StreamKind, number>();
+  private position = 0;
   private readonly readListeners = new Set<(position: number) => void>();
   private running = false;
   private reading: Promise<void> | null = null;
@@ -61,8 +58,7 @@ export class ChangeTailer implements ChangePublisher {
   /** Starts at the head of the log: changes committed from now on are delivered. */
   async start(): Promise<void> {
     if (this.running) return;
-    const head = await this.store.changes.head();
-    for (const kind of KINDS) this.positions.set(kind, head);
+    this.position = await this.store.changes.head();
     this.running = true;
     this.unsubscribe = this.signal?.onChange((position) => this.wake(position)) ?? null;
     this.arm();
@@ -143,8 +139,7 @@ export class ChangeTailer implements ChangePublisher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     try {
-      let highest = 0;
-      for (const kind of KINDS) highest = Math.max(highest, await this.readKind(kind));
+      const highest = await this.readLog();
       if (this.failing) this.logger.info('change log readable again: delivering to subscribers');
       this.failing = false;
       this.covered = Math.max(this.covered, this.readingCovers);
@@ -156,17 +151,17 @@ export class ChangeTailer implements ChangePublisher {
     }
   }
 
-  /** Delivers every change of `kind` after its position; answers the highest delivered (0 if none). */
-  private async readKind(kind: StreamKind): Promise<number> {
+  /** Delivers every change after the position; answers the highest delivered (0 if none). */
+  private async readLog(): Promise<number> {
     let highest = 0;
     for (;;) {
-      const after = this.positions.get(kind) ?? 0;
-      const page = await this.store.changes.after(kind, {}, after, this.options.pageSize);
+      const page = await this.store.changes.tail(this.position, this.options.pageSize);
       for (const change of page) {
-        this.positions.set(kind, change.position);
+        this.position = change.position;
         highest = change.position;
         markCommittedAt(change.stream, change.stream.updatedAt);
-        this.events.publish({ kind, stream: change.stream, created: change.stream.version === 1 });
+        const { kind, stream } = change;
+        this.events.publish({ kind, stream, created: stream.version === 1 });
       }
       if (page.length < this.options.pageSize || !this.running) return highest;
     }

@@ -283,6 +283,8 @@ export interface LoggedChange<K extends StreamKind> {
   position: number;
   stream: RecordOf<K>;
 }
+/** A change of either kind, as the change-log tailer reads them (`ChangeLogStore.tail`). */
+export type TailedChange = { [K in StreamKind]: LoggedChange<K> & { kind: K } }[StreamKind];
 
 /**
  * The change log: every applied change (the applied rows of history), by position. Position
@@ -295,6 +297,8 @@ export interface ChangeLogStore {
    * never kept in history, comes from the current row).
    */
   after<K extends StreamKind>(kind: K, filter: ChangeFilter, after: number, limit: number): Promise<LoggedChange<K>[]>;
+  /** Up to `limit` applied changes of both kinds after `after`, in position order (one read, not one a kind). */
+  tail(after: number, limit: number): Promise<TailedChange[]>;
   /**
    * True when a change after `position` may have been pruned: a cursor older than what is kept.
    * Retention prunes selectively (old final streams only), so this compares with the highest

@@ -82,4 +82,41 @@ describe('change-log tailer', () => {
       await tailer.stop();
     }
   });
+
+  it('delivers changes of both kinds in position order across pages, each once, with the current ingest key', async () => {
+    await two.streams.insert('livestream', streamRow('paged-live', { ingestStreamKey: 'key-paged' }));
+    await two.streams.insert('recording', streamRow('paged-rec'));
+    const delivered: { kind: string; position: number; version: number; key?: string | null }[] = [];
+    const tailer = new ChangeTailer(
+      one,
+      {
+        publish: ({ kind, stream }) =>
+          delivered.push({
+            kind,
+            position: stream.changePosition,
+            version: stream.version,
+            ...('ingestStreamKey' in stream ? { key: stream.ingestStreamKey } : {}),
+          }),
+      },
+      null,
+      pino({ level: 'silent' }),
+      { pollMs: 60_000, pageSize: 2 },
+    );
+    await tailer.start();
+    try {
+      // Written on the other replica while nothing wakes this one: one wake reads three pages.
+      const written: { kind: string; position: number }[] = [];
+      for (const kind of ['livestream', 'recording', 'recording', 'livestream', 'livestream'] as const) {
+        written.push({ kind, position: await change(two, kind, kind === 'livestream' ? 'paged-live' : 'paged-rec') });
+      }
+      tailer.wake();
+      await waitFor(() => delivered.length >= written.length);
+      expect(delivered.map(({ kind, position }) => ({ kind, position }))).toEqual(written);
+      expect(delivered.filter((c) => c.kind === 'livestream').map((c) => c.version)).toEqual([2, 3, 4]);
+      expect(delivered.filter((c) => c.kind === 'recording').map((c) => c.version)).toEqual([2, 3]);
+      for (const c of delivered) if (c.kind === 'livestream') expect(c.key).toBe('key-paged');
+    } finally {
+      await tailer.stop();
+    }
+  });
 });

@@ -2,10 +2,10 @@ import { and, asc, desc, eq, gt, type SQL, sql } from 'drizzle-orm';
 import type { StreamKind } from '../../domain/status.js';
 import type { LivestreamRecord, RecordOf } from '../../domain/types.js';
 import { fromRow, type StreamRow } from '../rows.js';
-import type { ChangeFilter, LoggedChange } from '../types.js';
+import type { ChangeFilter, LoggedChange, TailedChange } from '../types.js';
 import { preparedFor } from './prepared.js';
 import { RECORD_FIELDS, type StreamTable, TABLES } from './records.js';
-import { changeLogPruned, statusEvents as e } from './tables.js';
+import { changeLogPruned, statusEvents as e, livestreams } from './tables.js';
 import type { Executor } from './transactions.js';
 
 /**
@@ -41,6 +41,27 @@ export class PgChangeLog {
       }
       return { position, stream };
     });
+  }
+
+  async tail(after: number, limit: number): Promise<TailedChange[]> {
+    // One statement for both kinds (the tailer's read after every group commit, on every replica):
+    // it read each kind apart, two pool checkouts and autocommits (bench/README.md, "PostgreSQL
+    // intake, 2026-12-05, night session"). The ingest stream key comes from the current row.
+    const rows = await TAIL(this.x()).execute({ after, limit });
+    const changes: TailedChange[] = [];
+    for (const { position, kind, snapshot, streamKey } of rows) {
+      if (snapshot === null) {
+        // No snapshot (not written on PostgreSQL): the per-kind read builds it from the current row.
+        const [change] = await this.after(kind as StreamKind, {}, position - 1, 1);
+        if (change) changes.push({ kind, ...change } as TailedChange);
+        continue;
+      }
+      const stream = fromRow(kind as StreamKind, JSON.parse(snapshot) as StreamRow);
+      stream.changePosition = position;
+      if (kind === 'livestream') (stream as LivestreamRecord).ingestStreamKey = streamKey;
+      changes.push({ kind, position, stream } as TailedChange);
+    }
+    return changes;
   }
 
   private select<K extends StreamKind>(kind: K, filter: ChangeFilter, after: number, limit: number) {
@@ -101,3 +122,14 @@ function allAfter(kind: StreamKind) {
 }
 
 const ALL_AFTER = { livestream: allAfter('livestream'), recording: allAfter('recording') };
+
+const TAIL = preparedFor((x) =>
+  x
+    .select({ position: e.id, kind: e.streamKind, snapshot: e.snapshot, streamKey: livestreams.ingestStreamKey })
+    .from(e)
+    .leftJoin(livestreams, and(eq(e.streamKind, 'livestream'), eq(livestreams.id, e.streamId)))
+    .where(and(eq(e.applied, true), gt(e.id, sql.placeholder('after'))))
+    .orderBy(asc(e.id))
+    .limit(sql.placeholder('limit'))
+    .prepare('changes_tail'),
+);

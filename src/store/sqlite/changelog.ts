@@ -1,6 +1,6 @@
 import type { StreamKind } from '../../domain/status.js';
 import type { LivestreamRecord } from '../../domain/types.js';
-import type { ChangeFilter, LoggedChange } from '../types.js';
+import type { ChangeFilter, LoggedChange, TailedChange } from '../types.js';
 import type { OpenedDatabase, Statement } from './database.js';
 import { fromRow, RECORD_COLUMNS, type StreamRow, TABLE_NAMES } from './rows.js';
 
@@ -76,6 +76,17 @@ export class SqliteChangeLog {
       changes[i] = { position, stream };
     }
     return changes;
+  }
+
+  tail(after: number, limit: number): TailedChange[] {
+    // Two reads in one process cost no round trip: each kind's page, merged by position, the
+    // first `limit` kept (the rest is read again after the last one kept).
+    const changes: TailedChange[] = [
+      ...this.after('livestream', {}, after, limit).map((change) => ({ kind: 'livestream' as const, ...change })),
+      ...this.after('recording', {}, after, limit).map((change) => ({ kind: 'recording' as const, ...change })),
+    ];
+    changes.sort((a, b) => a.position - b.position);
+    return changes.length > limit ? changes.slice(0, limit) : changes;
   }
 
   isPruned(position: number): boolean {
