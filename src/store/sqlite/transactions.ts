@@ -317,6 +317,7 @@ export class SqliteTransactions {
 
   /** A writer released the connection or a commit became durable: background writes look again. */
   private wake(): void {
+    if (this.idleWaiters.length === 0) return; // the intake's path: no array made per release
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
