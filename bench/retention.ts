@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { type BenchContext, type BenchResult, percentile, ratioResult, round, startChild, tempDir } from './lib.js';
 
-const SECRET = 'bench-retention-secret';
-const HEADER = 'x-hms-webhook-secret';
+export const RETENTION_SECRET = 'bench-retention-secret';
+export const RETENTION_HEADER = 'x-hms-webhook-secret';
 /** Deliveries per second while measuring, without and with pruning. */
-const RATE = 200;
+export const RATE = 200;
 /** History rows per seeded old stream (a stream's life: STARTING, LIVE, STOPPING, STOPPED, one more). */
 const EVENTS_PER_STREAM = 5;
 
@@ -21,20 +21,26 @@ function envelope(deliveryId: string, i: number): string {
 }
 
 /**
- * Sends `count` 100ms deliveries at RATE per second, each for its own seeded stream from `first`
- * (STARTING → LIVE, a real change), and answers each one's time to its 2xx, as the vendor sees it.
+ * Sends 100ms deliveries at RATE per second until `until(j)` answers true for the j-th, each for
+ * its own seeded stream from `first` (STARTING → LIVE, a real change), and answers each one's time
+ * to its 2xx, as the vendor sees it. Also bench/profile-retention.ts's load.
  */
-async function paced(url: string, first: number, count: number, tag: string): Promise<number[]> {
+export async function pacedDeliveries(
+  url: string,
+  first: number,
+  tag: string,
+  until: (j: number) => boolean,
+): Promise<number[]> {
   const times: number[] = [];
   const sends: Promise<void>[] = [];
   const began = performance.now();
-  for (let j = 0; j < count; j++) {
+  for (let j = 0; !until(j); j++) {
     while ((performance.now() - began) * (RATE / 1000) < j) await new Promise((resolve) => setTimeout(resolve, 1));
     const sent = performance.now();
     sends.push(
       fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [HEADER]: SECRET },
+        headers: { 'content-type': 'application/json', [RETENTION_HEADER]: RETENTION_SECRET },
         body: envelope(`${tag}-${j}`, first + j),
       }).then(async (response) => {
         await response.arrayBuffer();
@@ -45,6 +51,10 @@ async function paced(url: string, first: number, count: number, tag: string): Pr
   }
   await Promise.all(sends);
   return times;
+}
+
+function paced(url: string, first: number, count: number, tag: string): Promise<number[]> {
+  return pacedDeliveries(url, first, tag, (j) => j >= count);
 }
 
 /**
@@ -68,8 +78,8 @@ export async function retentionPruning(ctx: BenchContext): Promise<Record<string
     HTTP_KEEP_ALIVE_TIMEOUT_MS: '600000',
     HMS_ACCESS_KEY: 'bench-access-key',
     HMS_APP_SECRET: 'bench-app-secret',
-    HMS_WEBHOOK_HEADER: HEADER,
-    HMS_WEBHOOK_SECRET: SECRET,
+    HMS_WEBHOOK_HEADER: RETENTION_HEADER,
+    HMS_WEBHOOK_SECRET: RETENTION_SECRET,
   });
   const url = `http://127.0.0.1:${service.port}/webhooks/hms`;
   let without: number[] = [];

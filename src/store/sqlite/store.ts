@@ -101,9 +101,10 @@ export class SqliteStore extends StoreBase implements Store {
 
 /**
  * Retention's batches, kept off the event loop's critical path (bench/README.md, "Retention,
- * 2026-12-05 session"): each batch rides the group commit (a savepoint of the shared transaction,
- * flushed by `WalSync` off the event loop) instead of its own `synchronous=FULL` commit, whose
- * fsync blocked every webhook batch after batch; and the log pages it wrote are checkpointed by
+ * 2026-12-05 session" and "night session"): each batch waits for the service's writers to be done
+ * and runs alone, committed like a group (flushed by `WalSync` off the event loop) instead of its
+ * own `synchronous=FULL` commit, whose fsync blocked every webhook batch after batch, and never in
+ * a webhooks' group, whose members then waited for its CPU; the log pages it wrote are checkpointed by
  * `Checkpointer`'s thread, the connection's automatic checkpoint (on the event loop, inside a
  * COMMIT) off meanwhile.
  */
@@ -115,10 +116,10 @@ function offTheLoop(
 ): RetentionStore {
   let batches = 0;
   const batch = async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (!checkpointer) return transactions.runGrouped(fn);
+    if (!checkpointer) return transactions.runWhenIdle(fn);
     sqlite.pragma('wal_autocheckpoint = 0');
     try {
-      const result = await transactions.runGrouped(fn);
+      const result = await transactions.runWhenIdle(fn);
       // Not after every batch: the first commit after a complete checkpoint restarts the log and
       // flushes its header, on the event loop.
       if (++batches % CHECKPOINT_EVERY === 0) await checkpointer.checkpoint();

@@ -52,6 +52,8 @@ export class SqliteTransactions {
   /** Settles once every commit so far is durable and its callbacks have run (in commit order). */
   private durable: Promise<void> = Promise.resolve();
   private readonly relaxed: { normal: Statement; full: Statement };
+  /** Background writes (`runWhenIdle`) waiting for the service's writers to be done. */
+  private readonly idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly sqlite: Database,
@@ -133,6 +135,7 @@ export class SqliteTransactions {
         // next transaction's `flow.run` switches them on again (bench/README.md, "SQLite intake,
         // 2026-12-05 evening session"). Frames left on older resources are closed (`open` false).
         this.flow.disable();
+        this.wake();
       }
     }
   }
@@ -200,6 +203,7 @@ export class SqliteTransactions {
     const turn = this.durable.then(() => flushed).then(() => flush(callbacks));
     const settled = () => {
       this.undurable--;
+      this.wake();
     };
     this.durable = turn.then(settled, settled);
     return turn;
@@ -293,12 +297,45 @@ export class SqliteTransactions {
     });
   }
 
+  /**
+   * A background write (retention's batch) that yields to the service's writers: it runs once no
+   * writer is queued, holds the connection or waits for its flush, alone in its own transaction,
+   * committed without a flush inside COMMIT and made durable by `WalSync` off the event loop, as a
+   * group is. So a webhook never shares a group with it (its CPU and its larger flush) and waits
+   * behind one such write at most. It yields at most YIELDS_AT_MOST times (a release or a durable
+   * commit each), so that writers that never stop do not starve it (bench/README.md, "Retention,
+   * 2026-12-05, night session").
+   */
+  async runWhenIdle<T>(fn: () => Promise<T>): Promise<T> {
+    for (let turn = 0; turn < YIELDS_AT_MOST; turn++) {
+      // Writers that arrived in this turn of the event loop queue their group first.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.idle()) break;
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+    return this.outermost(fn, true);
+  }
+
+  /** Nobody writes: no group queued, the connection free, every commit durable. */
+  private idle(): boolean {
+    return !this.held && this.waiting.length === 0 && this.group.length === 0 && this.undurable === 0;
+  }
+
+  /** A writer released the connection or a commit became durable: background writes look again. */
+  private wake(): void {
+    if (this.idleWaiters.length === 0) return; // the intake's path: no array made per release
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
   /** Runs `fn` once the current transaction has committed (at once outside one); dropped on rollback. */
   afterCommit(fn: () => void): void {
     if (this.inside()) this.committed.push(fn);
     else fn();
   }
 }
+
+/** How many writer events (a release, a durable commit) a background write lets pass before it runs anyway. */
+const YIELDS_AT_MOST = 4;
 
 /** Committed: every waiting callback runs, even if one of them throws (the first error is rethrown). */
 function flush(callbacks: readonly (() => void)[]): void {
