@@ -148,12 +148,13 @@ export class SqliteTransactions {
   /**
    * The outermost transaction. `grouped` (the group commit): committed without a flush, which
    * `WalSync` does off the event loop, unless flushes inside COMMIT are quick (`flushInline`);
-   * settles once it is durable.
+   * settles once it is durable. `background` (retention's batches): always flushed off the loop.
    */
-  private async outermost<T>(fn: () => Promise<T>, grouped: boolean): Promise<T> {
+  private async outermost<T>(fn: () => Promise<T>, grouped: boolean, background = false): Promise<T> {
     if (this.wal.failure) throw this.wal.failure;
     const frame: Frame = { open: true };
-    const inline = grouped && this.wal.flushInline();
+    // A background write (retention's batch, dozens of log pages) never flushes on the event loop.
+    const inline = grouped && !background && this.wal.flushInline();
     const relax = grouped && !inline && this.wal.enabled;
     let callbacks: (() => void)[] = [];
     let durable: Promise<void> | undefined;
@@ -313,7 +314,7 @@ export class SqliteTransactions {
       if (this.idle()) break;
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
-    return this.outermost(fn, true);
+    return this.outermost(fn, true, true);
   }
 
   /** Nobody writes: no group queued, the connection free, every commit durable. */
