@@ -67,9 +67,14 @@ describe('polling shared by replicas', () => {
     const times = listEgress()
       .slice(from)
       .map((request) => request.at);
-    // In any window, at most `budget` reads reached the vendor (a few ms of slack for the trip).
+    // In any window, at most `budget` reads reached the vendor. The budget is granted on Redis's
+    // clock and the read reaches the fake vendor after the replica's HTTP call, which on a loaded
+    // CI machine has come up to 108 ms late (a fresh-clone run saw six reads in 892 ms): the slack
+    // is for that trip. Without the shared budget each replica would send its own 5 at once, so
+    // six reads would come within a few ms, far inside the slack.
+    const slackMs = 250;
     for (let i = 0; i + budget < times.length; i++) {
-      expect(times[i + budget]! - times[i]!, `reads ${i}..${i + budget}`).toBeGreaterThanOrEqual(windowMs - 50);
+      expect(times[i + budget]! - times[i]!, `reads ${i}..${i + budget}`).toBeGreaterThanOrEqual(windowMs - slackMs);
     }
   });
 

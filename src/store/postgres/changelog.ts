@@ -51,7 +51,7 @@ export class PgChangeLog {
     const changes: TailedChange[] = [];
     for (const { position, kind, snapshot, streamKey } of rows) {
       if (snapshot === null) {
-        // No snapshot (not written on PostgreSQL): the per-kind read builds it from the current row.
+        // No snapshot (pruned by retention): the per-kind read builds the change from the current row.
         const [change] = await this.after(kind as StreamKind, {}, position - 1, 1);
         if (change) changes.push({ kind, ...change } as TailedChange);
         continue;
