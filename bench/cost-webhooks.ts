@@ -10,20 +10,13 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { createTestDatabase } from '../test/support/postgres.js';
 import { backendsCpuMs } from './intake-cpu.js';
-import { hmsDeliveryRequest, startChild } from './lib.js';
+import { hmsDeliveryRequest, hmsIntakeEnv, startChild } from './lib.js';
 
 const seconds = Number(process.argv[2] ?? 5);
 const rateArg = process.argv.find((arg) => arg.startsWith('--rate='));
 const rate = rateArg ? Number(rateArg.slice('--rate='.length)) : undefined;
 const database = await createTestDatabase();
-const service = await startChild('service.ts', {
-  DATABASE_URL: database.url,
-  SANDBOX_STEP_MS: '3600000',
-  POLL_INTERVAL_MS: '3600000',
-  HMS_ACCESS_KEY: 'k',
-  HMS_APP_SECRET: 's',
-  HMS_WEBHOOK_SECRET: 'secret',
-});
+const service = await startChild('service.ts', hmsIntakeEnv(database.url));
 async function commits(): Promise<number> {
   const client = new pg.Client({ connectionString: database.url });
   await client.connect();

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
-import { cliOptions, cpuMs, hmsDeliveryRequest, ROOT, type startChild } from './lib.js';
+import { cliOptions, cpuMs, hmsDeliveryRequest, hmsIntakeEnv, ROOT, type startChild } from './lib.js';
 
 const options = cliOptions();
 const seconds = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 5);
@@ -21,14 +21,7 @@ const trees = [ROOT, ...(options.has('against') ? [resolve(options.get('against'
 async function measure(tree: string): Promise<string> {
   const lib: { startChild: typeof startChild } = await import(pathToFileURL(join(tree, 'bench', 'lib.ts')).href);
   const dir = mkdtempSync(join(base, 'livestream-cpu-'));
-  const service = await lib.startChild('service.ts', {
-    DATABASE_URL: join(dir, 'cpu.sqlite'),
-    SANDBOX_STEP_MS: '3600000',
-    POLL_INTERVAL_MS: '3600000',
-    HMS_ACCESS_KEY: 'k',
-    HMS_APP_SECRET: 's',
-    HMS_WEBHOOK_SECRET: 'secret',
-  });
+  const service = await lib.startChild('service.ts', hmsIntakeEnv(join(dir, 'cpu.sqlite')));
   try {
     await service.call('seed', { count: 20_000 });
     const pid = service.child.pid as number;

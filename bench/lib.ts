@@ -136,6 +136,21 @@ export function percentile(values: number[], p: number): number {
 }
 
 /**
+ * The environment of a quiet service (no sandbox steps, no polling) on `databaseUrl` taking the
+ * 100ms deliveries `hmsDeliveryRequest` makes (the same secret): the CPU and profiling tools' service.
+ */
+export function hmsIntakeEnv(databaseUrl: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    SANDBOX_STEP_MS: '3600000',
+    POLL_INTERVAL_MS: '3600000',
+    HMS_ACCESS_KEY: 'k',
+    HMS_APP_SECRET: 's',
+    HMS_WEBHOOK_SECRET: 'secret',
+  };
+}
+
+/**
  * autocannon's request for the profiling tools' 100ms webhook deliveries (`hls.started.success`),
  * the one the sandbox-free bench service accepts with secret `secret`: delivery `<prefix>-<i>` for
  * stream `wh-ext-<i>` (seeded by the service's `seed`), `i` from `next()`.

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
-import { cliOptions, cpuMs, hmsDeliveryRequest, ROOT, type startChild } from './lib.js';
+import { cliOptions, cpuMs, hmsDeliveryRequest, hmsIntakeEnv, ROOT, type startChild } from './lib.js';
 
 const options = cliOptions();
 const deliveries = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 20_000);
@@ -76,15 +76,7 @@ async function measure(tree: string): Promise<{ line: string; times: Map<string,
   const out = join(dir, 'profile.cpuprofile');
   const service = await lib.startChild(
     'service.ts',
-    {
-      DATABASE_URL: join(dir, 'cpu.sqlite'),
-      SANDBOX_STEP_MS: '3600000',
-      POLL_INTERVAL_MS: '3600000',
-      HMS_ACCESS_KEY: 'k',
-      HMS_APP_SECRET: 's',
-      HMS_WEBHOOK_SECRET: 'secret',
-      CPU_PROFILE_OUT: out,
-    },
+    { ...hmsIntakeEnv(join(dir, 'cpu.sqlite')), CPU_PROFILE_OUT: out },
     ['--import', hook],
   );
   try {

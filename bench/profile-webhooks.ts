@@ -4,18 +4,11 @@
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createTestDatabase } from '../test/support/postgres.js';
-import { hmsDeliveryRequest, startChild, tempDir } from './lib.js';
+import { hmsDeliveryRequest, hmsIntakeEnv, startChild, tempDir } from './lib.js';
 
 const dir = tempDir('livestream-profile-');
 const database = process.argv[2] === 'postgres' ? await createTestDatabase() : undefined;
-const service = await startChild('service.ts', {
-  DATABASE_URL: database?.url ?? join(dir, 'profile.sqlite'),
-  SANDBOX_STEP_MS: '3600000',
-  POLL_INTERVAL_MS: '3600000',
-  HMS_ACCESS_KEY: 'k',
-  HMS_APP_SECRET: 's',
-  HMS_WEBHOOK_SECRET: 'secret',
-});
+const service = await startChild('service.ts', hmsIntakeEnv(database?.url ?? join(dir, 'profile.sqlite')));
 try {
   await service.call('seed', { count: 20_000 });
   await service.call('cpu-start');
