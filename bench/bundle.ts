@@ -1,7 +1,7 @@
 // Quick mode's bench processes from one esbuild bundle instead of through tsx. Through tsx a
-// service child reads, transforms and links about 1,400 modules (≈ 1.5 s of CPU on this machine);
-// bundled it starts in about a third of that (bench/README.md, "Quick mode under a minute,
-// 2026-12-05, late session"). Full mode keeps tsx, so its figures stay comparable with earlier runs.
+// service child reads, transforms and links about 1,400 modules; bundled it needs about a fifth of
+// the CPU to ready (bench/README.md, "Quick mode, 2026-12-05, late session"). Full mode keeps tsx,
+// so its figures stay comparable with earlier runs.
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
