@@ -35,13 +35,16 @@ export class RowSplice {
   /** The row's elements read (the highest one declared, plus one), and their bounds in the text. */
   private readonly count: number;
   private readonly bounds: Int32Array;
+  /** The text's parts: head, then each field's key and value, then the closing braces. */
+  private readonly parts: string[];
 
   private constructor(
-    private readonly head: string,
+    head: string,
     private readonly fields: readonly SplicedField[],
   ) {
     this.count = Math.max(...fields.map((field) => field.index)) + 1;
     this.bounds = new Int32Array(2 * this.count);
+    this.parts = [head, ...fields.flatMap((field) => [field.key, '']), '}}}'];
   }
 
   /** The splice of a plan's fields, or null when none of them is declared a row element. */
@@ -62,16 +65,20 @@ export class RowSplice {
   write(text: string, source: unknown, payload: unknown, context: unknown): string | undefined {
     const bounds = this.bounds;
     if (!scanRow(text, this.count, bounds)) return undefined;
-    let out = this.head;
+    // Joined into one flat string: concatenated, the frame would be a tree of small strings
+    // holding slices of the snapshot until the socket has written it, which the collector copies.
+    const parts = this.parts;
+    let j = 1;
     for (const spliced of this.fields) {
       const value =
         spliced.kind === 'resolved'
           ? resolvedText(spliced.field, source, payload, context)
           : elementText(spliced, text.slice(bounds[2 * spliced.index], bounds[2 * spliced.index + 1]));
       if (value === undefined) return undefined;
-      out += spliced.key + value;
+      parts[j++] = spliced.key;
+      parts[j++] = value;
     }
-    return `${out}}}}`;
+    return parts.join('');
   }
 }
 
