@@ -2,7 +2,7 @@
 // JSON text straight from its snapshot's text (row-text.ts), for a selection whose fields the
 // schema declares to be elements of the row (`rowColumn`), without parsing the snapshot, building
 // the record, resolving those fields or stringifying a result object. Hand-written for speed:
-// with the lazily made record (store/logged-record.ts) ≈ a third of a replay's CPU per change
+// with the lazily made record (store/logged-record.ts) ≈ a quarter of a replay's CPU per change
 // (bench/README.md, "Catch-up: the splice path", 2026-12-05, late session).
 //
 // The text is what `JSON.stringify` writes for the result graphql-js would give (the frames are
