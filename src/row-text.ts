@@ -2,7 +2,7 @@
 // written by `JSON.stringify`, store/rows.ts `toSnapshot`), and the declaration of a GraphQL field
 // whose value is one element of that text. Together they let a subscription's plan write a
 // replayed change's frame from the snapshot's text (fanout/event-plan.ts) without parsing it,
-// building the record or executing its fields: ≈ a third of a replay's CPU (bench/README.md,
+// building the record or executing its fields: ≈ a quarter of a replay's CPU (bench/README.md,
 // "Catch-up: the splice path", 2026-12-05, late session). The store makes such records
 // (store/logged-record.ts), the schema declares its fields (schema/stream-api.ts), the plan
 // reads both; none of them imports another.
