@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import {
+  allOrRelease,
   type BenchContext,
   type BenchResult,
   type ChildServer,
@@ -87,13 +88,16 @@ export async function openClients(
   plan: (j: number) => Subscription | null,
   concernedOf: (j: number) => boolean = (j) => plan(j)?.concerned ?? isConcerned(j),
 ) {
-  const processes: ChildServer[] = [];
   const concerned: number[] = [];
   for (let from = 0; from < count; from += SOCKETS_PER_CLIENT) {
     const share = Array.from({ length: Math.min(SOCKETS_PER_CLIENT, count - from) }, (_, i) => from + i);
-    processes.push(await startChild('clients/fanout-client.ts'));
     concerned.push(share.filter(concernedOf).length);
   }
+  // Started side by side (setup): each is a Node start of its own.
+  const processes = await allOrRelease(
+    concerned.map(() => startChild('clients/fanout-client.ts')),
+    (p) => p.stop(),
+  );
   // Open the shares one process after the other (the server accepts them on one core anyway).
   for (let k = 0; k < processes.length; k++) {
     const from = k * SOCKETS_PER_CLIENT;

@@ -52,6 +52,46 @@ export async function startBoth(
 }
 
 /**
+ * Awaits every promise (children being started, say); if one rejects, releases what the others
+ * gave (stops them, so none is left running) and throws its error.
+ */
+export async function allOrRelease<T>(promises: Promise<T>[], release: (value: T) => Promise<void>): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (!failed) return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
+  await Promise.all(settled.map((result) => (result.status === 'fulfilled' ? release(result.value) : undefined)));
+  throw failed.reason;
+}
+
+/**
+ * Sets up one thing per item into `into` (whose owner releases them, even when this throws): side
+ * by side when `sideBySide` (quick mode's setup, which is not measured), else one after the other.
+ */
+export async function setUpEach<T, R>(
+  sideBySide: boolean,
+  items: T[],
+  step: (item: T) => Promise<R>,
+  into: R[],
+): Promise<void> {
+  if (!sideBySide) {
+    for (const item of items) into.push(await step(item));
+    return;
+  }
+  const settled = await Promise.allSettled(items.map(step));
+  for (const result of settled) if (result.status === 'fulfilled') into.push(result.value);
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** Where a script under bench/ was bundled (quick mode, bench/bundle.ts); unset, children run through tsx. */
+let bundled: ((script: string) => string) | undefined;
+
+/** From now on `startChild` starts the bundled scripts (quick mode). */
+export function startChildrenFrom(bundle: (script: string) => string): void {
+  bundled = bundle;
+}
+
+/**
  * Starts a server script (`bench/servers/<name>.ts`) in its own process, so the load generator
  * and the server under test never share an event loop. The script answers IPC commands.
  */
@@ -61,8 +101,8 @@ export async function startChild(
   execArgv: string[] = [],
 ): Promise<ChildServer> {
   const path = script.includes('/') ? script : `servers/${script}`;
-  const child = fork(join(ROOT, 'bench', path), [], {
-    execArgv: ['--import', 'tsx', '--expose-gc', '--max-old-space-size=4096', ...execArgv],
+  const child = fork(bundled ? bundled(path) : join(ROOT, 'bench', path), [], {
+    execArgv: [...(bundled ? [] : ['--import', 'tsx']), '--expose-gc', '--max-old-space-size=4096', ...execArgv],
     env: { ...process.env, LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -1,7 +1,16 @@
 import { createTestDatabase } from '../test/support/postgres.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { expectEverywhere, type FanOutClients, openClients, post, waitForSubscriptions } from './fanout.js';
-import { type BenchContext, type BenchResult, type ChildServer, percentile, ratioResult, startChild } from './lib.js';
+import {
+  allOrRelease,
+  type BenchContext,
+  type BenchResult,
+  type ChildServer,
+  percentile,
+  ratioResult,
+  setUpEach,
+  startChild,
+} from './lib.js';
 
 const REPLICAS = 3;
 const WATCH_ID = 'subscription($id: ID!) { livestreamChanged(id: $id) { id status vendorStatus version } }';
@@ -27,7 +36,7 @@ function together(sets: FanOutClients[]): FanOutClients {
  * client processes), told to start at the same moment. Median of the rounds.
  */
 export async function replicaFanOut(ctx: BenchContext): Promise<Record<string, BenchResult>> {
-  const perReplica = ctx.quick ? 2000 : 15_000;
+  const perReplica = ctx.quick ? 1000 : 15_000;
   const rounds = ctx.quick ? 3 : 5;
   const count = perReplica * REPLICAS;
   const redis = await startRedisServer();
@@ -43,9 +52,10 @@ export async function replicaFanOut(ctx: BenchContext): Promise<Record<string, B
     };
     const services: ChildServer[] = [];
     try {
-      // The first applies the migrations; the others start side by side.
-      services.push(await startChild('service.ts', env));
-      services.push(...(await Promise.all([startChild('service.ts', env), startChild('service.ts', env)])));
+      // Side by side: the first to take the migration lock applies the migrations, the others wait
+      // for it and find nothing left to do (src/store/postgres/connect.ts).
+      const starting = Array.from({ length: REPLICAS }, () => startChild('service.ts', env));
+      services.push(...(await allOrRelease(starting, (s) => s.stop())));
       const committer = services[0] as ChildServer;
       const started = await post(
         committer.port,
@@ -55,17 +65,22 @@ export async function replicaFanOut(ctx: BenchContext): Promise<Record<string, B
       const sets: FanOutClients[] = [];
       try {
         const began = Date.now();
-        for (const service of services) {
-          const own = await service.call<number>('subscribers');
-          sets.push(
-            await openClients(`ws://127.0.0.1:${service.port}/graphql`, perReplica, () => ({
+        // Quick mode opens the three replicas' sockets side by side (each replica accepts on a core).
+        await setUpEach(
+          ctx.quick,
+          services,
+          async (service) => {
+            const own = await service.call<number>('subscribers');
+            const set = await openClients(`ws://127.0.0.1:${service.port}/graphql`, perReplica, () => ({
               query: WATCH_ID,
               variables: { id: hotId },
               concerned: true,
-            })),
-          );
-          await waitForSubscriptions(service, own + perReplica);
-        }
+            }));
+            await waitForSubscriptions(service, own + perReplica);
+            return set;
+          },
+          sets,
+        );
         ctx.log(`replica fan-out: ${count} subscribers open in ${((Date.now() - began) / 1000).toFixed(1)} s`);
         const clients = together(sets);
         // One round to warm up (JIT, Redis connections), not counted.
