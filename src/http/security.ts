@@ -137,16 +137,8 @@ export function readLimitedBody(
   tooLargeText?: string,
 ): Promise<Buffer | null> {
   return new Promise((resolve) => {
-    const refuse = () => {
-      answerEarly(
-        req,
-        res,
-        413,
-        tooLargeText ?? graphqlErrorText(`Request body larger than ${limit} bytes`, 'PAYLOAD_TOO_LARGE'),
-      );
-      resolve(null);
-    };
-    if (Number(req.headers['content-length'] ?? 0) > limit) return refuse();
+    // The refusal is a module function, not a closure made for every request that reads its body.
+    if (Number(req.headers['content-length'] ?? 0) > limit) return resolve(refuseBody(req, res, limit, tooLargeText));
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
@@ -156,7 +148,7 @@ export function readLimitedBody(
       if (size > limit) {
         done = true;
         chunks.length = 0;
-        refuse();
+        resolve(refuseBody(req, res, limit, tooLargeText));
         return;
       }
       chunks.push(chunk);
@@ -172,6 +164,17 @@ export function readLimitedBody(
       resolve(null);
     });
   });
+}
+
+/** Answers 413 to a body larger than `limit`; answers null, what `readLimitedBody` resolves then. */
+function refuseBody(req: IncomingMessage, res: ServerResponse, limit: number, tooLargeText?: string): null {
+  answerEarly(
+    req,
+    res,
+    413,
+    tooLargeText ?? graphqlErrorText(`Request body larger than ${limit} bytes`, 'PAYLOAD_TOO_LARGE'),
+  );
+  return null;
 }
 
 /** A GraphQL-shaped error answered outside yoga (router secret, body limit). */

@@ -355,10 +355,7 @@ function handleWebhook(
     json(res, 405, { error: 'method not allowed' });
     return;
   }
-  const answer = (status: number, body: Record<string, unknown>) =>
-    json(observeWebhook(provider, res, status, body), status, body);
-  const tooLarge = { error: 'body too large' };
-  readLimitedBody(req, res, MAX_WEBHOOK_BYTES, JSON.stringify(tooLarge)).then((body) => {
+  readLimitedBody(req, res, MAX_WEBHOOK_BYTES, TOO_LARGE).then((body) => {
     if (!body && res.statusCode === 413) countWebhook(provider, 'too_large');
     if (!body) return;
     const headers: Record<string, string | undefined> = {};
@@ -367,13 +364,20 @@ function handleWebhook(
     }
     // One trace from the delivery through apply to publish (the store's group commit keeps it).
     inSpan('webhook.delivery', { 'livestream.provider': provider }, () => webhooks.handle(provider, body, headers))
-      .then((result) => answer(result.status, result.body))
+      .then((result) => answerWebhook(provider, res, result.status, result.body))
       .catch((error: unknown) => {
         const failure = webhookFailure(error, res);
         logger[failure.status === 503 ? 'warn' : 'error']({ err: error, provider }, 'webhook failed');
-        answer(failure.status, failure.body);
+        answerWebhook(provider, res, failure.status, failure.body);
       });
   });
+}
+
+const TOO_LARGE = JSON.stringify({ error: 'body too large' });
+
+/** A webhook's answer, counted by its outcome. */
+function answerWebhook(provider: ProviderId, res: ServerResponse, status: number, body: Record<string, unknown>): void {
+  json(observeWebhook(provider, res, status, body), status, body);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
