@@ -19,9 +19,7 @@ export const MAX_GROUP = 64;
  * sent while the previous one commits; PostgreSQL runs them as soon as that COMMIT releases the
  * change-log lock, so the new group's rounds overlap the previous flush instead of following it.
  */
-export const GROUPS_IN_FLIGHT = Number(process.env.GROUPS_IN_FLIGHT ?? 2);
-
-const HANDOFF = process.env.GROUP_HANDOFF === '1';
+export const GROUPS_IN_FLIGHT = 2;
 
 const LOCK = `select pg_advisory_xact_lock(${CHANGE_LOG_LOCK_KEY.toString()})`;
 
@@ -88,14 +86,10 @@ export class GroupCommit {
   private pump(): void {
     if (this.open && !this.open.take(this.queue)) this.open = undefined;
     while (this.queue.length > 0 && !this.open && this.inFlight < GROUPS_IN_FLIGHT && this.isolating === 0) {
-      const group = new Group(
-        this.transactions,
-        () => {
-          if (this.open === group) this.open = undefined;
-          this.pump();
-        },
-        () => this.inFlight < GROUPS_IN_FLIGHT && this.isolating === 0,
-      );
+      const group = new Group(this.transactions, () => {
+        if (this.open === group) this.open = undefined;
+        this.pump();
+      });
       this.open = group;
       this.inFlight++;
       if (!group.take(this.queue)) this.open = undefined;
@@ -204,8 +198,6 @@ class Group {
   private readonly frames: Frame[] = [];
   private tx: Executor | undefined;
   private running = 0;
-  /** True once one of its members is done. */
-  private anySettled = false;
   private closed = false;
   private done: (() => void) | undefined;
 
@@ -213,8 +205,6 @@ class Group {
     private readonly transactions: PgTransactions,
     /** Called once no writer can join any more. */
     private readonly onClosed: () => void,
-    /** True when a next group could start now. */
-    private readonly nextCanStart: () => boolean,
   ) {}
 
   /** Takes queued writers while it accepts them; answers whether it still does. */
@@ -224,8 +214,7 @@ class Group {
   }
 
   private accepts(): boolean {
-    if (this.closed || this.state.failed || this.members.length >= MAX_GROUP) return false;
-    return !(HANDOFF && this.anySettled && this.nextCanStart());
+    return !this.closed && !this.state.failed && this.members.length < MAX_GROUP;
   }
 
   private add(member: Member): void {
@@ -263,7 +252,6 @@ class Group {
   }
 
   private settled(state: GroupMember): void {
-    this.anySettled = true;
     for (const [key, holder] of this.state.rows) if (holder === state) this.state.rows.delete(key);
     for (const wake of state.waiters.splice(0)) wake();
     this.running--;
