@@ -1,9 +1,12 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { GraphQLObjectType, GraphQLResolveInfo } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LivestreamRecord } from '../src/domain/types.js';
-import { toSnapshot } from '../src/store/rows.js';
+import { ROW_COLUMN, type RowColumn } from '../src/row-text.js';
+import { getSchema } from '../src/schema/index.js';
+import { fromRow, ROW_FIELDS, ROW_TIMES, type StreamRow, toSnapshot } from '../src/store/rows.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import { tempDir } from './helpers.js';
 
@@ -91,6 +94,50 @@ describe('the change log as a resumed subscription reads it (SQLite)', () => {
       expect(await store.changes.tail(3, 10)).toEqual(tailed.slice(2));
     } finally {
       db.close();
+    }
+  });
+});
+
+describe('a stream row', () => {
+  it('holds the record field ROW_FIELDS names at each index (what the schema declares a snapshot holds)', () => {
+    const row = toSnapshot('livestream', { ...base, ingestWhipUrl: 'https://whip.example/1' });
+    const elements = JSON.parse(row) as StreamRow;
+    const record = fromRow('livestream', elements);
+    expect(Object.keys(record).sort()).toEqual([...ROW_FIELDS].sort());
+    const recording = fromRow('recording', elements.slice(0, 15) as StreamRow);
+    expect(Object.keys(recording).sort()).toEqual(ROW_FIELDS.slice(0, 15).sort());
+    ROW_FIELDS.forEach((field, i) => {
+      const element = elements[i] ?? null;
+      expect(record[field], field).toEqual(ROW_TIMES.has(field) && element !== null ? new Date(element) : element);
+    });
+    // The snapshot never keeps the ingest stream key; the rest is the record's.
+    expect(elements[ROW_FIELDS.indexOf('ingestStreamKey')]).toBeNull();
+    expect({ ...record, ingestStreamKey: base.ingestStreamKey }).toEqual({
+      ...base,
+      ingestWhipUrl: 'https://whip.example/1',
+    });
+  });
+
+  it("is what the schema's fields declared its elements resolve to (a replay splices them from the text)", () => {
+    const full: LivestreamRecord = {
+      ...base,
+      sessionId: 'session-1',
+      failureReason: 'vendor said no',
+      stoppedAt: new Date('2026-12-01T11:00:00.000Z'),
+      ingestWhipUrl: 'https://whip.example/1',
+    };
+    const elements = JSON.parse(toSnapshot('livestream', full)) as StreamRow;
+    const schema = getSchema();
+    for (const typeName of ['Livestream', 'Recording']) {
+      const type = schema.getType(typeName) as GraphQLObjectType;
+      const declared = Object.values(type.getFields()).filter((field) => field.extensions[ROW_COLUMN]);
+      expect(declared.length, typeName).toBeGreaterThanOrEqual(12);
+      for (const field of declared) {
+        const { index, time } = field.extensions[ROW_COLUMN] as RowColumn;
+        const element = elements[index] ?? null;
+        const value = field.resolve?.(full, {}, {}, {} as GraphQLResolveInfo);
+        expect(value, `${typeName}.${field.name}`).toEqual(time && element !== null ? new Date(element) : element);
+      }
     }
   });
 });

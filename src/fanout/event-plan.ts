@@ -10,14 +10,15 @@
 // wrappers included) with the same arguments, context and resolve info, and serializes each
 // value with its type, as `execute` does. Anything off the plain path (a promise, an error, a
 // null where the type forbids it, a value the type refuses) answers `undefined`: the event is then
-// executed by graphql-js, which gives the very result and errors it always did.
+// executed by graphql-js, which gives the very result and errors it always did. A change replayed
+// from the log (its record still its snapshot's text) is written as text where the schema declares
+// the selected fields to be elements of that row: the splice path, row-splice.ts.
 import {
   defaultFieldResolver,
   type ExecutionArgs,
   type ExecutionResult,
   type FieldNode,
   type GraphQLField,
-  type GraphQLLeafType,
   type GraphQLObjectType,
   type GraphQLOutputType,
   type GraphQLResolveInfo,
@@ -31,34 +32,10 @@ import {
   type SelectionSetNode,
   TypeNameMetaFieldDef,
 } from 'graphql';
-
-/**
- * The resolve info graphql-js gives a resolver (its `buildResolveInfo`), its `rootValue` the event
- * being executed (set before each use: resolvers read it synchronously, an asynchronous one sends
- * the event to graphql-js).
- */
-type InfoKey =
-  | 'fieldName'
-  | 'fieldNodes'
-  | 'returnType'
-  | 'parentType'
-  | 'path'
-  | 'schema'
-  | 'fragments'
-  | 'rootValue'
-  | 'operation'
-  | 'variableValues';
-type Info = { -readonly [K in InfoKey]: GraphQLResolveInfo[K] };
-type Resolver = (source: unknown, args: Record<string, unknown>, context: unknown, info: Info) => unknown;
-
-interface LeafField {
-  responseName: string;
-  resolve: Resolver;
-  args: Record<string, unknown>;
-  info: Info;
-  type: GraphQLLeafType;
-  nonNull: boolean;
-}
+import { ROW_COLUMN, type RowColumn, rowTextOf } from '../row-text.js';
+import { type Info, isThenable, type LeafField, leafValue, OFF_PATH, type Resolver } from './plan-fields.js';
+import { resultOfText } from './result-text.js';
+import { RowSplice } from './row-splice.js';
 
 export class EventPlan {
   private constructor(
@@ -68,6 +45,8 @@ export class EventPlan {
     private readonly rootInfo: Info,
     private readonly objectType: GraphQLObjectType,
     private readonly fields: readonly LeafField[],
+    /** Fields the schema declares row elements: a replayed change's text spliced (row-splice.ts). */
+    private readonly splice: RowSplice | null,
   ) {}
 
   /** The plan of a subscription's operation, or null when it is not of the shape planned for. */
@@ -140,11 +119,12 @@ export class EventPlan {
         },
         type,
         nonNull,
+        column: rowColumn(def.extensions?.[ROW_COLUMN]),
       });
     }
     const rootArgs = getArgumentValues(rootDef, rootNode, variables.coerced);
     const rootResolve = (rootDef.resolve as Resolver | undefined) ?? fallback;
-    return new EventPlan(rootName, rootResolve, rootArgs, rootInfo, nullable, fields);
+    return new EventPlan(rootName, rootResolve, rootArgs, rootInfo, nullable, fields, RowSplice.of(rootName, fields));
   }
 
   /** The event's result, or `undefined` when it is to be executed by graphql-js instead. */
@@ -166,19 +146,17 @@ export class EventPlan {
       const matches = isTypeOf(source, context, rootInfo as GraphQLResolveInfo);
       if (!matches || isThenable(matches)) return undefined;
     }
+    // A change read from the log whose fields are its row's elements: its text, spliced.
+    const text = this.splice ? rowTextOf(source) : undefined;
+    if (text !== undefined) {
+      const spliced = this.splice?.write(text, source, payload, context);
+      if (spliced !== undefined) return resultOfText(spliced);
+    }
     const object: Record<string, unknown> = {};
     for (const field of this.fields) {
-      field.info.rootValue = payload;
-      const value = field.resolve(source, field.args, context, field.info);
-      if (value === null || value === undefined) {
-        if (field.nonNull) return undefined;
-        object[field.responseName] = null;
-        continue;
-      }
-      if (value instanceof Error || isThenable(value)) return undefined;
-      const serialized = field.type.serialize(value);
-      if (serialized === null || serialized === undefined) return undefined;
-      object[field.responseName] = serialized;
+      const value = leafValue(field, source, payload, context);
+      if (value === OFF_PATH) return undefined;
+      object[field.responseName] = value;
     }
     return { data: { [this.rootName]: object } };
   }
@@ -191,6 +169,8 @@ function onlyField(selectionSet: SelectionSetNode): FieldNode | null {
   return first;
 }
 
-function isThenable(value: unknown): boolean {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
+/** A field's `rowColumn` declaration (row-text.ts), if it has a well-formed one. */
+function rowColumn(extension: unknown): RowColumn | undefined {
+  const index = (extension as RowColumn | undefined)?.index;
+  return typeof index === 'number' && Number.isInteger(index) && index >= 0 ? (extension as RowColumn) : undefined;
 }

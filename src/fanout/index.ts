@@ -11,6 +11,8 @@
 //   subscriptions rather than once per subscriber.
 // - event-plan.ts: a selection of leaf fields only executed by a plan made once per subscription
 //   (the same resolvers and serializers) rather than by graphql-js' general `execute`.
+// - row-splice.ts (with result-text.ts and store/logged-record.ts): a replayed change's frame
+//   written from its snapshot's text when the selected fields are declared elements of that row.
 // - graphql-ws.ts: graphql-transport-ws on `ws` with one heartbeat timer for all sockets and
 //   shared listeners, plus the per-socket bounds (send backlog, frame rate, connections not
 //   initialised); the frames of one tick written together (one `writev`).

@@ -6,7 +6,6 @@
 // message for every subscriber. Here a subscription is one `Operation` object pulling its event
 // stream, and a result shared by a group of subscribers (subscription-execution.ts) is turned into
 // its frame text once. Heap snapshots and figures: bench/README.md, "Fan-out" (issue 17).
-
 import { type ExecutionArgs, type ExecutionResult, GraphQLError, getOperationAST } from 'graphql';
 import {
   CloseCode,
@@ -19,6 +18,7 @@ import {
 } from 'graphql-ws';
 import { hiddenSlot } from '../hidden.js';
 import type { ReadyIterator } from './queue.js';
+import { textOfResult } from './result-text.js';
 
 type Payload = ConnectionInitMessage['payload'];
 
@@ -65,8 +65,8 @@ function nextFramePrefix(id: string): string {
 
 /**
  * Where a subscription event's result keeps its frame text, made once for every subscriber that
- * sends it: kept with the result (hidden.ts) rather than in a WeakMap, it goes with the result at
- * the next minor collection, which a WeakMap's value would not.
+ * sends it (from the payload's text when the result was made as text, result-text.ts): kept with
+ * the result (hidden.ts), not in a WeakMap, it goes with the result at the next minor collection.
  */
 const frames = hiddenSlot<{ payload: string; prefix: string; frame: string }>();
 
@@ -74,7 +74,7 @@ const frames = hiddenSlot<{ payload: string; prefix: string; frame: string }>();
 function sharedNextFrame(prefix: string, result: ExecutionResult): string {
   let known = frames.get(result);
   if (!known) {
-    const payload = payloadText(result);
+    const payload = textOfResult(result) ?? payloadText(result);
     known = { payload, prefix, frame: `${prefix}${payload}}` };
     frames.set(result, known);
   } else if (known.prefix !== prefix) {

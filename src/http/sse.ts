@@ -85,7 +85,8 @@ function withEventIds(
 function withEventId(result: ExecutionResult, backlog: SseBacklog | undefined): ExecutionResult {
   const id = eventIdOf(result);
   if (id === undefined && !backlog) return result;
-  const tagged: Stringified = { ...result };
+  // `data` read, not only spread: a replayed change's result keeps it behind a getter (fanout/result-text.ts).
+  const tagged: Stringified = { ...result, data: result.data };
   // yoga calls it with a copy of the result (errors cleaned up): the copy never has this function.
   tagged.stringify = (value) => {
     const text = id === undefined ? JSON.stringify(value) : `${JSON.stringify(value)}\nid: ${id}`;

@@ -2,7 +2,7 @@ import type { LivestreamRecord } from '../domain/types.js';
 import { builder, grants } from './builder.js';
 import { LivestreamStatusEnum, ProviderEnum, VideoInput } from './enums.js';
 import { LivestreamRef } from './refs.js';
-import { streamFields, streamOperations } from './stream-api.js';
+import { column, streamFields, streamOperations } from './stream-api.js';
 
 const IngestRef = builder.objectRef<LivestreamRecord>('Ingest').implement({
   description: 'Where to send media for the livestream, where the vendor gives it.',
@@ -25,7 +25,7 @@ LivestreamRef.implement({
   fields: (t) =>
     streamFields(t, 'livestream', LivestreamStatusEnum, {
       afterVersion: {
-        playbackUrl: t.exposeString('playbackUrl', { nullable: true }),
+        playbackUrl: t.string({ nullable: true, ...column('playbackUrl', (s: LivestreamRecord) => s.playbackUrl) }),
         ingest: t.field({
           type: IngestRef,
           nullable: true,

@@ -75,10 +75,13 @@ export class ResumedWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>,
     if (this.catchingUp && !this.reading && this.queuedCount <= LOW_WATER) void this.read();
   }
 
-  /** Hands out one change, unless it was already (by position). */
-  private hand(stream: RecordOf<K>): void {
-    if (this.done || stream.changePosition <= this.position) return;
-    this.position = stream.changePosition;
+  /**
+   * Hands out one change, unless it was already (by position: the record's, which a change read
+   * from the log has too, without its record being made: store/logged-record.ts).
+   */
+  private hand(stream: RecordOf<K>, position = stream.changePosition): void {
+    if (this.done || position <= this.position) return;
+    this.position = position;
     this.push(stream);
     if (this.filter.id && isFinal(this.kind, stream.status)) this.complete();
   }
@@ -95,7 +98,7 @@ export class ResumedWatch<K extends StreamKind> extends ChangeQueue<RecordOf<K>,
         // Only changes dropped from `held` from now on need another read to be found.
         this.held ??= [];
         const page = await this.store.changes.after(this.kind, this.filter, this.position, PAGE);
-        for (const change of page) this.hand(change.stream);
+        for (const change of page) this.hand(change.stream, change.position);
         if (this.done) return;
         if (page.length === PAGE) {
           if (this.queuedCount > LOW_WATER) return; // the next pull reads on

@@ -2,6 +2,8 @@ import type { EnumRef, InputObjectRef, ObjectRef } from '@pothos/core';
 import { encodeChangeCursor } from '../domain/cursor.js';
 import type { StreamKind } from '../domain/status.js';
 import type { RecordOf, StreamRecord } from '../domain/types.js';
+import { ROW_COLUMN, type RowColumn } from '../row-text.js';
+import { ROW_FIELDS, ROW_TIMES } from '../store/rows.js';
 import { builder } from './builder.js';
 import { type GraphQLContext, idempotencyScope } from './context.js';
 import { ProviderEnum } from './enums.js';
@@ -43,26 +45,24 @@ export function streamFields<K extends StreamKind, Own extends object>(
   own: { afterVersion?: Own; beforeHistory?: Own },
 ) {
   const record = (s: RecordOf<K>): StreamRecord => s;
-  const date = (pick: (s: StreamRecord) => Date | null) =>
-    t.field({ type: 'DateTime', nullable: true, resolve: (s) => pick(record(s)) });
   return {
-    id: t.id({ description: 'Our id.', resolve: (s) => record(s).id }),
-    provider: t.field({ type: ProviderEnum, resolve: (s) => record(s).provider }),
-    roomId: t.string({ resolve: (s) => record(s).roomId }),
+    id: t.id({ description: 'Our id.', ...column('id', (s: StreamRecord) => s.id) }),
+    provider: t.field({ type: ProviderEnum, ...column('provider', (s: StreamRecord) => s.provider) }),
+    roomId: t.string(column('roomId', (s: StreamRecord) => s.roomId)),
     externalId: t.string({
       nullable: true,
       description: "The vendor's id for it.",
-      resolve: (s) => record(s).externalId,
+      ...column('externalId', (s: StreamRecord) => s.externalId),
     }),
-    status: t.field({ type: statusEnum, resolve: (s) => record(s).status }),
-    vendorStatus: t.string({ nullable: true, resolve: (s) => record(s).vendorStatus }),
-    version: t.int({ resolve: (s) => record(s).version }),
+    status: t.field({ type: statusEnum, ...column('status', (s: StreamRecord) => s.status) }),
+    vendorStatus: t.string({ nullable: true, ...column('vendorStatus', (s: StreamRecord) => s.vendorStatus) }),
+    version: t.int(column('version', (s: StreamRecord) => s.version)),
     ...own.afterVersion,
-    failureReason: t.string({ nullable: true, resolve: (s) => record(s).failureReason }),
-    startedAt: date((s) => s.startedAt),
-    stoppedAt: date((s) => s.stoppedAt),
-    createdAt: t.field({ type: 'DateTime', resolve: (s) => record(s).createdAt }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (s) => record(s).updatedAt }),
+    failureReason: t.string({ nullable: true, ...column('failureReason', (s: StreamRecord) => s.failureReason) }),
+    startedAt: t.field({ type: 'DateTime', nullable: true, ...column('startedAt', (s: StreamRecord) => s.startedAt) }),
+    stoppedAt: t.field({ type: 'DateTime', nullable: true, ...column('stoppedAt', (s: StreamRecord) => s.stoppedAt) }),
+    createdAt: t.field({ type: 'DateTime', ...column('createdAt', (s: StreamRecord) => s.createdAt) }),
+    updatedAt: t.field({ type: 'DateTime', ...column('updatedAt', (s: StreamRecord) => s.updatedAt) }),
     changeCursor: t.string({
       description: 'Opaque position of this state in the change log: pass it as `after` to resume from it.',
       // The state shown is also the state at any later position without a change of it: a cursor
@@ -83,6 +83,22 @@ export function streamFields<K extends StreamKind, Own extends object>(
       resolve: (s, { last }, ctx) => ctx.loaders.history(kind, historyLength(last)).load(record(s).id),
     }),
   };
+}
+
+/** Fields of a record its snapshot holds as they are (not the position, nor the ingest stream key). */
+type ColumnField = Exclude<(typeof ROW_FIELDS)[number], 'changePosition' | 'ingestStreamKey'>;
+
+/**
+ * A field whose value is the record's `field`, as `resolve` answers it, declared that element of
+ * the record's row (row-text.ts) so that a replayed change's frame may take it from the snapshot's
+ * text as it is (fanout/row-splice.ts). test/store-changelog-rows.test.ts checks each declared
+ * field's resolver against its row element. (One resolver per field, not one made here for all:
+ * a property read shared by every field would be megamorphic, and queries read these too.)
+ */
+export function column<F extends ColumnField, S, V>(field: F, resolve: (s: S) => V) {
+  const declared: RowColumn = { index: ROW_FIELDS.indexOf(field) };
+  if (ROW_TIMES.has(field)) declared.time = true;
+  return { resolve, extensions: { [ROW_COLUMN]: declared } };
 }
 
 /** The stream's entity, connection, queries, start/stop mutations and change subscription. */

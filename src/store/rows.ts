@@ -15,6 +15,33 @@ export const RECORD_COLUMNS: Record<StreamKind, string> = {
 };
 
 /**
+ * The record field each element of a stream row holds (fromRow's mapping, RECORD_COLUMNS' order);
+ * the four times are epoch milliseconds in the row, Dates in the record.
+ */
+export const ROW_FIELDS = [
+  'id',
+  'provider',
+  'roomId',
+  'externalId',
+  'sessionId',
+  'status',
+  'vendorStatus',
+  'version',
+  'failureReason',
+  'idempotencyKey',
+  'startedAt',
+  'stoppedAt',
+  'createdAt',
+  'updatedAt',
+  'changePosition',
+  'playbackUrl',
+  'ingestRtmpUrl',
+  'ingestStreamKey',
+  'ingestWhipUrl',
+] as const;
+export const ROW_TIMES: ReadonlySet<string> = new Set(['startedAt', 'stoppedAt', 'createdAt', 'updatedAt']);
+
+/**
  * A stream row: RECORD_COLUMNS in order, as a raw statement or `json_array` gives them (times in
  * epoch milliseconds).
  */

@@ -294,7 +294,7 @@ export interface ChangeLogStore {
   /**
    * Up to `limit` applied changes of `kind` matching `filter` with a position above `after`, in
    * position order. Each stream's state is its snapshot at that change (the ingest stream key,
-   * never kept in history, comes from the current row).
+   * never kept in history, from the current row), made when first read (logged-record.ts).
    */
   after<K extends StreamKind>(kind: K, filter: ChangeFilter, after: number, limit: number): Promise<LoggedChange<K>[]>;
   /** Up to `limit` applied changes of both kinds after `after`, in position order (one read, not one a kind). */

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, type SQL, sql } from 'drizzle-orm';
 import type { StreamKind } from '../../domain/status.js';
 import type { LivestreamRecord, RecordOf } from '../../domain/types.js';
-import { fromRow, type StreamRow } from '../rows.js';
+import { loggedRecord, recordFromText } from '../logged-record.js';
 import type { ChangeFilter, LoggedChange, TailedChange } from '../types.js';
 import { preparedFor } from './prepared.js';
 import { RECORD_FIELDS, type StreamTable, TABLES } from './records.js';
@@ -29,16 +29,14 @@ export class PgChangeLog {
         : await ALL_AFTER[kind](this.x()).execute({ after, limit });
     return rows.map(({ position, snapshot, status, vendorStatus, version, current }) => {
       const now = current as unknown as RecordOf<K>;
-      // Every applied row written on PostgreSQL has its snapshot; the current row is the fallback.
-      const stream =
-        snapshot === null
-          ? ({ ...now, status, vendorStatus, version } as RecordOf<K>)
-          : fromRow(kind, JSON.parse(snapshot) as StreamRow);
-      stream.changePosition = position;
       // The ingest stream key is never kept in history: it comes from the current row.
-      if (kind === 'livestream') {
-        (stream as LivestreamRecord).ingestStreamKey = (now as LivestreamRecord).ingestStreamKey;
-      }
+      const streamKey = kind === 'livestream' ? (now as LivestreamRecord).ingestStreamKey : null;
+      // Every applied row written on PostgreSQL has its snapshot, made the record when first read
+      // (logged-record.ts); the current row is the fallback.
+      if (snapshot !== null) return { position, stream: loggedRecord(kind, position, snapshot, streamKey, true) };
+      const stream = { ...now, status, vendorStatus, version } as RecordOf<K>;
+      stream.changePosition = position;
+      if (kind === 'livestream') (stream as LivestreamRecord).ingestStreamKey = streamKey;
       return { position, stream };
     });
   }
@@ -56,9 +54,7 @@ export class PgChangeLog {
         if (change) changes.push({ kind, ...change } as TailedChange);
         continue;
       }
-      const stream = fromRow(kind as StreamKind, JSON.parse(snapshot) as StreamRow);
-      stream.changePosition = position;
-      if (kind === 'livestream') (stream as LivestreamRecord).ingestStreamKey = streamKey;
+      const stream = recordFromText(kind as StreamKind, position, snapshot, streamKey);
       changes.push({ kind, position, stream } as TailedChange);
     }
     return changes;

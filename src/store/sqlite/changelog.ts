@@ -1,12 +1,13 @@
 import type { StreamKind } from '../../domain/status.js';
-import type { LivestreamRecord } from '../../domain/types.js';
+import { loggedRecord, recordFromText } from '../logged-record.js';
 import type { ChangeFilter, LoggedChange, TailedChange } from '../types.js';
 import type { OpenedDatabase, Statement } from './database.js';
-import { fromRow, RECORD_COLUMNS, type StreamRow, TABLE_NAMES } from './rows.js';
+import { RECORD_COLUMNS, TABLE_NAMES } from './rows.js';
 
 /**
  * A log row: position, the stream's row as JSON (its snapshot, else the current row with that
- * event's status), and the current ingest stream key (a livestream's; history never keeps it).
+ * event's status, after a space: see `read`), and the current ingest stream key (a livestream's;
+ * history never keeps it).
  */
 type LogRow = [position: number, row: string, streamKey: string | null];
 
@@ -48,9 +49,12 @@ export class SqliteChangeLog {
         .map((column) => (EVENT_COLUMNS.has(column) ? `e.${column}` : `s.${column}`))
         .join(', ');
       // Three columns, the row as one JSON text: each value a column gives is made a JS value by
-      // better-sqlite3 (bench/README.md, "Catch-up", 2026-12-05 evening session).
+      // better-sqlite3 (bench/README.md, "Catch-up", 2026-12-05 evening session). A row put
+      // together by `json_array` starts with a space (JSON allows it), which tells it from a
+      // snapshot (`JSON.stringify`'s text, which a frame may splice: logged-record.ts) without a
+      // column more.
       statement = this.opened.prepare<LogRow>(
-        `select e.id, coalesce(e.snapshot, json_array(${current})), ${streamKey} ` +
+        `select e.id, coalesce(e.snapshot, ' ' || json_array(${current})), ${streamKey} ` +
           `from "status_events" e join "${TABLE_NAMES[kind]}" s on s.id = e.stream_id ` +
           `where ${conditions.join(' and ')} order by e.id limit @limit`,
         'arrays',
@@ -60,30 +64,43 @@ export class SqliteChangeLog {
     return statement;
   }
 
+  /** Each change's record is made from its row's text when first read (logged-record.ts). */
   after<K extends StreamKind>(kind: K, filter: ChangeFilter, after: number, limit: number): LoggedChange<K>[] {
+    const rows = this.rows(kind, filter, after, limit);
+    const changes: LoggedChange<K>[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const [position, text, streamKey] = rows[i] as LogRow;
+      const snapshot = text.charCodeAt(0) === 91; // `[`: not put together by SQL
+      changes[i] = { position, stream: loggedRecord(kind, position, text, streamKey, snapshot) };
+    }
+    return changes;
+  }
+
+  /** As `after`, each record made at once: the tailer publishes them to every live subscriber. */
+  private records<K extends StreamKind>(kind: K, after: number, limit: number): LoggedChange<K>[] {
+    const rows = this.rows(kind, {}, after, limit);
+    const changes: LoggedChange<K>[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const [position, text, streamKey] = rows[i] as LogRow;
+      changes[i] = { position, stream: recordFromText(kind, position, text, streamKey) };
+    }
+    return changes;
+  }
+
+  private rows(kind: StreamKind, filter: ChangeFilter, after: number, limit: number): LogRow[] {
     const params: Record<string, unknown> = { kind, after, limit };
     if (filter.id) params.id = filter.id;
     if (filter.provider) params.provider = filter.provider;
     if (filter.roomId) params.roomId = filter.roomId;
-    const rows = this.read(kind, filter).all(params);
-    const changes: LoggedChange<K>[] = new Array(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i] as LogRow;
-      const position = row[0];
-      const stream = fromRow(kind, JSON.parse(row[1]) as StreamRow);
-      stream.changePosition = position;
-      if (kind === 'livestream') (stream as LivestreamRecord).ingestStreamKey = row[2];
-      changes[i] = { position, stream };
-    }
-    return changes;
+    return this.read(kind, filter).all(params);
   }
 
   tail(after: number, limit: number): TailedChange[] {
     // Two reads in one process cost no round trip: each kind's page, merged by position, the
     // first `limit` kept (the rest is read again after the last one kept).
     const changes: TailedChange[] = [
-      ...this.after('livestream', {}, after, limit).map((change) => ({ kind: 'livestream' as const, ...change })),
-      ...this.after('recording', {}, after, limit).map((change) => ({ kind: 'recording' as const, ...change })),
+      ...this.records('livestream', after, limit).map((change) => ({ kind: 'livestream' as const, ...change })),
+      ...this.records('recording', after, limit).map((change) => ({ kind: 'recording' as const, ...change })),
     ];
     changes.sort((a, b) => a.position - b.position);
     return changes.length > limit ? changes.slice(0, limit) : changes;
