@@ -61,6 +61,7 @@ async function twoGroups(
   const own = Array.from({ length: MAX_GROUP - 1 }, (_, i) => `${prefix}-${i}`);
   for (const id of own) await one.streams.insert('livestream', streamRow(id));
   const settled: boolean[] = [];
+  let done = 0;
   const track = (promise: Promise<unknown>, i: number) =>
     promise.finally(() => {
       settled[i] = true;
@@ -71,16 +72,26 @@ async function twoGroups(
       await held.opened;
       return version;
     }),
-    ...own.map((id) => one.groupTransaction(() => change(one, id, published))),
+    ...own.map((id) =>
+      one.groupTransaction(async () => {
+        const version = await change(one, id, published);
+        done++;
+        return version;
+      }),
+    ),
   ];
   const second = next.map((fn) => one.groupTransaction(fn));
   const all = Promise.allSettled([...first, ...second].map(track));
-  // The second group's BEGIN and lock are in PostgreSQL, waiting for the first group to end.
-  await waitFor(async () => (await waitingForLock(two)) === 1);
-  // Nothing of the second group can have been answered: its statements run after the first's commit.
-  expect(settled.slice(MAX_GROUP).filter(Boolean)).toEqual([]);
-  await whileBoth();
-  held.open();
+  try {
+    // The first group's other members are done (it waits for member 0 alone), and the second
+    // group's BEGIN and lock are in PostgreSQL, waiting for the first group to end.
+    await waitFor(async () => done === own.length && (await waitingForLock(two)) === 1);
+    // Nothing of the second group can have been answered: its statements run after the first's commit.
+    expect(settled.slice(MAX_GROUP).filter(Boolean)).toEqual([]);
+    await whileBoth();
+  } finally {
+    held.open();
+  }
   return all;
 }
 
