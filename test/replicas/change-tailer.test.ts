@@ -4,7 +4,7 @@ import type { StreamKind } from '../../src/domain/status.js';
 import { ChangeTailer } from '../../src/replicas/change-tailer.js';
 import type { PostgresStore } from '../../src/store/postgres/store.js';
 import { waitFor } from '../helpers.js';
-import { STREAM_AT, streamRow, type TwoReplicas, twoReplicas } from './stores.js';
+import { streamRow, type TwoReplicas, twoReplicas, writeNextVersion } from './stores.js';
 
 /**
  * The change-log tailer without Redis: this replica's own commits wake a read at once, and a
@@ -21,23 +21,7 @@ async function change(store: PostgresStore, kind: StreamKind, id: string): Promi
   return store.transaction(async () => {
     const current = await store.streams.get(kind, id);
     if (!current) throw new Error(`no stream ${id}`);
-    const version = current.version + 1;
-    return store.history.appendChange(
-      {
-        streamKind: kind,
-        streamId: id,
-        status: 'LIVE',
-        vendorStatus: `v${version}`,
-        source: 'WEBHOOK',
-        version,
-        applied: true,
-        eventId: null,
-        payload: null,
-        snapshot: { ...current, version, vendorStatus: `v${version}` },
-        at: STREAM_AT,
-      },
-      { version, vendorStatus: `v${version}` },
-    );
+    return (await writeNextVersion(store, kind, current)).position;
   });
 }
 

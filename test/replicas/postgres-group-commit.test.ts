@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PostgresStore } from '../../src/store/postgres/store.js';
-import { STREAM_AT, streamRow, type TwoReplicas, twoReplicas } from './stores.js';
+import { change, STREAM_AT, streamRow, type TwoReplicas, twoReplicas } from './stores.js';
 
 /**
  * The PostgreSQL group commit (src/store/postgres/group.ts): concurrent `groupTransaction`s share
@@ -15,40 +15,6 @@ let one: PostgresStore;
 let two: PostgresStore;
 const at = STREAM_AT;
 const stream = (id: string) => streamRow(id);
-
-/**
- * One applied change of stream `id` as the lifecycle writes it: read (locked), the vendor's event
- * id checked unless none, history and row in one write. Answers the version made (0: a duplicate).
- */
-async function change(
-  store: PostgresStore,
-  id: string,
-  published: number[] = [],
-  eventId: string | null = null,
-): Promise<number> {
-  const current = await store.streams.get('livestream', id);
-  if (!current) throw new Error(`no stream ${id}`);
-  if (eventId && (await store.history.has('livestream', id, eventId))) return 0;
-  const version = current.version + 1;
-  const position = await store.history.appendChange(
-    {
-      streamKind: 'livestream',
-      streamId: id,
-      status: 'LIVE',
-      vendorStatus: `v${version}`,
-      source: 'WEBHOOK',
-      version,
-      applied: true,
-      eventId,
-      payload: null,
-      snapshot: { ...current, version, vendorStatus: `v${version}` },
-      at,
-    },
-    { version, vendorStatus: `v${version}` },
-  );
-  store.afterCommit(() => published.push(position));
-  return version;
-}
 
 beforeAll(async () => {
   replicas = await twoReplicas();

@@ -55,14 +55,14 @@ export async function openPostgres(config: PostgresConfig, logger: Logger): Prom
 
 /**
  * The pool of one replica on `DATABASE_URL` (no connection is opened until a query asks for one);
- * `pipelined`: one connection whose statements are sent without waiting for the answers of those
- * before (the group commit's, group.ts).
+ * `pipelined` (a count): that many connections whose statements are sent without waiting for the
+ * answers of those before (the group commit's, group.ts).
  */
-export function createPool(config: PostgresConfig, logger: Logger, pipelined = false): pg.Pool {
+export function createPool(config: PostgresConfig, logger: Logger, pipelined = 0): pg.Pool {
   const pool = new pg.Pool({
     connectionString: config.url,
-    max: pipelined ? 1 : config.poolSize,
-    pipeline: pipelined,
+    max: pipelined > 0 ? pipelined : config.poolSize,
+    pipeline: pipelined > 0,
     connectionTimeoutMillis: config.connectTimeoutMs,
     statement_timeout: config.statementTimeoutMs,
     // A transaction left open by a dead request must not hold row locks (or the change-log lock).
@@ -82,7 +82,7 @@ export function createPool(config: PostgresConfig, logger: Logger, pipelined = f
   // fail anyway (StoreUnavailableError to the caller), and the pool drops it when it is released.
   pool.on('connect', (client) => {
     client.on('error', () => {});
-    if (pipelined) batchWritesPerTurn(client);
+    if (pipelined > 0) batchWritesPerTurn(client);
   });
   return pool;
 }

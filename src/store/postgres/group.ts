@@ -13,6 +13,14 @@ import {
 /** Most members one group commit holds: it bounds how long the first of them waits for the commit. */
 export const MAX_GROUP = 64;
 
+/**
+ * Groups in flight at once per process, each on a connection of its own: the one writers join,
+ * and the one before it, committing. The next group's BEGIN, lock and members' statements are
+ * sent while the previous one commits; PostgreSQL runs them as soon as that COMMIT releases the
+ * change-log lock, so the new group's rounds overlap the previous flush instead of following it.
+ */
+export const GROUPS_IN_FLIGHT = 2;
+
 const LOCK = `select pg_advisory_xact_lock(${CHANGE_LOG_LOCK_KEY.toString()})`;
 
 interface Member {
@@ -37,20 +45,30 @@ interface Member {
  *
  * The change-log lock is the group's first statement, before any member's first row lock, delivery
  * or history row: a group never holds a row another writer waits for while waiting for the lock.
- * One group runs at a time per process; writers arriving meanwhile join it (up to MAX_GROUP) or
- * the next. Members run without savepoints (transactions nested in them too): when one fails, the
- * group rolls back, the failing member runs again alone (with savepoints, as any transaction) and
- * the others in the next group, so one bad member never costs the others their acknowledgement and
- * nothing of a failed attempt is kept. A database that cannot be reached fails every member of the
- * group (StoreUnavailableError): nothing of it is durable.
+ * Writers join the open group as they arrive (up to MAX_GROUP) until its members are done; the
+ * group then commits, and writers arriving meanwhile open the next group on the other connection
+ * (GROUPS_IN_FLIGHT). That group's statements wait in PostgreSQL behind its lock until the previous
+ * group has committed, so two groups never hold rows at once: a member of the next group reads
+ * the rows the previous one left, committed. Members run without savepoints (transactions nested
+ * in them too): when one fails, the group rolls back, the failing member runs again alone (with
+ * savepoints, as any transaction) and the others in a next group, so one bad member never costs the
+ * others their acknowledgement and nothing of a failed attempt is kept; no group starts while it
+ * runs alone. A database that cannot be reached fails every member of the group
+ * (StoreUnavailableError): nothing of it is durable.
  */
 export class GroupCommit {
   private readonly queue: Member[] = [];
-  private running = false;
+  /** The group writers join, while its members run. */
+  private open: Group | undefined;
+  private inFlight = 0;
+  /** A failed group's member running alone: no group starts meanwhile. */
+  private isolating = 0;
+  /** Settles once the last group started holds the change-log lock (or could not take it). */
+  private locked: Promise<unknown> = Promise.resolve();
   private readonly executors = new WeakMap<pg.PoolClient, Executor>();
 
   constructor(
-    /** A pool of one pipelined connection, the group's own. */
+    /** A pool of GROUPS_IN_FLIGHT pipelined connections, the groups' own. */
     private readonly pool: pg.Pool,
     private readonly transactions: PgTransactions,
     private readonly over: (client: pg.PoolClient) => Executor,
@@ -60,16 +78,22 @@ export class GroupCommit {
   run<T>(fn: () => Promise<T>, alone: (fn: () => Promise<T>) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ fn, alone: () => alone(fn), resolve: resolve as (value: unknown) => void, reject });
-      if (!this.running) void this.drain();
+      this.pump();
     });
   }
 
-  private async drain(): Promise<void> {
-    this.running = true;
-    try {
-      while (this.queue.length > 0) await this.commitOne();
-    } finally {
-      this.running = false;
+  /** Queued writers join the open group, or open the next one if a connection is free for it. */
+  private pump(): void {
+    if (this.open && !this.open.take(this.queue)) this.open = undefined;
+    while (this.queue.length > 0 && !this.open && this.inFlight < GROUPS_IN_FLIGHT && this.isolating === 0) {
+      const group = new Group(this.transactions, () => {
+        if (this.open === group) this.open = undefined;
+        this.pump();
+      });
+      this.open = group;
+      this.inFlight++;
+      if (!group.take(this.queue)) this.open = undefined;
+      void this.commit(group);
     }
   }
 
@@ -83,86 +107,63 @@ export class GroupCommit {
   }
 
   /** One group: never throws, settles every member it took (or hands it back to the queue). */
-  private async commitOne(): Promise<void> {
-    // Taken before connecting: if the database cannot be reached, these are the ones told so
-    // (left in the queue, the drain would try again at once, for ever).
-    const members: Member[] = this.queue.splice(0, MAX_GROUP);
-    const states: GroupMember[] = [];
-    const frames: Frame[] = [];
-    const values: unknown[] = [];
-    const group: GroupState = { failed: false, failedBy: null, rows: new Map(), tags: [] };
-    const shared = { committed: [] as (() => void)[], positions: [] as number[] };
+  private async commit(group: Group): Promise<void> {
     let client: pg.PoolClient | undefined;
     let committed = false;
     let error: unknown;
+    // Groups take the lock in the order they started: sent at once on two connections, the later
+    // one could reach it first.
+    const previous = this.locked;
+    let lockTaken = () => {};
+    this.locked = new Promise<void>((resolve) => {
+      lockTaken = resolve;
+    });
     try {
       client = await this.pool.connect();
+      await previous;
       const tx = this.executor(client);
       this.log('begin');
       this.log(LOCK);
       // Pipelined with the members' first statements, which PostgreSQL runs after them: no
       // round trip of its own. If either fails, so do the members' statements (and the group).
       const begun = Promise.all([client.query('begin'), client.query(LOCK)]);
-      begun.catch(() => {});
-      await new Promise<void>((done) => {
-        let running = 0;
-        const start = (i: number) => {
-          const member = members[i] as Member;
-          const state: GroupMember = { waitingFor: null, waiters: [], position: 0 };
-          const frame: Frame = { tx, ...shared, open: true, group, member: state };
-          states.push(state);
-          frames.push(frame);
-          running++;
-          this.transactions.within(frame, member.fn).then(
-            (value) => {
-              values[i] = value;
-              settled(state);
-            },
-            () => {
-              fail(frame);
-              settled(state);
-            },
-          );
-        };
-        const settled = (state: GroupMember) => {
-          for (const [key, holder] of group.rows) if (holder === state) group.rows.delete(key);
-          for (const wake of state.waiters.splice(0)) wake();
-          running--;
-          fill();
-          if (running === 0) done();
-        };
-        // Writers that arrive while the group runs join it.
-        const fill = () => {
-          while (!group.failed && members.length < MAX_GROUP && this.queue.length > 0) {
-            start(members.push(this.queue.shift() as Member) - 1);
-          }
-        };
-        for (let i = 0; i < members.length; i++) start(i);
-        fill();
-        if (running === 0) done();
-      });
-      for (const frame of frames) frame.open = false;
+      begun.then(lockTaken, lockTaken);
+      await group.runMembers(tx);
       await begun;
-      const end = group.failed ? 'rollback' : 'commit';
+      const end = group.state.failed ? 'rollback' : 'commit';
       this.log(end);
       const ended = await client.query(end);
       // COMMIT of a transaction that a failed statement aborted answers ROLLBACK, not an error.
-      committed = !group.failed && ended.command === 'COMMIT';
+      committed = !group.state.failed && ended.command === 'COMMIT';
     } catch (caught) {
       error = caught;
     } finally {
-      for (const frame of frames) frame.open = false;
+      lockTaken();
+      // Taken before connecting, the members are the ones told if the database cannot be reached
+      // (left queued, the next group would try again at once, for ever): none joins any more.
+      group.close();
       // A connection whose transaction did not end cleanly is not reused.
       client?.release(error !== undefined);
+      this.inFlight--;
     }
+    try {
+      await this.settle(group, committed, error);
+    } finally {
+      this.pump();
+    }
+  }
+
+  private async settle(group: Group, committed: boolean, error: unknown): Promise<void> {
+    const { members, shared } = group;
     if (committed) {
       // Callbacks (publications) run in change-log order, as their members wrote it.
-      const order = shared.committed.map((_, i) => i).sort((a, b) => (group.tags[a] ?? 0) - (group.tags[b] ?? 0));
+      const tags = group.state.tags;
+      const order = shared.committed.map((_, i) => i).sort((a, b) => (tags[a] ?? 0) - (tags[b] ?? 0));
       this.transactions.order.settle(
         shared.positions,
         order.map((i) => shared.committed[i] as () => void),
       );
-      for (const [i, member] of members.entries()) member.resolve(values[i]);
+      for (const [i, member] of members.entries()) member.resolve(group.values[i]);
       return;
     }
     this.transactions.order.settle(shared.positions, null);
@@ -170,15 +171,104 @@ export class GroupCommit {
       for (const member of members) member.reject(classify(error));
       return;
     }
-    const failedAt = group.failedBy ? states.indexOf(group.failedBy) : -1;
-    if (failedAt >= 0) {
-      // The failing member alone; the others (rolled back with it) in the next group.
-      const [failing] = members.splice(failedAt, 1);
-      this.queue.unshift(...members);
-      if (failing) await settleAlone(failing);
-      return;
+    const failedAt = group.state.failedBy ? group.states.indexOf(group.state.failedBy) : -1;
+    this.isolating++;
+    try {
+      if (failedAt >= 0) {
+        // The failing member alone; the others (rolled back with it) in a next group.
+        const [failing] = members.splice(failedAt, 1);
+        this.queue.unshift(...members);
+        if (failing) await settleAlone(failing);
+        return;
+      }
+      for (const member of members) await settleAlone(member);
+    } finally {
+      this.isolating--;
     }
-    for (const member of members) await settleAlone(member);
+  }
+}
+
+/** One group's members and what they share: its transaction's state and what waits for its commit. */
+class Group {
+  readonly members: Member[] = [];
+  readonly states: GroupMember[] = [];
+  readonly values: unknown[] = [];
+  readonly state: GroupState = { failed: false, failedBy: null, rows: new Map(), tags: [] };
+  readonly shared = { committed: [] as (() => void)[], positions: [] as number[] };
+  private readonly frames: Frame[] = [];
+  private tx: Executor | undefined;
+  private running = 0;
+  private closed = false;
+  private done: (() => void) | undefined;
+
+  constructor(
+    private readonly transactions: PgTransactions,
+    /** Called once no writer can join any more. */
+    private readonly onClosed: () => void,
+  ) {}
+
+  /** Takes queued writers while it accepts them; answers whether it still does. */
+  take(queue: Member[]): boolean {
+    while (this.accepts() && queue.length > 0) this.add(queue.shift() as Member);
+    return this.accepts();
+  }
+
+  private accepts(): boolean {
+    return !this.closed && !this.state.failed && this.members.length < MAX_GROUP;
+  }
+
+  private add(member: Member): void {
+    const i = this.members.push(member) - 1;
+    if (this.tx) this.start(i);
+  }
+
+  /** Runs the members taken so far and those that join, until none is left running. */
+  runMembers(tx: Executor): Promise<void> {
+    this.tx = tx;
+    return new Promise<void>((done) => {
+      this.done = done;
+      for (let i = 0; i < this.members.length; i++) this.start(i);
+      if (this.running === 0) this.finish();
+    });
+  }
+
+  private start(i: number): void {
+    const member = this.members[i] as Member;
+    const state: GroupMember = { waitingFor: null, waiters: [], position: 0 };
+    const frame: Frame = { tx: this.tx as Executor, ...this.shared, open: true, group: this.state, member: state };
+    this.states[i] = state;
+    this.frames.push(frame);
+    this.running++;
+    this.transactions.within(frame, member.fn).then(
+      (value) => {
+        this.values[i] = value;
+        this.settled(state);
+      },
+      () => {
+        fail(frame);
+        this.settled(state);
+      },
+    );
+  }
+
+  private settled(state: GroupMember): void {
+    for (const [key, holder] of this.state.rows) if (holder === state) this.state.rows.delete(key);
+    for (const wake of state.waiters.splice(0)) wake();
+    this.running--;
+    if (this.running === 0) this.finish();
+  }
+
+  private finish(): void {
+    this.close();
+    this.done?.();
+  }
+
+  /** No writer joins any more, and flows that outlive the group's transaction run on the pool. */
+  close(): void {
+    for (const frame of this.frames) frame.open = false;
+    if (this.closed) return;
+    this.closed = true;
+    this.onClosed();
   }
 }
 

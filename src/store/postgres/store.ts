@@ -8,7 +8,7 @@ import { PgChangeLog } from './changelog.js';
 import { answers, createPool, migratePostgres, type PostgresConfig, type PostgresDb } from './connect.js';
 import { PgDeliveries } from './deliveries.js';
 import { classify, isDeadlock, isUniqueViolation } from './errors.js';
-import { GroupCommit } from './group.js';
+import { GROUPS_IN_FLIGHT, GroupCommit } from './group.js';
 import { PgAssets, PgHistory } from './history.js';
 import { PgPolls } from './polling.js';
 import { PgRetention } from './retention.js';
@@ -32,7 +32,7 @@ export class PostgresStore extends StoreBase implements Store {
   /** drizzle over the pool (tests read tables through it directly). */
   readonly db: PostgresDb;
   readonly pool: pg.Pool;
-  /** The group commit's own connection (pipelined). */
+  /** The group commit's own connections (pipelined), one per group in flight. */
   private readonly groupPool: pg.Pool;
   private readonly migrated: Promise<void>;
   private readonly transactions: PgTransactions;
@@ -43,7 +43,7 @@ export class PostgresStore extends StoreBase implements Store {
   constructor(config: PostgresConfig, logger: Logger) {
     super();
     this.pool = createPool(config, logger);
-    this.groupPool = createPool(config, logger, true);
+    this.groupPool = createPool(config, logger, GROUPS_IN_FLIGHT);
     const listeners = this.listeners;
     const statements = {
       logQuery(sql: string) {
