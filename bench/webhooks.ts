@@ -18,6 +18,7 @@ import {
 const SECRET = 'bench-webhook-secret';
 const HEADER = 'x-hms-webhook-secret';
 const SUBSCRIBERS = 1000;
+const QUICK_SUBSCRIBERS = 300;
 const RATE = 500;
 
 /**
@@ -63,9 +64,10 @@ export async function webhookIntake(
   // Each delivery concerns one subscriber, and a stream has two changes to give (LIVE, STOPPED).
   const types = ctx.quick ? ['hls.started.success'] : ['hls.started.success', 'hls.stopped.success'];
   // Enough streams that every delivery of the throughput rounds makes a change of its own.
-  const throughputStreams = ctx.quick ? 20_000 : 100_000;
-  // Quick: half the subscribers' rooms get a delivery (one second at 500/s).
-  const latencyDeliveries = ctx.quick ? SUBSCRIBERS / 2 : SUBSCRIBERS * types.length;
+  const throughputStreams = ctx.quick ? 8_000 : 100_000;
+  // Quick: 300 subscribers, half their rooms get a delivery (0.3 s at 500/s).
+  const subscribers = ctx.quick ? QUICK_SUBSCRIBERS : SUBSCRIBERS;
+  const latencyDeliveries = ctx.quick ? subscribers / 2 : subscribers * types.length;
   const dir = tempDir();
   // PostgreSQL: one fresh database for the service and one for the baseline, dropped at the end.
   const databases: TestDatabase[] =
@@ -103,7 +105,7 @@ export async function webhookIntake(
   // PostgreSQL: the CPU per delivery of the service, its backends and autocannon, and the rate they allow.
   const cpu = serviceDb ? new IntakeCpu(service, serviceDb.name) : null;
   try {
-    await service.call('seed', { count: throughputStreams + SUBSCRIBERS });
+    await service.call('seed', { count: throughputStreams + subscribers });
     const forged = await fetch(url, { method: 'POST', body: envelope('refused', 0), headers: { [HEADER]: 'wrong' } });
     if (forged.status !== 401) throw new Error(`a bad secret answered ${forged.status}, not 401`);
 
@@ -111,7 +113,10 @@ export async function webhookIntake(
     // The ceiling: the same requests, verified and parsed by a bare HTTP server that stores nothing.
     ceiling = await startChild('bare-webhook.ts', { HMS_WEBHOOK_HEADER: HEADER, HMS_WEBHOOK_SECRET: SECRET });
     const ceilingUrl = `http://127.0.0.1:${ceiling.port}/webhooks/hms`;
-    let sequence = 0;
+    // One count per server: the service's deliveries each get a stream of their own (the bare
+    // server's requests, many more, must not use up the service's streams, or later rounds would
+    // apply deliveries that change nothing).
+    const sequences = new Map<string, number>();
     const run = (duration: number, target = url) =>
       autocannon({
         url: target,
@@ -122,7 +127,8 @@ export async function webhookIntake(
             method: 'POST',
             headers: { 'content-type': 'application/json', [HEADER]: SECRET },
             setupRequest: (request) => {
-              const n = sequence++;
+              const n = sequences.get(target) ?? 0;
+              sequences.set(target, n + 1);
               return { ...request, body: envelope(`bench-${n}`, n % throughputStreams) };
             },
           },
@@ -167,14 +173,14 @@ export async function webhookIntake(
     // ── 2xx → subscriber's event, at 500 deliveries/s with 1,000 subscribers ──
     // The service's own listeners (webhook intake) count among its subscribers too.
     const own = await service.call<number>('subscribers');
-    const clients = await openClients(`ws://127.0.0.1:${service.port}/graphql`, SUBSCRIBERS, (j) => ({
+    const clients = await openClients(`ws://127.0.0.1:${service.port}/graphql`, subscribers, (j) => ({
       query: 'subscription($room: String!) { livestreamChanged(roomId: $room) { id status } }',
       variables: { room: `wh-room-${throughputStreams + j}` },
       concerned: true,
     }));
     try {
       // Every subscription registered before the first delivery, or an event could go unheard.
-      await waitForSubscriptions(service, own + SUBSCRIBERS);
+      await waitForSubscriptions(service, own + subscribers);
       await Promise.all(clients.processes.map((p) => p.call('collect')));
       const acknowledged = new Map<string, number>();
       const sends: Promise<void>[] = [];
@@ -184,8 +190,8 @@ export async function webhookIntake(
         while ((performance.now() - began) * (RATE / 1000) < j) {
           await new Promise((resolve) => setTimeout(resolve, 1));
         }
-        const i = throughputStreams + (j % SUBSCRIBERS);
-        const pass = Math.floor(j / SUBSCRIBERS);
+        const i = throughputStreams + (j % subscribers);
+        const pass = Math.floor(j / subscribers);
         const key = `wh-stream-${i}:${pass === 0 ? 'LIVE' : 'STOPPED'}`;
         sends.push(
           fetch(url, {
@@ -225,7 +231,7 @@ export async function webhookIntake(
   const prefix = engine === 'postgres' ? 'postgres_' : '';
   ctx.log(
     `webhooks (${engine}): 2xx → event p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms at ` +
-      `${achievedRate.toFixed(0)} deliveries/s with ${SUBSCRIBERS} subscribers; ${missing} missing (${refused} not answered 2xx)`,
+      `${achievedRate.toFixed(0)} deliveries/s with ${subscribers} subscribers; ${missing} missing (${refused} not answered 2xx)`,
   );
   return {
     [`${prefix}webhook_deliveries_per_s`]: ratioResult(
@@ -253,7 +259,7 @@ export async function webhookIntake(
       pass: missing === 0,
       unit: 'ms',
       note:
-        `${latencies.length} deliveries at ${achievedRate.toFixed(0)}/s (asked ${RATE}/s), ${SUBSCRIBERS} subscribers, ` +
+        `${latencies.length} deliveries at ${achievedRate.toFixed(0)}/s (asked ${RATE}/s), ${subscribers} subscribers, ` +
         `${missing} events missing (${refused} deliveries not answered 2xx); negative means the event arrived before the 2xx`,
     },
   };
