@@ -7,7 +7,8 @@
 // right after a round of its deliveries (what it leaves to do afterwards; `--after=0` leaves those out). Rotating short rounds
 // spreads the machine's drift over every condition alike. Prints each condition's median and
 // quartiles of raw inserts/s, and what the running service did meanwhile (CPU, wake-ups).
-// Written for issue 11's open question (bench/README.md, "SQLite intake, 2026-12-06 session").
+// Written for issue 11's open question (bench/README.md, "SQLite intake against efa62df: why the
+// baselines differed").
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -57,6 +58,7 @@ try {
       HMS_ACCESS_KEY: 'k',
       HMS_APP_SECRET: 's',
       HMS_WEBHOOK_SECRET: 'secret',
+      BENCH_RETENTION: 'off',
     });
     services.push({ name: i === 0 ? 'this tree' : tree, server, pid: server.child.pid as number, next: 0 });
     await server.call('seed', { count: STREAMS });

@@ -8,7 +8,8 @@
 // machine does: the service's CPU and write_bytes (/proc/<pid>/io), its -wal file's size, the
 // kernel's Dirty and Writeback memory, the disk's writes (/proc/diskstats). `--settle`: before each
 // raw-inserts round, wait until the service's process has been quiet (no CPU, no writes) for 500 ms.
-// Written for issue 11's open question (bench/README.md, "SQLite intake, 2026-12-06 session").
+// Written for issue 11's open question (bench/README.md, "SQLite intake against efa62df: why the
+// baselines differed").
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -139,6 +140,7 @@ async function once(tree: string): Promise<string[]> {
       HMS_APP_SECRET: 'bench-app-secret',
       HMS_WEBHOOK_HEADER: HEADER,
       HMS_WEBHOOK_SECRET: SECRET,
+      BENCH_RETENTION: 'off',
     }),
   ]);
   let ceiling: ChildServer | undefined;
