@@ -55,7 +55,7 @@ interface ChangeItem {
  * fields. The rows travel as one JSON array (`jsonb_to_recordset`), each member's answer matched
  * back by its place or its stream; each statement is prepared once per connection. A delivery was
  * two statements of its own (its read, its change), each paying node-postgres's and the backend's
- * work per statement (bench/README.md, "PostgreSQL intake, 2026-12-06 session").
+ * work per statement (bench/README.md, "PostgreSQL intake, 2026-12-06 session (batched members)").
  *
  * Failures stay the member's own where the group rule needs it: a stream row held by another
  * transaction is locked `FOR UPDATE SKIP LOCKED` and told apart (its newest row found, not locked),
