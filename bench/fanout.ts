@@ -171,7 +171,7 @@ const heapAndExternal = (m: NodeJS.MemoryUsage) => m.heapUsed + m.external;
  * a forced GC.
  */
 export async function fanOut(ctx: BenchContext): Promise<Record<string, BenchResult>> {
-  const count = ctx.quick ? 2000 : 19_000;
+  const count = ctx.quick ? 1500 : 19_000;
   const rounds = ctx.quick ? 3 : 7;
 
   // ── the service ──

@@ -36,7 +36,7 @@ function together(sets: FanOutClients[]): FanOutClients {
  * client processes), told to start at the same moment. Median of the rounds.
  */
 export async function replicaFanOut(ctx: BenchContext): Promise<Record<string, BenchResult>> {
-  const perReplica = ctx.quick ? 400 : 15_000;
+  const perReplica = ctx.quick ? 300 : 15_000;
   const rounds = ctx.quick ? 3 : 5;
   const count = perReplica * REPLICAS;
   const redis = await startRedisServer();
