@@ -59,11 +59,11 @@ function paced(url: string, first: number, count: number, tag: string): Promise<
 
 /**
  * Retention's cost to the live path: webhook p99 (time to the 2xx at RATE/s) while the service
- * prunes 1 million history rows of streams that ended 100 days ago (80,000 in quick mode),
+ * prunes 1 million history rows of streams that ended 100 days ago (120,000 in quick mode),
  * against the same measure just before, on the same database, in the same run.
  */
 export async function retentionPruning(ctx: BenchContext): Promise<Record<string, BenchResult>> {
-  const rows = ctx.quick ? 80_000 : 1_000_000;
+  const rows = ctx.quick ? 120_000 : 1_000_000;
   const seconds = ctx.quick ? 1.5 : 6;
   const perWindow = RATE * seconds;
   const dir = tempDir();
