@@ -171,7 +171,11 @@ const BY_EXTERNAL_ID = { livestream: byExternalId('livestream'), recording: byEx
 /** A stream by id, locked to the commit (inside a transaction) or only read. */
 function byId(kind: StreamKind) {
   const t: StreamTable = TABLES[kind];
-  const query = (x: Executor) => x.select(RECORD_FIELDS[kind]).from(t).where(eq(t.id, sql.placeholder('id')));
+  const query = (x: Executor) =>
+    x
+      .select(RECORD_FIELDS[kind])
+      .from(t)
+      .where(eq(t.id, sql.placeholder('id')));
   return {
     wait: preparedFor((x) => query(x).for('update').prepare(`${kind}_by_id_locked`)),
     nowait: preparedFor((x) => query(x).for('update', { noWait: true }).prepare(`${kind}_by_id_nowait`)),
