@@ -8,11 +8,18 @@ interface Start {
   readyMs: number;
   /** CPU time (user + system, all threads) the process had used when it was ready. */
   cpuMs: number;
+  /** NaN when not measured (quick mode measures it on its first start only). */
   rssMb: number;
 }
 
-/** Spawns a process and times it until `url` answers 200, then reads its resident memory. */
-async function coldStart(command: string, args: string[], env: Record<string, string>, path: string): Promise<Start> {
+/** Spawns a process and times it until `url` answers 200, then (if `rss`) reads its resident memory 1 s later. */
+async function coldStart(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  path: string,
+  rss = true,
+): Promise<Start> {
   const began = performance.now();
   const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: 'ignore' });
   try {
@@ -36,6 +43,7 @@ async function coldStart(command: string, args: string[], env: Record<string, st
     // Less sensitive than wall time to the other processes of a shared machine (USER_HZ = 100).
     const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
     const cpuMs = (Number(stat[11]) + Number(stat[12])) * 10;
+    if (!rss) return { readyMs, cpuMs, rssMb: Number.NaN };
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
     const rssKb = Number(status.match(/VmRSS:\s+(\d+)/)?.[1] ?? 0);
@@ -95,6 +103,8 @@ export async function coldStartAndMemory(ctx: BenchContext): Promise<{ start: Be
         ['--enable-source-maps', 'dist/main.js'],
         { PORT: port, DATABASE_URL: join(tempDir(), 'cold.sqlite'), LOG_LEVEL: 'silent' },
         '/readyz',
+        // Quick mode reads the idle RSS of its first start only (its 1 s wait is the start's own).
+        !ctx.quick || i === 0,
       ),
     );
     // The bare server is only the yardstick (≈ 0.1 s, steady): quick mode starts it once.
@@ -106,7 +116,7 @@ export async function coldStartAndMemory(ctx: BenchContext): Promise<{ start: Be
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
   const readyMs = median(ours.map((s) => s.readyMs));
   const bareMs = median(bare.map((s) => s.readyMs));
-  const rss = median(ours.map((s) => s.rssMb));
+  const rss = median(ours.map((s) => s.rssMb).filter((mb) => !Number.isNaN(mb)));
   const bareRss = median(bare.map((s) => s.rssMb));
   const cpuMs = median(ours.map((s) => s.cpuMs));
   const spread = (values: number[]) => `${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)}`;

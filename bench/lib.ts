@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { createTestDatabase, type TestDatabase } from '../test/support/postgres.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -79,6 +80,40 @@ export async function setUpEach<T, R>(
   }
   const settled = await Promise.allSettled(items.map(step));
   for (const result of settled) if (result.status === 'fulfilled') into.push(result.value);
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/**
+ * Quick mode drops the benchmarks' PostgreSQL databases together at the end of the run, not each
+ * as its benchmark ends: a DROP DATABASE waits for a checkpoint of the whole cluster, and five of
+ * them one after the other took 5.4–8.5 s at load 10 against 1.2–1.5 s together (bench/README.md,
+ * "Quick mode, 2026-12-06 session"). Nothing is connected to them meanwhile (their services stopped).
+ */
+let deferredDrops: (() => Promise<void>)[] | undefined;
+
+/** From now on a database from `benchDatabase` is dropped by `dropDeferredDatabases` (quick mode). */
+export function deferDatabaseDrops(): void {
+  deferredDrops ??= [];
+}
+
+/** A fresh PostgreSQL database for a benchmark (`createTestDatabase`); see `deferDatabaseDrops`. */
+export async function benchDatabase(): Promise<TestDatabase> {
+  const database = await createTestDatabase();
+  const drops = deferredDrops;
+  if (!drops) return database;
+  return {
+    ...database,
+    drop: async () => {
+      drops.push(database.drop);
+    },
+  };
+}
+
+/** Drops every database whose drop was deferred, side by side. */
+export async function dropDeferredDatabases(): Promise<void> {
+  const drops = deferredDrops?.splice(0) ?? [];
+  const settled = await Promise.allSettled(drops.map((drop) => drop()));
   const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failed) throw failed.reason;
 }

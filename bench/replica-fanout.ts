@@ -1,10 +1,10 @@
-import { createTestDatabase } from '../test/support/postgres.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { expectEverywhere, type FanOutClients, openClients, post, waitForSubscriptions } from './fanout.js';
 import {
   allOrRelease,
   type BenchContext,
   type BenchResult,
+  benchDatabase,
   type ChildServer,
   percentile,
   ratioResult,
@@ -36,11 +36,11 @@ function together(sets: FanOutClients[]): FanOutClients {
  * client processes), told to start at the same moment. Median of the rounds.
  */
 export async function replicaFanOut(ctx: BenchContext): Promise<Record<string, BenchResult>> {
-  const perReplica = ctx.quick ? 400 : 15_000;
+  const perReplica = ctx.quick ? 300 : 15_000;
   const rounds = ctx.quick ? 3 : 5;
   const count = perReplica * REPLICAS;
   const redis = await startRedisServer();
-  const database = await createTestDatabase();
+  const database = await benchDatabase();
   const ours: number[] = [];
   let sample = '';
   try {
@@ -115,16 +115,19 @@ export async function replicaFanOut(ctx: BenchContext): Promise<Record<string, B
   try {
     const sets: FanOutClients[] = [];
     try {
-      for (const server of servers) {
-        sets.push(
-          await openClients(
+      // Quick mode opens them side by side, as it does the replicas' sockets.
+      await setUpEach(
+        ctx.quick,
+        servers,
+        (server) =>
+          openClients(
             `ws://127.0.0.1:${server.port}`,
             perReplica,
             () => null,
             () => true,
           ),
-        );
-      }
+        sets,
+      );
       const clients = together(sets);
       const everyone = Array.from({ length: perReplica }, (_, j) => j);
       for (let r = -1; r < rounds; r++) {

@@ -1,10 +1,10 @@
-import { createTestDatabase } from '../test/support/postgres.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { type FanOutClients, openClients, post, waitForSubscriptions } from './fanout.js';
 import {
   allOrRelease,
   type BenchContext,
   type BenchResult,
+  benchDatabase,
   type ChildServer,
   percentile,
   ratioResult,
@@ -72,6 +72,36 @@ export async function replicaDelivery(ctx: BenchContext): Promise<Record<string,
   }
 }
 
+/**
+ * One livestream per room, ROOMS of them, on a fresh database: started through the API (two
+ * commits each under the change-log lock, one after the other across the 100: 6 s at load 10);
+ * quick mode seeds them in one transaction instead (the `seed` command, HMS streams in STARTING, as
+ * the webhook benchmark's), setup only: the changes measured go through the intake either way.
+ */
+async function seedRooms(
+  ctx: BenchContext,
+  committer: ChildServer,
+): Promise<{ ids: string[]; roomOf: (room: number) => string }> {
+  if (ctx.quick) {
+    await committer.call('seed', { count: ROOMS });
+    return {
+      ids: Array.from({ length: ROOMS }, (_, room) => `wh-stream-${room}`),
+      roomOf: (room) => `wh-room-${room}`,
+    };
+  }
+  const ids = await Promise.all(
+    Array.from({ length: ROOMS }, async (_, room) => {
+      const started = await post(
+        committer.port,
+        'mutation($room: String!) { startLivestream(input: { roomId: $room }) { ... on StartLivestreamSuccess { livestream { id } } } }',
+        { room: `replica-${room}` },
+      );
+      return started.data.startLivestream.livestream.id as string;
+    }),
+  );
+  return { ids, roomOf: (room) => `replica-${room}` };
+}
+
 /** One run: `cross` commits on one replica and subscribes on two others; `single` does all on one. */
 async function measure(
   ctx: BenchContext,
@@ -80,7 +110,7 @@ async function measure(
   seconds: number,
   rate: number,
 ): Promise<Delivery> {
-  const database = await createTestDatabase();
+  const database = await benchDatabase();
   const env = {
     DATABASE_URL: database.url,
     REDIS_URL: redisUrl,
@@ -100,16 +130,7 @@ async function measure(
     const perReplica = ctx.quick ? QUICK_SUBSCRIBERS_PER_REPLICA : SUBSCRIBERS_PER_REPLICA;
     const perHolder = (perReplica * 2) / holders.length;
 
-    const ids: string[] = await Promise.all(
-      Array.from({ length: ROOMS }, async (_, room) => {
-        const started = await post(
-          committer.port,
-          'mutation($room: String!) { startLivestream(input: { roomId: $room }) { ... on StartLivestreamSuccess { livestream { id } } } }',
-          { room: `replica-${room}` },
-        );
-        return started.data.startLivestream.livestream.id as string;
-      }),
-    );
+    const { ids, roomOf } = await seedRooms(ctx, committer);
     // Quick mode opens the two holders' sockets side by side (each holder accepts on a core).
     await setUpEach(
       ctx.quick,
@@ -118,7 +139,7 @@ async function measure(
         const own = await holder.call<number>('subscribers');
         const set = await openClients(`ws://127.0.0.1:${holder.port}/graphql`, perHolder, (j) => ({
           query: WATCH_ROOM,
-          variables: { room: `replica-${j % ROOMS}` },
+          variables: { room: roomOf(j % ROOMS) },
           concerned: true,
         }));
         await waitForSubscriptions(holder, own + perHolder);
@@ -171,7 +192,7 @@ async function measure(
  * one of these plus its statements under the lock, unless the store groups them in one commit.
  */
 async function serialCommitRate(): Promise<number> {
-  const database = await createTestDatabase();
+  const database = await benchDatabase();
   const bare = await startChild('bare-postgres.ts', { BENCH_DATABASE_URL: database.url });
   try {
     return await bare.call<number>('inserts', { seconds: 2, payload: 'x'.repeat(200) });

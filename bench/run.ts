@@ -12,7 +12,13 @@ import { callbackFanOut } from './callbacks.js';
 import { catchUp } from './catchup.js';
 import { coldStartAndMemory } from './coldstart.js';
 import { fanOut } from './fanout.js';
-import { type BenchContext, type BenchResult, startChildrenFrom } from './lib.js';
+import {
+  type BenchContext,
+  type BenchResult,
+  deferDatabaseDrops,
+  dropDeferredDatabases,
+  startChildrenFrom,
+} from './lib.js';
 import { queryThroughput } from './query.js';
 import { replicaFanOut } from './replica-fanout.js';
 import { replicaDelivery } from './replicas.js';
@@ -91,6 +97,8 @@ async function runAll(): Promise<void> {
   });
   // Quick mode's children start from a bundle, not through tsx: 15 service starts cost it its minute.
   if (quick) startChildrenFrom(await prepareBundle(ctx.log));
+  // Quick mode drops its PostgreSQL databases together once every benchmark is done.
+  if (quick) deferDatabaseDrops();
   let first = true;
   for (const name of Object.keys(BENCHES)) {
     if (only && !only.includes(name)) continue;
@@ -116,6 +124,11 @@ async function runAll(): Promise<void> {
     }
     Object.assign(results, medianRun(runs));
     times.push(`| ${name} | ${seconds.map((s) => s.toFixed(0)).join(', ')} |`);
+  }
+  if (quick) {
+    const dropping = Date.now();
+    await dropDeferredDatabases();
+    console.log(`PostgreSQL databases dropped in ${((Date.now() - dropping) / 1000).toFixed(1)} s`);
   }
 
   const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 1024 ** 3).toFixed(1)} GiB, Node ${process.version}, load average ${loadavg()

@@ -13,6 +13,18 @@
  */
 export const ROW_TEXT: unique symbol = Symbol('row text');
 
+/**
+ * The property under which a record the change log read answers `true` (store/logged-record.ts).
+ * Such a record is made for the one resumed subscription whose read it was: no other subscriber
+ * is ever handed it, so its result is not kept for sharing (fanout/subscription-execution.ts).
+ */
+export const ONE_READER: unique symbol = Symbol('one reader');
+
+/** Whether `source` is a record read from the log for one subscription (see ONE_READER). */
+export function isOneReaders(source: object): boolean {
+  return (source as { [ONE_READER]?: boolean })[ONE_READER] === true;
+}
+
 /** The JSON text of `source`'s row, when it is a record read as one (see ROW_TEXT). */
 export function rowTextOf(source: unknown): string | undefined {
   return typeof source === 'object' && source !== null ? (source as { [ROW_TEXT]?: string })[ROW_TEXT] : undefined;

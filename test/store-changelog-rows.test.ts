@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { GraphQLObjectType, GraphQLResolveInfo } from 'graphql';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LivestreamRecord } from '../src/domain/types.js';
-import { ROW_COLUMN, type RowColumn } from '../src/row-text.js';
+import { isOneReaders, ROW_COLUMN, type RowColumn } from '../src/row-text.js';
 import { getSchema } from '../src/schema/index.js';
 import { fromRow, ROW_FIELDS, ROW_TIMES, type StreamRow, toSnapshot } from '../src/store/rows.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
@@ -85,6 +85,10 @@ describe('the change log as a resumed subscription reads it (SQLite)', () => {
         { position: 3, stream: { ...base, version: 8, changePosition: 3 } },
         { position: 4, stream: { ...base, changePosition: 4 } },
       ]);
+      // Each is the resumed subscription's alone (its result is not kept for others to share:
+      // src/fanout/subscription-execution.ts); the tailer's changes go to every subscriber.
+      expect(changes.map((change) => isOneReaders(change.stream))).toEqual([true, true, true]);
+      expect((await store.changes.tail(0, 10)).some((change) => isOneReaders(change.stream))).toBe(false);
       expect(await store.changes.after('livestream', { roomId: 'room-1' }, 1, 1)).toEqual([changes[1]]);
       expect(await store.changes.after('livestream', { id: 'ls-1' }, 3, 10)).toEqual([changes[2]]);
       expect(await store.changes.after('livestream', { roomId: 'elsewhere' }, 0, 10)).toEqual([]);

@@ -1,4 +1,6 @@
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -6,7 +8,7 @@ import type { LivestreamRecord } from '../src/domain/types.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import type { Store } from '../src/store/types.js';
-import { tempDir, testDatabaseUrl } from './helpers.js';
+import { tempDir, testDatabaseUrl, waitFor } from './helpers.js';
 
 /**
  * The store's retention section, as every engine must answer it: batches bounded by `limit`, the
@@ -157,5 +159,49 @@ describe('the retention section', () => {
       processedAt: now,
     });
     expect(again.inserted).toBe(true);
+  });
+});
+
+describe('retention batches on a SQLite file', () => {
+  it('keep the automatic checkpoint off the event loop for the whole run, then restore it with the log checkpointed', async () => {
+    dir = tempDir();
+    const path = join(dir, 'background.sqlite');
+    const sqlite = new SqliteStore(path);
+    store = sqlite;
+    const autocheckpoint = () =>
+      sqlite.db.get<{ wal_autocheckpoint: number }>(sql.raw('PRAGMA wal_autocheckpoint')).wal_autocheckpoint;
+    const now = new Date();
+    for (let i = 0; i < 4; i++) await stream(sqlite, `old-${i}`, 'STOPPED', new Date(now.getTime() - 100 * DAY), 5);
+    await stream(sqlite, 'live', 'LIVE', now, 1);
+    const request = { before: new Date(now.getTime() - 90 * DAY), limit: 3, now };
+    expect(autocheckpoint()).toBe(1000);
+
+    // Between two batches a webhook's group commits: its COMMIT must not be the one that
+    // checkpoints (on the event loop), so the connection's automatic checkpoint stays off.
+    let pruned = 0;
+    for (let version = 2; ; version++) {
+      const batch = await sqlite.retention.pruneHistory('livestream', request);
+      if (batch.done) break;
+      pruned += batch.pruned;
+      await sqlite.groupTransaction(() => sqlite.streams.update('livestream', 'live', { version, updatedAt: now }));
+      expect(autocheckpoint()).toBe(0);
+    }
+    expect(pruned).toBe(20);
+
+    // The run over, the thread has checkpointed what it wrote and the setting is back.
+    await waitFor(() => autocheckpoint() === 1000);
+    const { log, checkpointed } = sqlite.db.get<{ log: number; checkpointed: number }>(
+      sql.raw('PRAGMA wal_checkpoint(PASSIVE)'),
+    );
+    expect(checkpointed).toBe(log);
+    await sqlite.close();
+    store = undefined;
+
+    // Durable: a new connection sees every batch and the last group commit.
+    const reopened = new SqliteStore(path);
+    store = reopened;
+    const events = await reopened.history.listFor('livestream', ['old-0', 'old-1', 'old-2', 'old-3'], 100);
+    expect(events.filter((e) => e.payload === null)).toHaveLength(20);
+    expect((await reopened.streams.get('livestream', 'live'))?.version).toBeGreaterThan(2);
   });
 });

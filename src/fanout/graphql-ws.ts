@@ -4,12 +4,12 @@
 // protocol has the text, and the protocol itself in protocol.ts. It also bounds what one socket
 // can make the server hold (`SocketLimits`).
 import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { CloseCode, DEPRECATED_GRAPHQL_WS_PROTOCOL, handleProtocols } from 'graphql-ws';
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 import { Connection, intern, type Operation, type ProtocolHooks } from './protocol.js';
 import type { Backlog } from './queue.js';
+import { writeTextFrames } from './ws-frames.js';
 
 /** What one socket may make the server hold or do (config: `WS_*`). */
 export interface SocketLimits {
@@ -129,7 +129,7 @@ export function useServer<E extends Extra>(
 
   ws.once('error', (error) => {
     logger.error({ err: error }, 'internal error emitted on the WebSocket server');
-    for (const client of ws.clients) client.close(CloseCode.InternalServerError, closeReason(error, isProd));
+    for (const client of ws.clients) closeSocket(client, CloseCode.InternalServerError, closeReason(error, isProd));
   });
 
   // One timer pings every socket once per `keepAlive`, a slice of them per tick; a socket that
@@ -177,29 +177,36 @@ export function useServer<E extends Extra>(
     backlogOf: (socket) => adapters.get(socket),
     async dispose() {
       if (heartbeat) clearInterval(heartbeat);
-      for (const client of ws.clients) client.close(1001, 'Going away');
+      for (const client of ws.clients) closeSocket(client, 1001, 'Going away');
       ws.removeAllListeners();
       await new Promise<void>((resolve, reject) => ws.close((error) => (error ? reject(error) : resolve())));
     },
   };
 }
 
-/** Sockets whose writes are held until the end of the current tick. */
-let corked: SocketAdapter[] = [];
+/** Sockets holding frames until the end of the current tick. */
+let holding: SocketAdapter[] = [];
 
-function flushCorked(): void {
-  const adapters = corked;
-  corked = [];
-  for (const adapter of adapters) adapter.uncork();
+function writeHeld(): void {
+  const adapters = holding;
+  holding = [];
+  for (const adapter of adapters) adapter.writeHeld();
 }
 
 /** Each open socket's adapter, for the listeners every socket shares. */
 const adapters = new WeakMap<WebSocket, SocketAdapter>();
 
+/** Closes a socket after the frames its connection holds (the close frame goes last). */
+function closeSocket(socket: WebSocket, code: number, reason: string): void {
+  const adapter = adapters.get(socket);
+  if (adapter) adapter.close(code, reason);
+  else socket.close(code, reason);
+}
+
 function onSocketError(this: WebSocket, error: Error): void {
   const adapter = adapters.get(this);
   adapter?.shared.settings.logger.warn({ err: error }, 'WebSocket error');
-  this.close(CloseCode.InternalServerError, closeReason(error, adapter?.isProd ?? true));
+  closeSocket(this, CloseCode.InternalServerError, closeReason(error, adapter?.isProd ?? true));
 }
 
 function onSocketMessage(this: WebSocket, data: unknown): void {
@@ -244,8 +251,13 @@ class SocketAdapter extends Connection<Extra> implements Backlog {
   /** Events queued for this socket's subscriptions, and what one is assumed to weigh. */
   private queuedEvents = 0;
   private eventBytes = MIN_EVENT_BYTES;
-  /** The `net` socket under `ws` while its writes are held (see `cork`). */
-  private corked: Duplex | null = null;
+  /**
+   * Operation frames handed over this tick, written together at its end (`writeHeld`), and their
+   * length; operations to tell once they are written (they were handed over past the mark).
+   */
+  private held: string[] | null = null;
+  private heldLength = 0;
+  private heldWaiters: Operation<Extra>[] | null = null;
 
   constructor(
     private readonly socket: WebSocket,
@@ -289,6 +301,7 @@ class SocketAdapter extends Connection<Extra> implements Backlog {
 
   send(data: string): Promise<void> {
     if (!this.maysend(data)) return Promise.resolve();
+    this.writeHeld();
     const socket = this.socket;
     const sent = new Promise<void>((resolve, reject) => {
       // A send cut short by the socket closing is no error of the operation.
@@ -301,36 +314,30 @@ class SocketAdapter extends Connection<Extra> implements Backlog {
   sendFrame(data: string, operation: Operation<Extra>): boolean {
     // Not sent (the socket is closing): the operation pulls no more; closing ends it.
     if (!this.maysend(data)) return false;
-    const socket = this.socket;
-    this.cork();
     // Below the mark the operation pulls its next result at once, and a burst (a replay's page)
-    // becomes one write; past it, it waits for this frame to be flushed. A failed write closes
-    // the socket, which ends the operation.
-    const room = socket.bufferedAmount < SEND_HIGH_WATER;
-    if (room) socket.send(data);
-    else socket.send(data, (error) => operation.sent(error && socket.readyState === socket.OPEN ? error : undefined));
+    // becomes one write at the end of the tick; past it, it waits for that write to be flushed. A
+    // failed write closes the socket, which ends the operation.
+    const room = this.socket.bufferedAmount + this.heldLength < SEND_HIGH_WATER;
+    if (this.held === null) {
+      this.held = [];
+      if (holding.push(this) === 1) process.nextTick(writeHeld);
+    }
+    this.held.push(data);
+    this.heldLength += data.length;
+    if (!room) this.heldWaiters = [...(this.heldWaiters ?? []), operation];
     this.checkBacklog();
     return room;
   }
 
-  /**
-   * Holds this socket's writes until the end of the tick (`flushCorked`): the frames sent meanwhile
-   * go out in one `writev` rather than one each (bench/README.md, "Catch-up", 2026-12-05 session).
-   */
-  private cork(): void {
-    if (this.corked) return;
-    const raw = (this.socket as unknown as { _socket?: Duplex })._socket;
-    if (!raw || raw.destroyed) return;
-    raw.cork();
-    this.corked = raw;
-    if (corked.push(this) === 1) process.nextTick(flushCorked);
-  }
-
-  /** Lets the writes held since `cork` go. */
-  uncork(): void {
-    const raw = this.corked;
-    this.corked = null;
-    raw?.uncork();
+  /** Writes the frames held this tick in one write (ws-frames.ts), before anything else it writes. */
+  writeHeld(): void {
+    const frames = this.held;
+    if (frames === null) return;
+    const waiters = this.heldWaiters;
+    this.held = null;
+    this.heldLength = 0;
+    this.heldWaiters = null;
+    writeTextFrames(this.socket, frames, waiters);
   }
 
   /** No `pong` before the acknowledgement. */
@@ -346,7 +353,7 @@ class SocketAdapter extends Connection<Extra> implements Backlog {
   }
 
   private checkBacklog(): void {
-    const held = this.socket.bufferedAmount + this.queuedEvents * this.eventBytes;
+    const held = this.socket.bufferedAmount + this.heldLength + this.queuedEvents * this.eventBytes;
     if (held <= this.shared.settings.limits.maxBufferedBytes || this.refused) return;
     this.shared.settings.logger.info({ held }, 'WebSocket closed: slow consumer');
     this.refuse(CLOSE_SLOW_CONSUMER, 'slow consumer');
@@ -358,6 +365,7 @@ class SocketAdapter extends Connection<Extra> implements Backlog {
    */
   private refuse(code: number, reason: string): void {
     this.refused = true;
+    this.writeHeld();
     this.socket.close(code, reason);
     // Its operations end now, not once the client completes the closing handshake (a client that
     // does not read may take 30 s): nothing more is pulled or built for it.
@@ -365,6 +373,7 @@ class SocketAdapter extends Connection<Extra> implements Backlog {
   }
 
   close(code?: number, reason?: string): void {
+    this.writeHeld();
     this.socket.close(code, reason);
   }
 
@@ -384,7 +393,7 @@ class SocketAdapter extends Connection<Extra> implements Backlog {
     // subscribing alike) share one string.
     this.handle(intern(String(data))).catch((error: unknown) => {
       this.shared.settings.logger.error({ err: error }, 'WebSocket message handling failed');
-      this.socket.close(CloseCode.InternalServerError, closeReason(error, this.isProd));
+      this.close(CloseCode.InternalServerError, closeReason(error, this.isProd));
     });
   }
 }

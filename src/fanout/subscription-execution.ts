@@ -19,6 +19,7 @@ import {
   subscriptionClosed,
   subscriptionOpened,
 } from '../observability/metrics.js';
+import { isOneReaders } from '../row-text.js';
 import { EventPlan } from './event-plan.js';
 import { ChangeQueue, type QueueMapper, type ReadyIterator } from './queue.js';
 
@@ -273,6 +274,10 @@ class SharedEventResults
   private resultOf(payload: unknown): Result {
     observeDelivery(payload);
     if (typeof payload !== 'object' || payload === null) return this.execute(payload);
+    // A change the log read for this subscription alone (a replay): no other subscriber pulls it,
+    // and a value kept with that record (a Proxy) takes V8's slow path for private fields, ≈ 170 ns
+    // a change (bench/README.md, "Catch-up", 2026-12-06 session).
+    if (isOneReaders(payload)) return this.execute(payload);
     const shared = sharedResult(payload, this.key);
     if (shared) return shared;
     const result = this.execute(payload);

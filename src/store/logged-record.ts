@@ -1,6 +1,6 @@
 import type { StreamKind } from '../domain/status.js';
 import type { LivestreamRecord, RecordOf, StreamRecord } from '../domain/types.js';
-import { ROW_TEXT } from '../row-text.js';
+import { ONE_READER, ROW_TEXT } from '../row-text.js';
 import { fromRow, ROW_FIELDS, type StreamRow } from './rows.js';
 
 /**
@@ -59,6 +59,7 @@ function recordOf(unread: Unread): StreamRecord {
 const handler: ProxyHandler<Unread> = {
   get(unread, key) {
     if (key === ROW_TEXT) return unread.spliceable ? unread.text : undefined;
+    if (key === ONE_READER) return true;
     const record = unread.record;
     if (record !== undefined) return Reflect.get(record, key);
     if (key === 'changePosition') return unread.changePosition;

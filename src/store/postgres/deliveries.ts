@@ -3,6 +3,8 @@ import type { ProviderId, StreamKind } from '../../domain/status.js';
 import type { RecordOf } from '../../domain/types.js';
 import type { RecordedFinding, StreamLookup } from '../finding.js';
 import type { DeliveryRecord, NewDelivery } from '../types.js';
+import type { GroupBatch } from './batch.js';
+import { rowHeld } from './errors.js';
 import { deliveryInsert, RECORD_FINDING } from './intake.js';
 import { preparedFor } from './prepared.js';
 import { webhookDeliveries as d } from './tables.js';
@@ -32,6 +34,8 @@ export class PgDeliveries {
       provider: ProviderId,
       externalId: string,
     ) => Promise<RecordOf<K> | undefined>,
+    /** The calling flow's group commit's batched statements (batch.ts), if it runs in one. */
+    private readonly batch: () => GroupBatch | undefined,
   ) {}
 
   async record(delivery: NewDelivery): Promise<{ inserted: boolean; id: number }> {
@@ -48,6 +52,19 @@ export class PgDeliveries {
   }
 
   async recordFinding<K extends StreamKind>(delivery: NewDelivery, find: StreamLookup<K>): Promise<RecordedFinding<K>> {
+    const batch = this.batch();
+    const { id, stream: read } = batch ? await batched(batch, delivery, find) : await this.alone(delivery, find);
+    if (id === null) return { inserted: false, id: 0, stream: undefined };
+    let stream = read;
+    // Another member of the group held the row: read again what that member left (streams.ts `findByExternalId`).
+    if (stream && (await this.hold(`${find.kind}:${stream.id}`))) {
+      stream = await this.findByExternalId(find.kind, find.provider, find.externalId);
+    }
+    return { inserted: true, id, stream };
+  }
+
+  /** The delivery's insert and its stream's read, one statement (intake.ts). */
+  private async alone<K extends StreamKind>(delivery: NewDelivery, find: StreamLookup<K>) {
     const rows = await RECORD_FINDING[find.kind][this.rowLock()](this.x()).execute({
       provider: delivery.provider,
       deliveryId: delivery.deliveryId,
@@ -63,13 +80,7 @@ export class PgDeliveries {
       delivery: number | null;
       id?: string | null;
     };
-    if (id === null) return { inserted: false, id: 0, stream: undefined };
-    let stream = found.id == null ? undefined : (found as unknown as RecordOf<K>);
-    // Another member of the group held the row: read again what that member left (streams.ts `findByExternalId`).
-    if (stream && (await this.hold(`${find.kind}:${stream.id}`))) {
-      stream = await this.findByExternalId(find.kind, find.provider, find.externalId);
-    }
-    return { inserted: true, id, stream };
+    return { id, stream: found.id == null ? undefined : (found as unknown as RecordOf<K>) };
   }
 
   async markProcessed(id: number, at: Date): Promise<void> {
@@ -148,4 +159,15 @@ export class PgDeliveries {
     const rows = await this.x().select({ n: count() }).from(d).where(eq(d.provider, provider));
     return rows[0]?.n ?? 0;
   }
+}
+
+/**
+ * In a group commit: with the other members' issued in the same turn, one statement (batch.ts).
+ * A stream row another transaction holds fails this member (and so its group): it runs again
+ * alone, waiting for the row, as every other writer does (transactions.ts `RowLock`).
+ */
+async function batched<K extends StreamKind>(batch: GroupBatch, delivery: NewDelivery, find: StreamLookup<K>) {
+  const found = await batch.find(find.kind, { delivery, provider: find.provider, externalId: find.externalId });
+  if (found.held) throw rowHeld(`${find.kind} of vendor id ${find.externalId}`);
+  return { id: found.delivery, stream: found.stream };
 }

@@ -54,3 +54,11 @@ export function isUniqueViolation(error: unknown): boolean {
 export function isDeadlock(error: unknown): boolean {
   return hasCode(error, '40P01');
 }
+
+/**
+ * A row another transaction holds, found by a group commit's batched read (batch.ts): the error
+ * FOR UPDATE NOWAIT raises (SQLSTATE 55P03, lock_not_available), which fails the group's member.
+ */
+export function rowHeld(what: string): Error {
+  return Object.assign(new Error(`could not obtain lock on the row of the ${what}`), { code: '55P03' });
+}

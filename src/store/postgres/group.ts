@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { GroupBatch } from './batch.js';
 import { CHANGE_LOG_LOCK_KEY } from './connect.js';
 import { classify, isUnreachable } from './errors.js';
 import {
@@ -122,6 +123,7 @@ export class GroupCommit {
       client = await this.pool.connect();
       await previous;
       const tx = this.executor(client);
+      group.state.batch = new GroupBatch(client, this.log);
       this.log('begin');
       this.log(LOCK);
       // Pipelined with the members' first statements, which PostgreSQL runs after them: no

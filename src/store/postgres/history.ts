@@ -4,12 +4,27 @@ import type { AssetInput, RecordingAssetRecord, StatusEventRecord } from '../../
 import { assetMatches, assetValues, rankedHistory, toEventRecords } from '../mappers.js';
 import { toSnapshot } from '../rows.js';
 import type { NewStatusEvent, StreamWrite } from '../types.js';
-import { changeOf, EVENT, setName } from './change.js';
+import type { GroupBatch } from './batch.js';
 import { CHANGE_LOG_LOCK_KEY } from './connect.js';
 import { preparedFor } from './prepared.js';
 import { writeOf } from './streams.js';
 import { recordingAssets, statusEvents } from './tables.js';
 import type { Executor } from './transactions.js';
+
+/** A history row's values, as placeholders named for NewStatusEvent's fields. */
+const EVENT = {
+  streamKind: sql.placeholder('streamKind'),
+  streamId: sql.placeholder('streamId'),
+  status: sql.placeholder('status'),
+  vendorStatus: sql.placeholder('vendorStatus'),
+  source: sql.placeholder('source'),
+  version: sql.placeholder('version'),
+  applied: sql.placeholder('applied'),
+  eventId: sql.placeholder('eventId'),
+  payload: sql.placeholder('payload'),
+  snapshot: sql.placeholder('snapshot'),
+  at: sql.placeholder('at'),
+};
 
 const insertEvent = preparedFor((x) =>
   x.insert(statusEvents).values(EVENT).returning({ id: statusEvents.id }).prepare('history_insert'),
@@ -46,6 +61,8 @@ export class PgHistory {
     private readonly locked: () => boolean,
     /** The stream update (streams.ts). */
     private readonly update: (kind: StreamKind, id: string, patch: StreamWrite) => Promise<void>,
+    /** The calling flow's group commit's batched statements (batch.ts), if it runs in one. */
+    private readonly batch: () => GroupBatch | undefined,
   ) {}
 
   async append(event: NewStatusEvent): Promise<number> {
@@ -81,36 +98,31 @@ export class PgHistory {
     if (!this.inTransaction()) return this.transaction(() => this.appendChange(event, patch));
     const { fields, values } = writeOf(event.streamKind, { ...patch, changePosition: undefined });
     // Outside a group commit the change-log lock is taken with the history row (append).
-    if (!this.locked() || fields.length === 0) {
+    const batch = this.locked() ? this.batch() : undefined;
+    if (!batch || fields.length === 0) {
       const position = await this.append(event);
       await this.update(event.streamKind, event.streamId, { ...patch, changePosition: position });
       return position;
     }
-    // The hot path of a group commit: one statement (change.ts).
-    const named: Record<string, unknown> = {};
-    for (const field of fields) named[setName(field)] = values[field];
-    const rows = await changeOf(
+    // The hot path of a group commit: the history row and the row's update in one statement, with
+    // the other members' changes issued in the same turn (batch.ts). No row changed (a vendor
+    // event id seen before, or the stream gone) rejects: the group fails, and the member runs
+    // again alone, where `has` and the two statements say what happened.
+    const position = await batch.change(
       event.streamKind,
       fields,
-    )(this.x()).execute({
-      ...event,
-      snapshot: event.snapshot ? toSnapshot(event.streamKind, event.snapshot) : null,
-      ...named,
-      id: event.streamId,
-    });
-    const written = rows[0]?.position;
-    // No row to change (it was read in this transaction, so it cannot be gone): the group fails,
-    // and the member runs again alone, where the two statements say what happened.
-    if (written === undefined) throw new Error(`no ${event.streamKind} ${event.streamId} to change`);
-    const position = Number(written);
+      { ...event, snapshot: event.snapshot ? toSnapshot(event.streamKind, event.snapshot) : null },
+      values,
+    );
     this.wrote(position);
     return position;
   }
 
   async has(kind: StreamKind, streamId: string, eventId: string): Promise<boolean> {
     // In a group commit the unique index on (kind, stream, event id) answers instead, a statement
-    // less a delivery: a vendor event seen before makes the write that claims its id fail, which
-    // fails the group, and the member runs again alone, where this query answers (group.ts).
+    // less a delivery: a vendor event seen before makes the write that claims its id change
+    // nothing, which fails the member and its group, and the member runs again alone, where this
+    // query answers (group.ts, batch.ts).
     // Nothing of the failed attempt is kept; a duplicate whose write would change nothing writes
     // nothing either way. Measured in bench/README.md, "PostgreSQL webhook intake".
     if (this.locked()) return false;

@@ -50,8 +50,14 @@ export class PgStreams {
     }
   }
 
-  get<K extends StreamKind>(kind: K, id: string): Promise<RecordOf<K> | undefined> {
-    return this.one(kind, eq(TABLES[kind].id, id));
+  async get<K extends StreamKind>(kind: K, id: string): Promise<RecordOf<K> | undefined> {
+    // Every apply reads its stream by id, and so does each subscription by id as it opens: a
+    // prepared statement (prepared.ts), as the webhooks' correlation read.
+    const statement = BY_ID[kind][this.rowLock()];
+    for (;;) {
+      const row = asRecords<K>(await statement(this.x()).execute({ id }))[0];
+      if (!row || !(await this.hold(`${kind}:${row.id}`))) return row;
+    }
   }
 
   getMany<K extends StreamKind>(kind: K, ids: readonly string[]): Promise<RecordOf<K>[]> {
@@ -161,6 +167,23 @@ function byExternalId(kind: StreamKind) {
 }
 
 const BY_EXTERNAL_ID = { livestream: byExternalId('livestream'), recording: byExternalId('recording') };
+
+/** A stream by id, locked to the commit (inside a transaction) or only read. */
+function byId(kind: StreamKind) {
+  const t: StreamTable = TABLES[kind];
+  const query = (x: Executor) =>
+    x
+      .select(RECORD_FIELDS[kind])
+      .from(t)
+      .where(eq(t.id, sql.placeholder('id')));
+  return {
+    wait: preparedFor((x) => query(x).for('update').prepare(`${kind}_by_id_locked`)),
+    nowait: preparedFor((x) => query(x).for('update', { noWait: true }).prepare(`${kind}_by_id_nowait`)),
+    none: preparedFor((x) => query(x).prepare(`${kind}_by_id`)),
+  };
+}
+
+const BY_ID = { livestream: byId('livestream'), recording: byId('recording') };
 
 const COLUMNS: Record<StreamKind, Record<string, PgColumn>> = {
   livestream: getTableColumns(TABLES.livestream),

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { NodePgQueryResultHKT } from 'drizzle-orm/node-postgres';
 import type { PgDatabase } from 'drizzle-orm/pg-core';
+import type { GroupBatch } from './batch.js';
 import type { PostgresDb } from './connect.js';
 import { CommitOrder, flush } from './order.js';
 import type * as tables from './tables.js';
@@ -53,6 +54,8 @@ export interface GroupState {
   rows: Map<string, GroupMember>;
   /** Each afterCommit callback's member position (committed[i] → tags[i]). */
   tags: number[];
+  /** The members' batched statements (batch.ts), once the group has its connection. */
+  batch?: GroupBatch;
 }
 
 /**
@@ -82,6 +85,12 @@ export class PgTransactions {
   holdsChangeLogLock(): boolean {
     const frame = this.flow.getStore();
     return frame?.open === true && frame.group !== undefined;
+  }
+
+  /** The batched statements of the calling flow's group commit (batch.ts); none outside one. */
+  groupBatch(): GroupBatch | undefined {
+    const frame = this.flow.getStore();
+    return frame?.open ? frame.group?.batch : undefined;
   }
 
   rowLock(): RowLock {

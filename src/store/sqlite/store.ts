@@ -1,5 +1,6 @@
 import { StoreBase, type StoreSections } from '../sections.js';
-import type { RetentionStore, Store } from '../types.js';
+import type { Store } from '../types.js';
+import { BackgroundWrites } from './background.js';
 import { SqliteCallbacks } from './callbacks.js';
 import { SqliteChangeLog } from './changelog.js';
 import { Checkpointer } from './checkpointer.js';
@@ -26,6 +27,7 @@ export class SqliteStore extends StoreBase implements Store {
   private readonly transactions: SqliteTransactions;
   private readonly wal: WalSync;
   private readonly checkpointer: Checkpointer | null;
+  private readonly background: BackgroundWrites;
 
   /**
    * `inlineFlushLimitMs`: the longest a group commit may flush inside COMMIT, on the event loop,
@@ -39,6 +41,7 @@ export class SqliteStore extends StoreBase implements Store {
     this.checkpointer = this.opened.walPath === null ? null : new Checkpointer(url);
     const transactions = new SqliteTransactions(this.opened.sqlite, this.wal);
     this.transactions = transactions;
+    this.background = new BackgroundWrites(transactions, this.opened.sqlite, this.wal, this.checkpointer);
     const gated = <S>(section: object, name = ''): S => gate<S>(section, transactions, ANSWERED_AT_ONCE[name]);
     const streams = new SqliteStreams(this.opened, this.db, this.opened.sqlite);
     Object.assign(this, {
@@ -54,12 +57,7 @@ export class SqliteStore extends StoreBase implements Store {
       polls: gated(new SqlitePolls(this.db, (fn) => transactions.runSync(fn))),
       rooms: gated(new SqliteRooms(this.db)),
       changes: gated(new SqliteChangeLog(this.opened)),
-      retention: offTheLoop(
-        gated(new SqliteRetention(this.opened, (fn) => transactions.runSync(fn))),
-        transactions,
-        this.opened.sqlite,
-        this.checkpointer,
-      ),
+      retention: this.background.retention(gated(new SqliteRetention(this.opened, (fn) => transactions.runSync(fn)))),
       callbacks: gated(new SqliteCallbacks(this.db, (fn) => transactions.runSync(fn))),
     } satisfies StoreSections);
   }
@@ -93,55 +91,12 @@ export class SqliteStore extends StoreBase implements Store {
   }
 
   async close(): Promise<void> {
+    await this.background.close();
     await this.checkpointer?.close();
     await this.wal.close();
     this.opened.close();
   }
 }
-
-/**
- * Retention's batches, kept off the event loop's critical path (bench/README.md, "Retention,
- * 2026-12-05 session" and "night session"): each batch waits for the service's writers to be done
- * and runs alone, committed like a group (flushed by `WalSync` off the event loop) instead of its
- * own `synchronous=FULL` commit, whose fsync blocked every webhook batch after batch, and never in
- * a webhooks' group, whose members then waited for its CPU; the log pages it wrote are checkpointed by
- * `Checkpointer`'s thread, the connection's automatic checkpoint (on the event loop, inside a
- * COMMIT) off meanwhile.
- */
-function offTheLoop(
-  retention: RetentionStore,
-  transactions: SqliteTransactions,
-  sqlite: OpenedDatabase['sqlite'],
-  checkpointer: Checkpointer | null,
-): RetentionStore {
-  let batches = 0;
-  const batch = async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (!checkpointer) return transactions.runWhenIdle(fn);
-    sqlite.pragma('wal_autocheckpoint = 0');
-    try {
-      const result = await transactions.runWhenIdle(fn);
-      // Not after every batch: the first commit after a complete checkpoint restarts the log and
-      // flushes its header, on the event loop.
-      if (++batches % CHECKPOINT_EVERY === 0) await checkpointer.checkpoint();
-      return result;
-    } finally {
-      if (sqlite.open) sqlite.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
-    }
-  };
-  return {
-    pruneHistory: (kind, request) => batch(() => retention.pruneHistory(kind, request)),
-    pruneDeliveries: (request) => batch(() => retention.pruneDeliveries(request)),
-    watermark: () => retention.watermark(),
-  };
-}
-
-/** SQLite's default `wal_autocheckpoint`, which the connection keeps outside retention's batches. */
-const AUTOCHECKPOINT_PAGES = 1000;
-/**
- * Retention batches between two checkpoints: about 140 log pages each (500 history rows), so the
- * log stays under AUTOCHECKPOINT_PAGES between them with the webhooks' pages too.
- */
-const CHECKPOINT_EVERY = 3;
 
 /** Methods whose interface allows a plain answer (`Store` in types.ts), by section: they answer one when they can. */
 const ANSWERED_AT_ONCE: Readonly<Record<string, ReadonlySet<string>>> = {

@@ -50,7 +50,7 @@ export class WalSync {
    * group a second still flushed inside COMMIT to see whether the disk is quick again.
    */
   flushInline(): boolean {
-    if (this.walPath === null || this.inlineLimitMs <= 0) return false;
+    if (this.walPath === null || this.inlineLimitMs <= 0 || this.background) return false;
     if (this.inlineMs <= this.inlineLimitMs) return true;
     // Under load a flush nearly always runs here, so a probe waits for it and measures both (at
     // most twice the disk's time): it still tells a quick disk from a slow one.
@@ -68,6 +68,12 @@ export class WalSync {
     const sample = Math.min(ms, 4 * this.inlineLimitMs);
     this.inlineMs = this.inlineMs > this.inlineLimitMs ? sample : this.inlineMs + (sample - this.inlineMs) * WEIGHT;
   }
+
+  /**
+   * True while background writes run (retention, `BackgroundWrites`): their flushes and
+   * checkpoints share the disk, so every group commit flushes off the event loop meanwhile.
+   */
+  background = false;
 
   /** True when commits need `sync()` to be durable (a file database). */
   get enabled(): boolean {
