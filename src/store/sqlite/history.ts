@@ -37,7 +37,10 @@ export class SqliteHistory {
 
   appendChange(event: NewStatusEvent, patch: StreamWrite): number {
     const changePosition = this.append(event);
-    this.streams.update(event.streamKind, event.streamId, { ...patch, changePosition });
+    // Not `{ ...patch, changePosition }`: adding a field to a spread copy is the slow path (lifecycle's `write`).
+    const row: StreamWrite = Object.assign({}, patch);
+    row.changePosition = changePosition;
+    this.streams.update(event.streamKind, event.streamId, row);
     return changePosition;
   }
 
