@@ -13,11 +13,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import autocannon from 'autocannon';
 import { type ChildServer, cliOptions, cpuMs, percentile, ROOT, startChild, tempDir } from './lib.js';
+import { deliveryRounds, envelope, HEADER, SECRET } from './webhooks.js';
 
-const SECRET = 'bench-webhook-secret';
-const HEADER = 'x-hms-webhook-secret';
 const STREAMS = 100_000;
 const SECONDS = 4;
 const ROUNDS = 4;
@@ -27,23 +25,6 @@ const runs = Number(options.get('runs') ?? 3);
 const harness = options.get('harness') === 'efa' ? 'efa' : 'main';
 const settle = options.has('settle');
 const trees = [ROOT, ...(options.has('against') ? [resolve(options.get('against') as string)] : [])];
-
-function envelope(deliveryId: string, i: number): string {
-  return JSON.stringify({
-    version: '2.0',
-    id: deliveryId,
-    app_id: 'bench-app',
-    account_id: 'bench-account',
-    timestamp: new Date().toISOString(),
-    type: 'hls.started.success',
-    data: {
-      room_id: `wh-room-${i}`,
-      session_id: 'bench-session',
-      stream_id: `wh-ext-${i}`,
-      playback_url: `https://cdn.example.test/hls/${i}/master.m3u8`,
-    },
-  });
-}
 
 /** A snapshot of what the service process and the machine's disk have done so far. */
 interface Snapshot {
@@ -152,24 +133,7 @@ async function once(tree: string): Promise<string[]> {
       ceiling = await startChild('bare-webhook.ts', { HMS_WEBHOOK_HEADER: HEADER, HMS_WEBHOOK_SECRET: SECRET });
     }
     const ceilingUrl = ceiling ? `http://127.0.0.1:${ceiling.port}/webhooks/hms` : '';
-    const sequences = new Map<string, number>();
-    const run = (duration: number, target = url) =>
-      autocannon({
-        url: target,
-        connections: 10,
-        duration,
-        requests: [
-          {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', [HEADER]: SECRET },
-            setupRequest: (request) => {
-              const n = sequences.get(target) ?? 0;
-              sequences.set(target, n + 1);
-              return { ...request, body: envelope(`bench-${n}`, n % STREAMS) };
-            },
-          },
-        ],
-      });
+    const run = deliveryRounds(url, STREAMS);
     await run(1);
     if (ceiling) await run(1, ceilingUrl);
     await bare.call('inserts', { seconds: 1, payload: envelope('warm-up', 0) });

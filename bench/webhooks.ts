@@ -16,8 +16,8 @@ import {
   tempDir,
 } from './lib.js';
 
-const SECRET = 'bench-webhook-secret';
-const HEADER = 'x-hms-webhook-secret';
+export const SECRET = 'bench-webhook-secret';
+export const HEADER = 'x-hms-webhook-secret';
 const SUBSCRIBERS = 1000;
 const QUICK_SUBSCRIBERS = 300;
 const RATE = 500;
@@ -26,7 +26,7 @@ const RATE = 500;
  * A 100ms delivery for seeded stream `i` (in room wh-room-i), with its own id:
  * `hls.started.success` moves it STARTING → LIVE, `hls.stopped.success` LIVE → STOPPED.
  */
-function envelope(deliveryId: string, i: number, type = 'hls.started.success'): string {
+export function envelope(deliveryId: string, i: number, type = 'hls.started.success'): string {
   return JSON.stringify({
     version: '2.0',
     id: deliveryId,
@@ -41,6 +41,33 @@ function envelope(deliveryId: string, i: number, type = 'hls.started.success'): 
       playback_url: `https://cdn.example.test/hls/${i}/master.m3u8`,
     },
   });
+}
+
+/**
+ * Autocannon rounds of deliveries (10 connections) at `url` or another target: one count per
+ * target, so the service's deliveries each get a stream of their own (a bare server's requests,
+ * many more, must not use up the service's streams, or later rounds would apply deliveries that
+ * change nothing). Also bench/intake-baseline.ts's load.
+ */
+export function deliveryRounds(url: string, streams: number) {
+  const sequences = new Map<string, number>();
+  return (duration: number, target = url) =>
+    autocannon({
+      url: target,
+      connections: 10,
+      duration,
+      requests: [
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [HEADER]: SECRET },
+          setupRequest: (request) => {
+            const n = sequences.get(target) ?? 0;
+            sequences.set(target, n + 1);
+            return { ...request, body: envelope(`bench-${n}`, n % streams) };
+          },
+        },
+      ],
+    });
 }
 
 /** Where the service keeps its data, and the raw inserts it is measured against. */
@@ -117,27 +144,7 @@ export async function webhookIntake(
     // The ceiling: the same requests, verified and parsed by a bare HTTP server that stores nothing.
     ceiling = await startChild('bare-webhook.ts', { HMS_WEBHOOK_HEADER: HEADER, HMS_WEBHOOK_SECRET: SECRET });
     const ceilingUrl = `http://127.0.0.1:${ceiling.port}/webhooks/hms`;
-    // One count per server: the service's deliveries each get a stream of their own (the bare
-    // server's requests, many more, must not use up the service's streams, or later rounds would
-    // apply deliveries that change nothing).
-    const sequences = new Map<string, number>();
-    const run = (duration: number, target = url) =>
-      autocannon({
-        url: target,
-        connections: 10,
-        duration,
-        requests: [
-          {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', [HEADER]: SECRET },
-            setupRequest: (request) => {
-              const n = sequences.get(target) ?? 0;
-              sequences.set(target, n + 1);
-              return { ...request, body: envelope(`bench-${n}`, n % throughputStreams) };
-            },
-          },
-        ],
-      });
+    const run = deliveryRounds(url, throughputStreams);
     const warmUp = ctx.quick ? 0.5 : 1;
     await run(warmUp);
     await run(warmUp, ceilingUrl);
