@@ -324,7 +324,10 @@ class SocketAdapter extends Connection<Extra> implements Backlog {
     }
     this.held.push(data);
     this.heldLength += data.length;
-    if (!room) this.heldWaiters = [...(this.heldWaiters ?? []), operation];
+    if (!room) {
+      if (this.heldWaiters === null) this.heldWaiters = [operation];
+      else this.heldWaiters.push(operation);
+    }
     this.checkBacklog();
     return room;
   }
