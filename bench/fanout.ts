@@ -9,6 +9,7 @@ import {
   round,
   startChild,
   tempDir,
+  timeline,
 } from './lib.js';
 
 const ROOMS = 100;
@@ -103,6 +104,7 @@ export async function openClients(
     const share = Array.from({ length: Math.min(SOCKETS_PER_CLIENT, count - from) }, (_, i) => from + i);
     concerned.push(share.filter(concernedOf).length);
   }
+  timeline(`opening ${count} sockets on ${url}`);
   // Started side by side (setup): each is a Node start of its own.
   const processes = await allOrRelease(
     concerned.map(() => startChild('clients/fanout-client.ts')),
@@ -121,6 +123,7 @@ export async function openClients(
       }),
     });
   }
+  timeline(`${count} sockets open on ${url}`);
   return {
     processes,
     concerned,

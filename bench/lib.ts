@@ -23,6 +23,16 @@ export interface BenchContext {
   log: (message: string) => void;
 }
 
+/**
+ * `BENCH_TIMELINE=1`: prints each child's start, ready and exit and each phase a benchmark marks,
+ * with the time since the run began (where a quick run's wall time goes, bench/README.md).
+ */
+const timelineBegan = performance.now();
+export function timeline(event: string): void {
+  if (!process.env.BENCH_TIMELINE) return;
+  console.log(`    [${((performance.now() - timelineBegan) / 1000).toFixed(2)} s] ${event}`);
+}
+
 export function tempDir(prefix = 'livestream-bench-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -136,6 +146,7 @@ export async function startChild(
   execArgv: string[] = [],
 ): Promise<ChildServer> {
   const path = script.includes('/') ? script : `servers/${script}`;
+  const began = performance.now();
   const child = fork(bundled ? bundled(path) : join(ROOT, 'bench', path), [], {
     execArgv: [...(bundled ? [] : ['--import', 'tsx']), '--expose-gc', '--max-old-space-size=4096', ...execArgv],
     env: { ...process.env, LOG_LEVEL: 'silent', ...env },
@@ -155,6 +166,7 @@ export async function startChild(
     });
   });
   const port = await ready;
+  timeline(`${path} ready in ${(performance.now() - began).toFixed(0)} ms (pid ${child.pid})`);
   const call = <T>(command: string, args?: unknown) =>
     new Promise<T>((resolve) => {
       const id = sequence++;
@@ -169,7 +181,11 @@ export async function startChild(
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
+        const stopping = performance.now();
+        child.once('exit', () => {
+          timeline(`${path} (pid ${child.pid}) exited in ${(performance.now() - stopping).toFixed(0)} ms`);
+          resolve();
+        });
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
       }),

@@ -18,6 +18,7 @@ import {
   deferDatabaseDrops,
   dropDeferredDatabases,
   startChildrenFrom,
+  timeline,
 } from './lib.js';
 import { queryThroughput } from './query.js';
 import { replicaFanOut } from './replica-fanout.js';
@@ -32,7 +33,10 @@ const only = args
   ?.slice(7)
   .split(',');
 const repeat = Math.max(1, Number(args.find((a) => a.startsWith('--repeat='))?.slice(9) ?? 1) || 1);
-const ctx: BenchContext = { quick, log: (message) => console.log(`  ${message}`) };
+const ctx: BenchContext = {
+  quick,
+  log: (message) => (process.env.BENCH_TIMELINE ? timeline(message) : console.log(`  ${message}`)),
+};
 
 type Bench = (ctx: BenchContext) => Promise<Record<string, BenchResult>>;
 // The heaviest last: 19,000 sockets leave the machine busy for a while after they close.
