@@ -136,6 +136,30 @@ export function startChildrenFrom(bundle: (script: string) => string): void {
   bundled = bundle;
 }
 
+/** Every child `startChild` started that has not exited yet (`stopEveryChild`). */
+const running = new Set<ChildServer>();
+
+/**
+ * Stops every child still running: the end of a quick run, for the pooled client processes and
+ * any child a failed benchmark left behind (a child's IPC channel would keep the run from exiting).
+ */
+export async function stopEveryChild(): Promise<void> {
+  await Promise.all([...running].map((child) => child.stop()));
+}
+
+/**
+ * A child a benchmark needs later: started now when `ahead` (quick mode: setup side by side, it
+ * waits idle for its turn), else when its turn comes. Answers how to get it then. If the benchmark
+ * fails before, `stopEveryChild` stops it.
+ */
+export function startAhead<T>(ahead: boolean, start: () => Promise<T>): () => Promise<T> {
+  if (!ahead) return start;
+  const started = start();
+  // Its error, if any, is thrown where it is awaited.
+  started.catch(() => undefined);
+  return () => started;
+}
+
 /**
  * Starts a server script (`bench/servers/<name>.ts`) in its own process, so the load generator
  * and the server under test never share an event loop. The script answers IPC commands.
@@ -173,7 +197,7 @@ export async function startChild(
       pending.set(id, resolve as (value: unknown) => void);
       child.send({ type: 'call', id, command, args });
     });
-  return {
+  const server: ChildServer = {
     child,
     port,
     call,
@@ -190,6 +214,9 @@ export async function startChild(
         setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
       }),
   };
+  running.add(server);
+  child.once('exit', () => running.delete(server));
+  return server;
 }
 
 /** Runs autocannon and answers requests per second (mean). */

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import type { TestDatabase } from '../test/support/postgres.js';
-import { openClients, waitForSubscriptions } from './fanout.js';
+import { openClients, untilCounted, waitForSubscriptions } from './fanout.js';
 import { IntakeCpu } from './intake-cpu.js';
 import {
   type BenchContext,
@@ -220,7 +220,7 @@ export async function webhookIntake(
       }
       await Promise.all(sends);
       achievedRate = latencyDeliveries / ((performance.now() - began) / 1000);
-      await new Promise((resolve) => setTimeout(resolve, ctx.quick ? 500 : 1000));
+      await untilCounted(clients.processes, 'collected-count', acknowledged.size, ctx.quick ? 500 : 1000);
       const arrivals: Record<string, number> = {};
       for (const p of clients.processes) Object.assign(arrivals, await p.call<Record<string, number>>('collected'));
       for (const [id, at] of acknowledged) {
