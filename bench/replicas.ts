@@ -83,7 +83,7 @@ async function seedRooms(
   committer: ChildServer,
 ): Promise<{ ids: string[]; roomOf: (room: number) => string }> {
   if (ctx.quick) {
-    await committer.call('seed', { count: ROOMS });
+    await committer.call('seed', { count: ROOMS, bulk: true });
     return {
       ids: Array.from({ length: ROOMS }, (_, room) => `wh-stream-${room}`),
       roomOf: (room) => `wh-room-${room}`,

@@ -87,7 +87,7 @@ export async function retentionPruning(ctx: BenchContext): Promise<Record<string
   let pruned = { historyRows: 0, ms: 0 };
   let stillPruning = false;
   try {
-    await service.call('seed', { count: 3 * perWindow });
+    await service.call('seed', { count: 3 * perWindow, bulk: ctx.quick });
     const seeded = await service.call<number>('seed-old-history', {
       streams: rows / EVENTS_PER_STREAM,
       events: EVENTS_PER_STREAM,

@@ -136,7 +136,7 @@ export async function webhookIntake(
   // PostgreSQL: the CPU per delivery of the service, its backends and autocannon, and the rate they allow.
   const cpu = serviceDb ? new IntakeCpu(service, serviceDb.name) : null;
   try {
-    await service.call('seed', { count: throughputStreams + subscribers });
+    await service.call('seed', { count: throughputStreams + subscribers, bulk: ctx.quick });
     const forged = await fetch(url, { method: 'POST', body: envelope('refused', 0), headers: { [HEADER]: 'wrong' } });
     if (forged.status !== 401) throw new Error(`a bad secret answered ${forged.status}, not 401`);
 
