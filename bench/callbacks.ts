@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { expectEverywhere, openClients, post, waitForSubscriptions } from './fanout.js';
+import { expectEverywhere, type FanOutClients, openClients, post, waitForSubscriptions } from './fanout.js';
 import {
   type BenchContext,
   type BenchResult,
@@ -43,6 +43,7 @@ async function startStream(service: ChildServer): Promise<string> {
 /**
  * Callback subscriptions on one stream of `service`, registered by a receiver (`startReceiver`):
  * median time from a change to the last `next`, and heartbeats per second. Stops both.
+ * `meanwhile` runs after the rounds, while the heartbeats are still being counted.
  */
 async function callbackDelivery(
   ctx: BenchContext,
@@ -50,6 +51,7 @@ async function callbackDelivery(
   rounds: number,
   service: ChildServer,
   startReceiver: () => Promise<ChildServer>,
+  meanwhile?: () => Promise<unknown>,
 ) {
   let receiver: ChildServer | undefined;
   try {
@@ -86,7 +88,7 @@ async function callbackDelivery(
       if (at < 0) throw new Error(`not every callback subscription got ${marker}`);
       times.push(at - startedAt);
     }
-    const checks = await (during ?? receiver.call<number>('checks', { windowMs }));
+    const [checks] = await Promise.all([during ?? receiver.call<number>('checks', { windowMs }), meanwhile?.()]);
     const heartbeats = checks / (windowMs / 1000);
     return { times, heartbeats };
   } finally {
@@ -96,8 +98,15 @@ async function callbackDelivery(
   }
 }
 
-/** The same number of graphql-ws subscribers on one stream of `service`: median time to the last one. Stops it. */
-async function websocketDelivery(ctx: BenchContext, count: number, rounds: number, service: ChildServer) {
+/** A service with graphql-ws subscribers of one stream, open and registered. */
+interface WebsocketSide {
+  service: ChildServer;
+  id: string;
+  clients: FanOutClients;
+}
+
+/** Opens `count` graphql-ws subscribers of one stream of `service` (stops it if that fails). */
+async function openWebsockets(ctx: BenchContext, count: number, service: ChildServer): Promise<WebsocketSide> {
   try {
     const id = await startStream(service);
     const own = await service.call<number>('subscribers');
@@ -110,22 +119,35 @@ async function websocketDelivery(ctx: BenchContext, count: number, rounds: numbe
       // Quick mode waits until every subscription is registered, full mode half a second.
       if (ctx.quick) await waitForSubscriptions(service, own + count);
       else await new Promise((resolve) => setTimeout(resolve, 500));
-      const times: number[] = [];
-      for (let r = 0; r < rounds; r++) {
-        const marker = `ws-${count}-${r}-${Date.now()}`;
-        const took = await expectEverywhere(
-          clients,
-          marker,
-          () => service.call<number>('touch', { id, marker }),
-          ctx.quick,
-        );
-        times.push(took);
-      }
-      return times;
-    } finally {
+    } catch (error) {
       await clients.stop();
+      throw error;
     }
+    return { service, id, clients };
+  } catch (error) {
+    await service.stop();
+    throw error;
+  }
+}
+
+/** The graphql-ws side's rounds: median time to the last subscriber. Stops its service. */
+async function websocketDelivery(ctx: BenchContext, count: number, rounds: number, side: WebsocketSide) {
+  const { service, id, clients } = side;
+  try {
+    const times: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const marker = `ws-${count}-${r}-${Date.now()}`;
+      const took = await expectEverywhere(
+        clients,
+        marker,
+        () => service.call<number>('touch', { id, marker }),
+        ctx.quick,
+      );
+      times.push(took);
+    }
+    return times;
   } finally {
+    await clients.stop();
     await service.stop();
   }
 }
@@ -141,11 +163,17 @@ export async function callbackFanOut(ctx: BenchContext): Promise<Record<string, 
   const rounds = ctx.quick ? 3 : 5;
   const results: Record<string, BenchResult> = {};
   for (const count of sizes) {
-    // Quick mode starts the receiver and the graphql-ws side's service beside the callbacks' one.
+    // Quick mode starts the receiver and the graphql-ws side's service beside the callbacks' one,
+    // and opens the graphql-ws side's sockets (setup) once the callbacks' rounds are done, while
+    // the heartbeats are still being counted.
     const receiver = startAhead(ctx.quick, () => startChild('clients/callback-receiver.ts'));
     const wsService = startAhead(ctx.quick, () => startService(`ws-${count}`));
-    const callbacks = await callbackDelivery(ctx, count, rounds, await startService(`callbacks-${count}`), receiver);
-    const ws = await websocketDelivery(ctx, count, rounds, await wsService());
+    const openWs = async () => openWebsockets(ctx, count, await wsService());
+    let wsSide: Promise<WebsocketSide> | undefined;
+    const meanwhile = ctx.quick ? () => (wsSide = openWs()) : undefined;
+    const service = await startService(`callbacks-${count}`);
+    const callbacks = await callbackDelivery(ctx, count, rounds, service, receiver, meanwhile);
+    const ws = await websocketDelivery(ctx, count, rounds, await (wsSide ?? openWs()));
     const ours = percentile(callbacks.times, 50);
     const baseline = percentile(ws, 50);
     ctx.log(
