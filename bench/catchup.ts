@@ -10,6 +10,7 @@ import {
   type ChildServer,
   ratioResult,
   round,
+  startAhead,
   startChild,
   tempDir,
 } from './lib.js';
@@ -65,6 +66,8 @@ export async function catchUp(ctx: BenchContext): Promise<BenchResult> {
   const count = ctx.quick ? 20_000 : 100_000;
   const dir = tempDir();
   const databaseUrl = join(dir, 'bench.sqlite');
+  // Quick mode starts the bare server beside the service (setup; it waits idle for its turn).
+  const startBare = startAhead(ctx.quick, () => startChild('./catchup-bare-server.ts'));
   let service: ChildServer | undefined = await startChild('service.ts', {
     DATABASE_URL: databaseUrl,
     SANDBOX_STEP_MS: '3600000',
@@ -88,7 +91,7 @@ export async function catchUp(ctx: BenchContext): Promise<BenchResult> {
     const framesFile = join(dir, 'payloads.jsonl');
     writeFileSync(framesFile, `${payloads.map((payload) => JSON.stringify(payload)).join('\n')}\n`);
     payloads.length = 0;
-    bare = await startChild('./catchup-bare-server.ts');
+    bare = await startBare();
     await bare.call('load', framesFile);
     const ceiling = await replay(bare.port, position, count);
 

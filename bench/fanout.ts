@@ -7,8 +7,10 @@ import {
   percentile,
   ratioResult,
   round,
+  startAhead,
   startChild,
   tempDir,
+  timeline,
 } from './lib.js';
 
 const ROOMS = 100;
@@ -78,6 +80,28 @@ export async function seedRooms(port: number, sideBySide = false): Promise<strin
   return hotId;
 }
 
+/**
+ * Quick mode keeps the client processes between benchmarks (their sockets closed): each is a Node
+ * start (≈ 0.2 s of CPU from the bundle), and a quick run used 14 of them.
+ */
+let pooledClients: ChildServer[] | undefined;
+
+/** A pooled client process still running, if there is one. */
+function pooledClient(): ChildServer | undefined {
+  for (let p = pooledClients?.pop(); p; p = pooledClients?.pop()) {
+    if (p.child.exitCode === null && p.child.signalCode === null) return p;
+  }
+  return undefined;
+}
+
+/**
+ * From now on, client processes whose sockets are closed wait for the next `openClients` (quick
+ * mode; `stopEveryChild` stops them at the end of the run).
+ */
+export function poolClientProcesses(): void {
+  pooledClients ??= [];
+}
+
 /** A set of client processes, each holding a share of the sockets. */
 export interface FanOutClients {
   processes: ChildServer[];
@@ -103,9 +127,10 @@ export async function openClients(
     const share = Array.from({ length: Math.min(SOCKETS_PER_CLIENT, count - from) }, (_, i) => from + i);
     concerned.push(share.filter(concernedOf).length);
   }
-  // Started side by side (setup): each is a Node start of its own.
+  timeline(`opening ${count} sockets on ${url}`);
+  // Started side by side (setup): each is a Node start of its own (quick mode: from the pool, if any).
   const processes = await allOrRelease(
-    concerned.map(() => startChild('clients/fanout-client.ts')),
+    concerned.map(async () => pooledClient() ?? startChild('clients/fanout-client.ts')),
     (p) => p.stop(),
   );
   // Open the shares one process after the other (the server accepts them on one core anyway).
@@ -121,12 +146,19 @@ export async function openClients(
       }),
     });
   }
+  timeline(`${count} sockets open on ${url}`);
   return {
     processes,
     concerned,
     total: concerned.reduce((a, b) => a + b, 0),
     async stop() {
-      await Promise.all(processes.map((p) => p.call('close').then(() => p.stop())));
+      await Promise.all(
+        processes.map(async (p) => {
+          await p.call('close');
+          if (pooledClients) pooledClients.push(p);
+          else await p.stop();
+        }),
+      );
     },
   } satisfies FanOutClients;
 }
@@ -140,6 +172,29 @@ export async function openFanOut(service: ChildServer, count: number, hotId: str
   return clients;
 }
 
+/** Waits (30 s at most) until a bare `ws` server (servers/bare-ws.ts) knows `expected` sockets by index. */
+export async function waitForSockets(server: ChildServer, expected: number): Promise<void> {
+  for (let i = 0; i < 3000 && (await server.call<number>('sockets')) < expected; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  const known = await server.call<number>('sockets');
+  if (known < expected) throw new Error(`the bare server knows ${known} of ${expected} sockets`);
+}
+
+/**
+ * Waits until the client processes together count `expected` (`command`: `collected-count` or
+ * `arrived-count`), or `ms` passed: the time left for the last events of a run to arrive, not
+ * waited for once they all have (an event later than that counts as missing either way).
+ */
+export async function untilCounted(processes: ChildServer[], command: string, expected: number, ms: number) {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    const counts = await Promise.all(processes.map((p) => p.call<number>(command)));
+    if (counts.reduce((a, b) => a + b, 0) >= expected) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** Waits (30 s at most) until the service counts `expected` subscribers, its own listeners included. */
 export async function waitForSubscriptions(service: ChildServer, expected: number): Promise<void> {
   for (let i = 0; i < 300 && (await service.call<number>('subscribers')) < expected; i++) {
@@ -149,12 +204,26 @@ export async function waitForSubscriptions(service: ChildServer, expected: numbe
   if (registered < expected) throw new Error(`only ${registered} of ${expected} subscriptions registered`);
 }
 
-/** Arms every client process for `marker` and answers when the last concerned socket got it. */
-export async function expectEverywhere(clients: FanOutClients, marker: string, fire: () => Promise<number>) {
-  const received = Promise.all(
-    clients.processes.map((p, k) => p.call<number>('expect', { marker, count: clients.concerned[k] })),
-  );
-  await new Promise((resolve) => setTimeout(resolve, 100));
+/**
+ * Arms every client process for `marker` and answers when the last concerned socket got it. Fires
+ * 100 ms after asking them; `armed` (quick mode) as soon as each has answered that it is armed.
+ */
+export async function expectEverywhere(
+  clients: FanOutClients,
+  marker: string,
+  fire: () => Promise<number>,
+  armed = false,
+) {
+  let received: Promise<number[]>;
+  if (armed) {
+    await Promise.all(clients.processes.map((p, k) => p.call('arm', { marker, count: clients.concerned[k] })));
+    received = Promise.all(clients.processes.map((p) => p.call<number>('last')));
+  } else {
+    received = Promise.all(
+      clients.processes.map((p, k) => p.call<number>('expect', { marker, count: clients.concerned[k] })),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   const startedAt = await fire();
   const lasts = await received;
   if (lasts.some((last) => last < 0)) throw new Error(`not every concerned subscriber got ${marker}`);
@@ -174,6 +243,8 @@ export async function fanOut(ctx: BenchContext): Promise<Record<string, BenchRes
   const count = ctx.quick ? 1500 : 19_000;
   const rounds = ctx.quick ? 3 : 7;
 
+  // Quick mode starts the bare server beside the service (setup; it waits idle for its turn).
+  const startBare = startAhead(ctx.quick, () => startChild('bare-ws.ts'));
   // ── the service ──
   const service = await startChild('service.ts', {
     DATABASE_URL: join(tempDir(), 'fanout.sqlite'),
@@ -201,10 +272,15 @@ export async function fanOut(ctx: BenchContext): Promise<Record<string, BenchRes
         const marker = `bench-${r}-${Date.now()}`;
         let startedAt = 0;
         ours.push(
-          await expectEverywhere(clients, marker, async () => {
-            startedAt = await service.call<number>('touch', { id: hotId, marker });
-            return startedAt;
-          }),
+          await expectEverywhere(
+            clients,
+            marker,
+            async () => {
+              startedAt = await service.call<number>('touch', { id: hotId, marker });
+              return startedAt;
+            },
+            ctx.quick,
+          ),
         );
         commits.push((await service.call<number>('published-at')) - startedAt);
         sampleMessage ||= JSON.stringify({
@@ -223,7 +299,7 @@ export async function fanOut(ctx: BenchContext): Promise<Record<string, BenchRes
   }
 
   // ── the bare baseline: the same sockets from the same clients, the same bytes to the same ones ──
-  const bare = await startChild('bare-ws.ts');
+  const bare = await startBare();
   const bareTimes: number[] = [];
   let bareMemory = 0;
   try {
@@ -236,11 +312,15 @@ export async function fanOut(ctx: BenchContext): Promise<Record<string, BenchRes
       for (let r = 0; r < rounds; r++) {
         const marker = `bench-${r}-${Date.now()}`;
         bareTimes.push(
-          await expectEverywhere(clients, marker, () =>
-            bare.call<number>('broadcast', {
-              bytes: sampleMessage.replace(/bench-[^"]+/, marker),
-              sockets: Array.from({ length: count }, (_, j) => j).filter(isConcerned),
-            }),
+          await expectEverywhere(
+            clients,
+            marker,
+            () =>
+              bare.call<number>('broadcast', {
+                bytes: sampleMessage.replace(/bench-[^"]+/, marker),
+                sockets: Array.from({ length: count }, (_, j) => j).filter(isConcerned),
+              }),
+            ctx.quick,
           ),
         );
       }

@@ -23,6 +23,16 @@ export interface BenchContext {
   log: (message: string) => void;
 }
 
+/**
+ * `BENCH_TIMELINE=1`: prints each child's start, ready and exit and each phase a benchmark marks,
+ * with the time since the run began (where a quick run's wall time goes, bench/README.md).
+ */
+const timelineBegan = performance.now();
+export function timeline(event: string): void {
+  if (!process.env.BENCH_TIMELINE) return;
+  console.log(`    [${((performance.now() - timelineBegan) / 1000).toFixed(2)} s] ${event}`);
+}
+
 export function tempDir(prefix = 'livestream-bench-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -126,6 +136,30 @@ export function startChildrenFrom(bundle: (script: string) => string): void {
   bundled = bundle;
 }
 
+/** Every child `startChild` started that has not exited yet (`stopEveryChild`). */
+const running = new Set<ChildServer>();
+
+/**
+ * Stops every child still running: the end of a quick run, for the pooled client processes and
+ * any child a failed benchmark left behind (a child's IPC channel would keep the run from exiting).
+ */
+export async function stopEveryChild(): Promise<void> {
+  await Promise.all([...running].map((child) => child.stop()));
+}
+
+/**
+ * A child a benchmark needs later: started now when `ahead` (quick mode: setup side by side, it
+ * waits idle for its turn), else when its turn comes. Answers how to get it then. If the benchmark
+ * fails before, `stopEveryChild` stops it.
+ */
+export function startAhead<T>(ahead: boolean, start: () => Promise<T>): () => Promise<T> {
+  if (!ahead) return start;
+  const started = start();
+  // Its error, if any, is thrown where it is awaited.
+  started.catch(() => undefined);
+  return () => started;
+}
+
 /**
  * Starts a server script (`bench/servers/<name>.ts`) in its own process, so the load generator
  * and the server under test never share an event loop. The script answers IPC commands.
@@ -136,6 +170,7 @@ export async function startChild(
   execArgv: string[] = [],
 ): Promise<ChildServer> {
   const path = script.includes('/') ? script : `servers/${script}`;
+  const began = performance.now();
   const child = fork(bundled ? bundled(path) : join(ROOT, 'bench', path), [], {
     execArgv: [...(bundled ? [] : ['--import', 'tsx']), '--expose-gc', '--max-old-space-size=4096', ...execArgv],
     env: { ...process.env, LOG_LEVEL: 'silent', ...env },
@@ -155,13 +190,14 @@ export async function startChild(
     });
   });
   const port = await ready;
+  timeline(`${path} ready in ${(performance.now() - began).toFixed(0)} ms (pid ${child.pid})`);
   const call = <T>(command: string, args?: unknown) =>
     new Promise<T>((resolve) => {
       const id = sequence++;
       pending.set(id, resolve as (value: unknown) => void);
       child.send({ type: 'call', id, command, args });
     });
-  return {
+  const server: ChildServer = {
     child,
     port,
     call,
@@ -169,11 +205,18 @@ export async function startChild(
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
+        const stopping = performance.now();
+        child.once('exit', () => {
+          timeline(`${path} (pid ${child.pid}) exited in ${(performance.now() - stopping).toFixed(0)} ms`);
+          resolve();
+        });
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
       }),
   };
+  running.add(server);
+  child.once('exit', () => running.delete(server));
+  return server;
 }
 
 /** Runs autocannon and answers requests per second (mean). */

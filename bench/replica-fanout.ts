@@ -1,5 +1,12 @@
 import { startRedisServer } from '../test/support/redis-server.js';
-import { expectEverywhere, type FanOutClients, openClients, post, waitForSubscriptions } from './fanout.js';
+import {
+  expectEverywhere,
+  type FanOutClients,
+  openClients,
+  post,
+  waitForSockets,
+  waitForSubscriptions,
+} from './fanout.js';
 import {
   allOrRelease,
   type BenchContext,
@@ -9,6 +16,7 @@ import {
   percentile,
   ratioResult,
   setUpEach,
+  startAhead,
   startChild,
 } from './lib.js';
 
@@ -39,6 +47,13 @@ export async function replicaFanOut(ctx: BenchContext): Promise<Record<string, B
   const perReplica = ctx.quick ? 300 : 15_000;
   const rounds = ctx.quick ? 3 : 5;
   const count = perReplica * REPLICAS;
+  // Quick mode starts the bare servers beside the replicas (setup; they wait idle for their turn).
+  const startBare = startAhead(ctx.quick, () =>
+    allOrRelease(
+      Array.from({ length: REPLICAS }, () => startChild('bare-ws.ts')),
+      (s) => s.stop(),
+    ),
+  );
   const redis = await startRedisServer();
   const database = await benchDatabase();
   const ours: number[] = [];
@@ -86,8 +101,11 @@ export async function replicaFanOut(ctx: BenchContext): Promise<Record<string, B
         // One round to warm up (JIT, Redis connections), not counted.
         for (let r = -1; r < rounds; r++) {
           const marker = `bench-${r}-${Date.now()}`;
-          const took = await expectEverywhere(clients, marker, () =>
-            committer.call<number>('touch', { id: hotId, marker }),
+          const took = await expectEverywhere(
+            clients,
+            marker,
+            () => committer.call<number>('touch', { id: hotId, marker }),
+            ctx.quick,
           );
           if (r >= 0) ours.push(took);
           sample ||= JSON.stringify({
@@ -111,7 +129,7 @@ export async function replicaFanOut(ctx: BenchContext): Promise<Record<string, B
 
   // ── baseline: three bare `ws` servers, the same sockets from the same clients, the same bytes ──
   const bare: number[] = [];
-  const servers = await Promise.all(Array.from({ length: REPLICAS }, () => startChild('bare-ws.ts')));
+  const servers = await startBare();
   try {
     const sets: FanOutClients[] = [];
     try {
@@ -129,16 +147,23 @@ export async function replicaFanOut(ctx: BenchContext): Promise<Record<string, B
         sets,
       );
       const clients = together(sets);
+      // Quick mode fires without expectEverywhere's 100 ms pause: every socket named to its server first.
+      if (ctx.quick) await Promise.all(servers.map((server) => waitForSockets(server, perReplica)));
       const everyone = Array.from({ length: perReplica }, (_, j) => j);
       for (let r = -1; r < rounds; r++) {
         const marker = `bench-${r}-${Date.now()}`;
         const bytes = sample.replace(/bench-[^"]+/, marker);
-        const took = await expectEverywhere(clients, marker, async () => {
-          const starts = await Promise.all(
-            servers.map((s) => s.call<number>('broadcast', { bytes, sockets: everyone })),
-          );
-          return Math.min(...starts);
-        });
+        const took = await expectEverywhere(
+          clients,
+          marker,
+          async () => {
+            const starts = await Promise.all(
+              servers.map((s) => s.call<number>('broadcast', { bytes, sockets: everyone })),
+            );
+            return Math.min(...starts);
+          },
+          ctx.quick,
+        );
         if (r >= 0) bare.push(took);
       }
     } finally {

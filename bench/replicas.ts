@@ -1,5 +1,5 @@
 import { startRedisServer } from '../test/support/redis-server.js';
-import { type FanOutClients, openClients, post, waitForSubscriptions } from './fanout.js';
+import { type FanOutClients, openClients, post, untilCounted, waitForSubscriptions } from './fanout.js';
 import {
   allOrRelease,
   type BenchContext,
@@ -83,7 +83,7 @@ async function seedRooms(
   committer: ChildServer,
 ): Promise<{ ids: string[]; roomOf: (room: number) => string }> {
   if (ctx.quick) {
-    await committer.call('seed', { count: ROOMS });
+    await committer.call('seed', { count: ROOMS, bulk: true });
     return {
       ids: Array.from({ length: ROOMS }, (_, room) => `wh-stream-${room}`),
       roomOf: (room) => `wh-room-${room}`,
@@ -153,13 +153,13 @@ async function measure(
     await committer.call('churn', { ids, rate, seconds: ctx.quick ? 0.3 : 1, prefix: 'warm-' });
     await Promise.all(processes.map((p) => p.call('arrivals', 'load-')));
     const committed = await committer.call<Record<string, number>>('churn', { ids, rate, seconds, prefix: 'load-' });
+    const { __rate: reached = 0, ...changes } = committed;
+    const expected = (Object.keys(changes).length * perReplica * 2) / ROOMS;
     // Time for the last changes to arrive (every delivery is counted: a late one shows as missing).
-    await new Promise((resolve) => setTimeout(resolve, ctx.quick ? 500 : 2000));
+    await untilCounted(processes, 'arrived-count', expected, ctx.quick ? 500 : 2000);
     const arrived = await Promise.all(processes.map((p) => p.call<Record<string, number[]>>('arrived')));
 
-    const { __rate: reached = 0, ...changes } = committed;
     const latencies: number[] = [];
-    const expected = (Object.keys(changes).length * perReplica * 2) / ROOMS;
     for (const share of arrived) {
       for (const [marker, times] of Object.entries(share)) {
         const at = changes[marker];

@@ -87,14 +87,15 @@ export async function retentionPruning(ctx: BenchContext): Promise<Record<string
   let pruned = { historyRows: 0, ms: 0 };
   let stillPruning = false;
   try {
-    await service.call('seed', { count: 3 * perWindow });
+    await service.call('seed', { count: 3 * perWindow, bulk: ctx.quick });
     const seeded = await service.call<number>('seed-old-history', {
       streams: rows / EVENTS_PER_STREAM,
       events: EVENTS_PER_STREAM,
       days: 100,
     });
     ctx.log(`retention: seeded ${seeded.toLocaleString('en')} history rows of streams final for 100 days`);
-    await paced(url, 0, RATE, 'warm-up');
+    // Warm-up: 1 s of deliveries (quick mode 0.5 s).
+    await paced(url, 0, ctx.quick ? RATE / 2 : RATE, 'warm-up');
     without = await paced(url, perWindow, perWindow, 'without');
     let done = false;
     const pruning = service.call<{ historyRows: number; ms: number }>('prune').then((report) => {

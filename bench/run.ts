@@ -11,13 +11,15 @@ import { prepareBundle } from './bundle.js';
 import { callbackFanOut } from './callbacks.js';
 import { catchUp } from './catchup.js';
 import { coldStartAndMemory } from './coldstart.js';
-import { fanOut } from './fanout.js';
+import { fanOut, poolClientProcesses } from './fanout.js';
 import {
   type BenchContext,
   type BenchResult,
   deferDatabaseDrops,
   dropDeferredDatabases,
   startChildrenFrom,
+  stopEveryChild,
+  timeline,
 } from './lib.js';
 import { queryThroughput } from './query.js';
 import { replicaFanOut } from './replica-fanout.js';
@@ -32,7 +34,10 @@ const only = args
   ?.slice(7)
   .split(',');
 const repeat = Math.max(1, Number(args.find((a) => a.startsWith('--repeat='))?.slice(9) ?? 1) || 1);
-const ctx: BenchContext = { quick, log: (message) => console.log(`  ${message}`) };
+const ctx: BenchContext = {
+  quick,
+  log: (message) => (process.env.BENCH_TIMELINE ? timeline(message) : console.log(`  ${message}`)),
+};
 
 type Bench = (ctx: BenchContext) => Promise<Record<string, BenchResult>>;
 // The heaviest last: 19,000 sockets leave the machine busy for a while after they close.
@@ -97,8 +102,10 @@ async function runAll(): Promise<void> {
   });
   // Quick mode's children start from a bundle, not through tsx: 15 service starts cost it its minute.
   if (quick) startChildrenFrom(await prepareBundle(ctx.log));
-  // Quick mode drops its PostgreSQL databases together once every benchmark is done.
+  // Quick mode drops its PostgreSQL databases together once every benchmark is done, and keeps its
+  // client processes from one benchmark to the next.
   if (quick) deferDatabaseDrops();
+  if (quick) poolClientProcesses();
   let first = true;
   for (const name of Object.keys(BENCHES)) {
     if (only && !only.includes(name)) continue;
@@ -127,7 +134,7 @@ async function runAll(): Promise<void> {
   }
   if (quick) {
     const dropping = Date.now();
-    await dropDeferredDatabases();
+    await Promise.all([dropDeferredDatabases(), stopEveryChild()]);
     console.log(`PostgreSQL databases dropped in ${((Date.now() - dropping) / 1000).toFixed(1)} s`);
   }
 

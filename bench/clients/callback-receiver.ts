@@ -72,28 +72,38 @@ async function register(args: {
   return ok;
 }
 
+/** Answers when the `count`th `next` holding `marker` arrived (its time), -1 after 60 s. */
+function expect({ marker, count }: { marker: string; count: number }): Promise<number> {
+  return new Promise<number>((resolve) => {
+    const timer = setTimeout(() => {
+      expecting = null;
+      resolve(-1);
+    }, 60_000);
+    expecting = {
+      marker,
+      remaining: count,
+      last: 0,
+      resolve: (last) => {
+        clearTimeout(timer);
+        expecting = null;
+        resolve(last);
+      },
+    };
+  });
+}
+let armed: Promise<number> | null = null;
+
 process.on('message', async (message: { type: string; id: number; command: string; args?: any }) => {
   if (message.type !== 'call') return;
   let result: unknown = null;
   if (message.command === 'register') result = await register(message.args);
-  else if (message.command === 'expect') {
-    const { marker, count } = message.args as { marker: string; count: number };
-    result = await new Promise<number>((resolve) => {
-      const timer = setTimeout(() => {
-        expecting = null;
-        resolve(-1);
-      }, 60_000);
-      expecting = {
-        marker,
-        remaining: count,
-        last: 0,
-        resolve: (last) => {
-          clearTimeout(timer);
-          expecting = null;
-          resolve(last);
-        },
-      };
-    });
+  else if (message.command === 'expect') result = await expect(message.args);
+  else if (message.command === 'arm') {
+    // `expect` in two calls: this one answers once armed, `last` when the last `next` came.
+    armed = expect(message.args);
+  } else if (message.command === 'last') {
+    result = await armed;
+    armed = null;
   } else if (message.command === 'checks') {
     const before = checks;
     await new Promise((resolve) => setTimeout(resolve, message.args.windowMs as number));

@@ -70,6 +70,18 @@ function open(url: string, index: number, subscription: Plan['subscriptions'][nu
   });
 }
 
+/** Answers when the `count`th socket received a message holding `marker` (its time), -1 after 30 s. */
+async function expect({ marker, count }: { marker: string; count: number }): Promise<number> {
+  const last = await new Promise<number>((resolve) => {
+    if (count === 0) return resolve(0);
+    expecting = { marker, remaining: count, last: 0, resolve };
+    setTimeout(() => resolve(-1), 30_000).unref();
+  });
+  expecting = null;
+  return last;
+}
+let armed: Promise<number> | null = null;
+
 process.on('message', async (message: { type: string; id: number; command: string; args?: unknown }) => {
   if (message.type !== 'call') return;
   let result: unknown = null;
@@ -85,18 +97,24 @@ process.on('message', async (message: { type: string; id: number; command: strin
     }
     result = sockets.length;
   } else if (message.command === 'expect') {
-    const { marker, count } = message.args as { marker: string; count: number };
-    result = await new Promise<number>((resolve) => {
-      if (count === 0) return resolve(0);
-      expecting = { marker, remaining: count, last: 0, resolve };
-      setTimeout(() => resolve(-1), 30_000).unref();
-    });
-    expecting = null;
+    result = await expect(message.args as { marker: string; count: number });
+  } else if (message.command === 'arm') {
+    // `expect` in two calls: this one answers once armed, `last` when the last socket has it.
+    armed = expect(message.args as { marker: string; count: number });
+  } else if (message.command === 'last') {
+    result = await armed;
+    armed = null;
   } else if (message.command === 'collect') {
     collecting = new Map();
   } else if (message.command === 'collected') {
     result = Object.fromEntries(collecting ?? []);
     collecting = null;
+  } else if (message.command === 'collected-count') {
+    result = collecting?.size ?? 0;
+  } else if (message.command === 'arrived-count') {
+    let count = 0;
+    for (const times of arrivals?.times.values() ?? []) count += times.length;
+    result = count;
   } else if (message.command === 'arrivals') {
     arrivals = { prefix: message.args as string, times: new Map() };
   } else if (message.command === 'arrived') {
@@ -105,6 +123,9 @@ process.on('message', async (message: { type: string; id: number; command: strin
   } else if (message.command === 'close') {
     for (const socket of sockets) socket.terminate();
     sockets.length = 0;
+    // Ready for another run (quick mode keeps the process for the next benchmark).
+    collecting = null;
+    arrivals = null;
   }
   process.send?.({ type: 'result', id: message.id, result });
 });

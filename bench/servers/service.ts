@@ -3,9 +3,11 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { writeHeapSnapshot } from 'node:v8';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import type { NewStream } from '../../src/store/types.js';
 
 const config = loadConfig({ ...process.env, PORT: '0' });
 const app = await buildApp(config, createLogger(config.logLevel));
@@ -15,6 +17,67 @@ const port = await app.start();
 // (100-160 ms of CPU and 260-384 KB written) during a raw-insert round (bench/README.md, "SQLite
 // intake against efa62df: why the baselines differed"). The retention benchmark leaves it on.
 if (process.env.BENCH_RETENTION === 'off') await app.retention.stop();
+
+/** The webhook benchmark's streams: HMS livestreams in STARTING, `wh-stream-<i>` in room `wh-room-<i>`, vendor id `wh-ext-<i>`. */
+function seedRows(count: number): NewStream[] {
+  const now = new Date();
+  const far = new Date(Date.now() + 24 * 60 * 60 * 1000);
+  return Array.from({ length: count }, (_, i) => ({
+    id: `wh-stream-${i}`,
+    provider: 'HMS',
+    roomId: `wh-room-${i}`,
+    externalId: `wh-ext-${i}`,
+    sessionId: null,
+    status: 'STARTING',
+    vendorStatus: null,
+    version: 1,
+    failureReason: null,
+    idempotencyKey: null,
+    startedAt: null,
+    stoppedAt: null,
+    createdAt: now,
+    updatedAt: now,
+    nextPollAt: far,
+  }));
+}
+
+/** The columns `seedRows` gives a value (the others are null or their default, as the store writes them). */
+const SEEDED = 'id, provider, room_id, external_id, status, version, created_at, updated_at, next_poll_at';
+
+/**
+ * `seedRows(count)` written in one transaction on a connection of the bench's own, in plain SQL:
+ * the store's insert (one row a statement through drizzle) took 1.4 s for 8,300 rows on SQLite and
+ * 3–6 s on PostgreSQL (one round trip each) at load 7, and a drizzle insert of many rows builds its
+ * SQL slowly (1.3 s for the same rows).
+ */
+async function insertInBulk(count: number): Promise<void> {
+  const rows = seedRows(count);
+  if (config.database.kind === 'sqlite') {
+    const sqlite = new Database(config.database.path);
+    sqlite.pragma('busy_timeout = 5000');
+    const insert = sqlite.prepare(`insert into livestreams (${SEEDED}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    sqlite.transaction(() => {
+      for (const r of rows) {
+        const times = [r.createdAt.getTime(), r.updatedAt.getTime(), r.nextPollAt?.getTime()];
+        insert.run(r.id, r.provider, r.roomId, r.externalId, r.status, r.version, ...times);
+      }
+    })();
+    sqlite.close();
+    return;
+  }
+  const client = new pg.Client({ connectionString: config.database.url });
+  await client.connect();
+  try {
+    const [first] = rows;
+    await client.query(
+      `insert into livestreams (${SEEDED}) select 'wh-stream-' || i, 'HMS', 'wh-room-' || i, 'wh-ext-' || i, ` +
+        `'STARTING', 1, $1, $1, $2 from generate_series(0, $3::int - 1) as i`,
+      [first?.createdAt, first?.nextPollAt, count],
+    );
+  } finally {
+    await client.end();
+  }
+}
 
 let profiler: Session | undefined;
 let countingStatements = false;
@@ -52,31 +115,15 @@ process.on('message', async (message: { type: string; id: number; command: strin
     result = message.args;
   } else if (message.command === 'seed') {
     // Setup for the webhook benchmark: HMS livestreams in STARTING with known vendor ids, in one
-    // transaction (the measured path is the webhook's, not this).
-    const { count } = message.args as { count: number };
-    const now = new Date();
-    const far = new Date(Date.now() + 24 * 60 * 60 * 1000);
-    await app.services.store.transaction(async () => {
-      for (let i = 0; i < count; i++) {
-        await app.services.store.streams.insert('livestream', {
-          id: `wh-stream-${i}`,
-          provider: 'HMS',
-          roomId: `wh-room-${i}`,
-          externalId: `wh-ext-${i}`,
-          sessionId: null,
-          status: 'STARTING',
-          vendorStatus: null,
-          version: 1,
-          failureReason: null,
-          idempotencyKey: null,
-          startedAt: null,
-          stoppedAt: null,
-          createdAt: now,
-          updatedAt: now,
-          nextPollAt: far,
-        });
-      }
-    });
+    // transaction (the measured path is the webhook's, not this). `bulk` (quick mode): the same
+    // rows in plain SQL on a connection of the bench's own (`insertInBulk`).
+    const { count, bulk } = message.args as { count: number; bulk?: boolean };
+    if (bulk) await insertInBulk(count);
+    else {
+      await app.services.store.transaction(async () => {
+        for (const row of seedRows(count)) await app.services.store.streams.insert('livestream', row);
+      });
+    }
     result = count;
   } else if (message.command === 'changes') {
     // Setup for the catch-up benchmark: one sandbox livestream changed `count` times (a new vendor

@@ -32,10 +32,7 @@ export interface SocketSettings {
 /** Close codes of the bounds (graphql-ws' own are 44xx; 1013 is RFC 6455's "try again later"). */
 export const CLOSE_SLOW_CONSUMER = 1013;
 export const CLOSE_TOO_MANY_MESSAGES = 4429;
-/**
- * Bytes a socket may have unsent before an operation waits for its frames to be flushed before
- * pulling more (a replay otherwise waited for each frame's write: one `writev` per change).
- */
+/** Bytes unsent before an operation waits for a flush to pull more (else a replay waits on each write). */
 const SEND_HIGH_WATER = 64 * 1024;
 /** What a queued event is assumed to weigh until the socket has sent one. */
 const MIN_EVENT_BYTES = 256;
@@ -198,9 +195,7 @@ const adapters = new WeakMap<WebSocket, SocketAdapter>();
 
 /** Closes a socket after the frames its connection holds (the close frame goes last). */
 function closeSocket(socket: WebSocket, code: number, reason: string): void {
-  const adapter = adapters.get(socket);
-  if (adapter) adapter.close(code, reason);
-  else socket.close(code, reason);
+  (adapters.get(socket) ?? socket).close(code, reason);
 }
 
 function onSocketError(this: WebSocket, error: Error): void {
