@@ -151,3 +151,26 @@ describe('Store.listActive between changes', () => {
     }
   });
 });
+
+describe('Store.streams.findByExternalId', () => {
+  it('answers the newest of the streams a vendor id names, whatever order they were written in', async () => {
+    store = new SqliteStore(':memory:');
+    const s = store;
+    // A vendor that reuses its job id: three recordings, the newest written second.
+    await s.transaction(async () => {
+      for (const i of [1, 3, 2]) {
+        await s.streams.insert(
+          'recording',
+          stream('recording', i, 'COMPLETED', { provider: 'HMS', externalId: 'job-1' }),
+        );
+      }
+      await s.streams.insert(
+        'recording',
+        stream('recording', 4, 'RECORDING', { provider: 'SANDBOX', externalId: 'job-1' }),
+      );
+    });
+    expect((await s.streams.findByExternalId('recording', 'HMS', 'job-1'))?.id).toBe('recording-3');
+    expect((await s.streams.findByExternalId('recording', 'SANDBOX', 'job-1'))?.id).toBe('recording-4');
+    expect(await s.streams.findByExternalId('recording', 'HMS', 'job-2')).toBeUndefined();
+  });
+});

@@ -70,7 +70,8 @@ function redactValue(key: string, value: unknown): unknown {
     if (kind === 'person') return withoutName(value);
   }
   if (typeof value !== 'string') return value;
-  const url = STREAM_URL.exec(value);
+  // Most values name no URL: the expression runs only on those that may be one.
+  const url = value.includes('://') ? STREAM_URL.exec(value) : null;
   if (url?.[2] && url[2] !== '/') return `${url[1]}/${REDACTED}`;
   return value.includes('@') ? value.replace(EMAIL, REDACTED) : value;
 }

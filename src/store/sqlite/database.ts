@@ -30,11 +30,17 @@ export interface OpenedDatabase {
   close(): void;
 }
 
-/** A prepared statement taking named parameters (`@name` in the SQL). */
+/**
+ * A prepared statement taking named parameters (`@name` in the SQL, an object) or positional ones
+ * (`?`, an array in their order: the hot paths' statements, where better-sqlite3 binds an array
+ * faster than it looks each name up in an object, bench/README.md, "SQLite intake, 2026-12-06,
+ * late session").
+ */
+export type Params = Record<string, unknown> | readonly unknown[];
 export interface Statement<Row> {
-  get(params?: Record<string, unknown>): Row | undefined;
-  all(params?: Record<string, unknown>): Row[];
-  run(params?: Record<string, unknown>): Database.RunResult;
+  get(params?: Params): Row | undefined;
+  all(params?: Params): Row[];
+  run(params?: Params): Database.RunResult;
 }
 
 /**

