@@ -70,6 +70,7 @@ export class SqliteStreams {
     let newest = rows[0];
     for (let i = 1; i < rows.length; i++) {
       const row = rows[i] as StreamRow;
+      // Element 12 is createdAt (StreamRow).
       if (newest === undefined || row[12] > newest[12]) newest = row;
     }
     return newest ? fromRow(kind, newest) : undefined;
