@@ -5,6 +5,7 @@
 // transactions committed, each per delivery, under autocannon with 10 connections. `--rate=N`
 // offers N deliveries a second instead of as many as answered (closed loop): two trees compared at
 // one rate then make groups of one size, whatever the load of the machine does to their throughput.
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -30,6 +31,16 @@ async function commits(): Promise<number> {
   }
 }
 
+/**
+ * The service's read and write system calls so far (`/proc/<pid>/io`): each socket write to
+ * PostgreSQL wakes its backend, one of the largest items of the service's profile.
+ */
+function syscalls(pid: number | undefined): { reads: number; writes: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? Number.NaN);
+  return { reads: field('syscr'), writes: field('syscw') };
+}
+
 let n = 0;
 const fire = (duration: number) =>
   autocannon({
@@ -48,6 +59,7 @@ try {
   };
   sample();
   const before = { backends: new Map(sampled), commits: await commits() };
+  const ioBefore = syscalls(service.child.pid);
   const cpuBefore = await service.call<NodeJS.CpuUsage>('cpu-usage');
   await service.call('count-statements');
   const timer = setInterval(sample, 200);
@@ -57,6 +69,7 @@ try {
   clearInterval(timer);
   sample();
   const cpuAfter = await service.call<NodeJS.CpuUsage>('cpu-usage');
+  const ioAfter = syscalls(service.child.pid);
   const statements = await service.call<Record<string, number>>('count-statements');
   const statementCount = Object.values(statements).reduce((a, b) => a + b, 0);
   const deliveries = result['2xx'];
@@ -72,7 +85,8 @@ try {
     `${deliveries} deliveries in ${seconds} s (${(deliveries / seconds).toFixed(0)}/s, non-2xx ${result.non2xx}); ` +
       `per delivery: service CPU ${per(serviceMs)} ms, PostgreSQL backends CPU ${per(backendMs)} ms, ` +
       `autocannon CPU ${per(generatorMs)} ms (at most ${ceiling.toFixed(0)}/s on ${availableParallelism()} cores), ` +
-      `statements ${per(statementCount)}, commits ${per(committed)}`,
+      `statements ${per(statementCount)}, commits ${per(committed)}, ` +
+      `service system calls: writes ${per(ioAfter.writes - ioBefore.writes)}, reads ${per(ioAfter.reads - ioBefore.reads)}`,
   );
   if (process.argv.includes('--statements')) {
     for (const [sql, count] of Object.entries(statements).sort((a, b) => b[1] - a[1])) {

@@ -67,6 +67,21 @@ interface ChangeItem {
 export class GroupBatch {
   private readonly findings = new Map<StreamKind, DataLoader<FindingItem, Finding<StreamKind>>>();
   private readonly changes = new Map<string, DataLoader<ChangeItem, number>>();
+  /** Batches scheduled and not yet sent (`pending`). */
+  private scheduled = 0;
+  private readonly options = {
+    cache: false,
+    maxBatchSize: MAX_BATCH,
+    // Every member whose statement is issued in this turn of the event loop (answers read together,
+    // requests parsed together), not only those of one microtask queue.
+    batchScheduleFn: (callback: () => void) => {
+      this.scheduled++;
+      setImmediate(() => {
+        this.scheduled--;
+        callback();
+      });
+    },
+  };
 
   constructor(
     /** The group's connection (pipelined). */
@@ -79,7 +94,10 @@ export class GroupBatch {
     let loader = this.findings.get(kind);
     if (!loader) {
       const statement = FIND[kind];
-      loader = new DataLoader(async (items) => findings(await this.run(statement, items.map(findingRow))), OPTIONS);
+      loader = new DataLoader(
+        async (items) => findings(await this.run(statement, items.map(findingRow))),
+        this.options,
+      );
       this.findings.set(kind, loader);
     }
     return loader.load(item) as Promise<Finding<K>>;
@@ -95,13 +113,18 @@ export class GroupBatch {
     const statement = changeStatement(kind, fields);
     let loader = this.changes.get(statement.name);
     if (!loader) {
-      loader = new DataLoader((items) => this.changeAll(kind, statement, items), OPTIONS);
+      loader = new DataLoader((items) => this.changeAll(kind, statement, items), this.options);
       this.changes.set(statement.name, loader);
     }
     const row: Record<string, unknown> = {};
     for (const [field, key] of statement.events) row[key] = event[field as keyof EventRow];
     for (const [field, key] of statement.sets) row[key] = values[field];
     return loader.load({ streamId: String(event.streamId), row });
+  }
+
+  /** True while a batch is scheduled and not yet sent (pipeline.ts `issueSoon`). */
+  pending(): boolean {
+    return this.scheduled > 0;
   }
 
   /** Members changing one stream are never in one batch (PgTransactions.hold); should they be, one statement each. */
@@ -141,14 +164,6 @@ export class GroupBatch {
     return result.rows as Record<string, unknown>[];
   }
 }
-
-const OPTIONS = {
-  cache: false,
-  maxBatchSize: MAX_BATCH,
-  // Every member whose statement is issued in this turn of the event loop (answers read together,
-  // requests parsed together), not only those of one microtask queue.
-  batchScheduleFn: (callback: () => void) => setImmediate(callback),
-};
 
 interface Statement {
   name: string;

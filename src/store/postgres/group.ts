@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { GroupBatch } from './batch.js';
 import { CHANGE_LOG_LOCK_KEY } from './connect.js';
 import { classify, isUnreachable } from './errors.js';
+import { issueSoon } from './pipeline.js';
 import {
   type Executor,
   type Frame,
@@ -123,7 +124,10 @@ export class GroupCommit {
       client = await this.pool.connect();
       await previous;
       const tx = this.executor(client);
-      group.state.batch = new GroupBatch(client, this.log);
+      const batch = new GroupBatch(client, this.log);
+      group.state.batch = batch;
+      // BEGIN and the lock leave with the members' first batched reads, in one write.
+      issueSoon(client, () => batch.pending());
       this.log('begin');
       this.log(LOCK);
       // Pipelined with the members' first statements, which PostgreSQL runs after them: no
