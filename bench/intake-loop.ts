@@ -13,6 +13,7 @@ import { Session } from 'node:inspector/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cliOptions, hmsIntakeEnv, ROOT } from './lib.js';
+import { webhookStreams } from './seed-rows.js';
 
 const options = cliOptions();
 const deliveries = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 20_000);
@@ -39,28 +40,8 @@ if (process.env.INTAKE_LOOP_TREE) {
   const app = await buildApp(config, createLogger('silent'));
   const store = app.services.store;
   const total = Math.max(seeded, warmUp + deliveries);
-  const now = new Date();
-  const far = new Date(Date.now() + 86_400_000);
   await store.transaction(async () => {
-    for (let i = 0; i < total; i++) {
-      await store.streams.insert('livestream', {
-        id: `wh-stream-${i}`,
-        provider: 'HMS',
-        roomId: `wh-room-${i}`,
-        externalId: `wh-ext-${i}`,
-        sessionId: null,
-        status: 'STARTING',
-        vendorStatus: null,
-        version: 1,
-        failureReason: null,
-        idempotencyKey: null,
-        startedAt: null,
-        stoppedAt: null,
-        createdAt: now,
-        updatedAt: now,
-        nextPollAt: far,
-      });
-    }
+    for (const row of webhookStreams(total)) await store.streams.insert('livestream', row);
   });
   const headers = { 'content-type': 'application/json', 'x-hms-webhook-secret': 'secret' };
   const body = (i: number) =>

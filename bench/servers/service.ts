@@ -7,7 +7,7 @@ import pg from 'pg';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import type { NewStream } from '../../src/store/types.js';
+import { webhookStreams } from '../seed-rows.js';
 
 const config = loadConfig({ ...process.env, PORT: '0' });
 const app = await buildApp(config, createLogger(config.logLevel));
@@ -18,40 +18,17 @@ const port = await app.start();
 // intake against efa62df: why the baselines differed"). The retention benchmark leaves it on.
 if (process.env.BENCH_RETENTION === 'off') await app.retention.stop();
 
-/** The webhook benchmark's streams: HMS livestreams in STARTING, `wh-stream-<i>` in room `wh-room-<i>`, vendor id `wh-ext-<i>`. */
-function seedRows(count: number): NewStream[] {
-  const now = new Date();
-  const far = new Date(Date.now() + 24 * 60 * 60 * 1000);
-  return Array.from({ length: count }, (_, i) => ({
-    id: `wh-stream-${i}`,
-    provider: 'HMS',
-    roomId: `wh-room-${i}`,
-    externalId: `wh-ext-${i}`,
-    sessionId: null,
-    status: 'STARTING',
-    vendorStatus: null,
-    version: 1,
-    failureReason: null,
-    idempotencyKey: null,
-    startedAt: null,
-    stoppedAt: null,
-    createdAt: now,
-    updatedAt: now,
-    nextPollAt: far,
-  }));
-}
-
-/** The columns `seedRows` gives a value (the others are null or their default, as the store writes them). */
+/** The columns `webhookStreams` gives a value (the others are null or their default, as the store writes them). */
 const SEEDED = 'id, provider, room_id, external_id, status, version, created_at, updated_at, next_poll_at';
 
 /**
- * `seedRows(count)` written in one transaction on a connection of the bench's own, in plain SQL:
+ * `webhookStreams(count)` written in one transaction on a connection of the bench's own, in plain SQL:
  * the store's insert (one row a statement through drizzle) took 1.4 s for 8,300 rows on SQLite and
  * 3–6 s on PostgreSQL (one round trip each) at load 7, and a drizzle insert of many rows builds its
  * SQL slowly (1.3 s for the same rows).
  */
 async function insertInBulk(count: number): Promise<void> {
-  const rows = seedRows(count);
+  const rows = webhookStreams(count);
   if (config.database.kind === 'sqlite') {
     const sqlite = new Database(config.database.path);
     sqlite.pragma('busy_timeout = 5000');
@@ -121,7 +98,7 @@ process.on('message', async (message: { type: string; id: number; command: strin
     if (bulk) await insertInBulk(count);
     else {
       await app.services.store.transaction(async () => {
-        for (const row of seedRows(count)) await app.services.store.streams.insert('livestream', row);
+        for (const row of webhookStreams(count)) await app.services.store.streams.insert('livestream', row);
       });
     }
     result = count;
