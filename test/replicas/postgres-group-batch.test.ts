@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamRecord } from '../../src/domain/types.js';
 import type { PostgresStore } from '../../src/store/postgres/store.js';
 import { waitFor } from '../helpers.js';
-import { STREAM_AT, streamRow, type TwoReplicas, twoReplicas, writeNextVersion } from './stores.js';
+import { delivery, streamRow, type TwoReplicas, twoReplicas, writeNextVersion } from './stores.js';
 
 /**
  * A PostgreSQL group commit's members batched (src/store/postgres/batch.ts): the members' delivery
@@ -22,15 +22,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => replicas?.close());
-
-const delivery = (id: string) => ({
-  provider: 'SANDBOX' as const,
-  deliveryId: id,
-  contentKey: null,
-  eventType: 'test',
-  receivedAt: STREAM_AT,
-  processedAt: STREAM_AT,
-});
 
 /** The stream each delivery found, by stream id. */
 const found = new Map<string, StreamRecord>();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PostgresStore } from '../../src/store/postgres/store.js';
 import { createTestDatabase, POSTGRES_ADMIN_URL, type TestDatabase, viaPort } from '../support/postgres.js';
 import { type SlowProxy, startSlowProxy } from '../support/slow-proxy.js';
-import { openStore, STREAM_AT, streamRow, writeNextVersion } from './stores.js';
+import { delivery, openStore, streamRow, writeNextVersion } from './stores.js';
 
 /**
  * A PostgreSQL group commit's round trips and socket writes (src/store/postgres/group.ts,
@@ -34,15 +34,6 @@ afterAll(async () => {
   await direct?.close();
   await proxy?.close();
   await database?.drop();
-});
-
-const delivery = (id: string) => ({
-  provider: 'SANDBOX' as const,
-  deliveryId: id,
-  contentKey: null,
-  eventType: 'test',
-  receivedAt: STREAM_AT,
-  processedAt: STREAM_AT,
 });
 
 /**

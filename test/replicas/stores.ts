@@ -37,6 +37,18 @@ export async function twoReplicas(): Promise<TwoReplicas> {
 
 export { STREAM_AT, streamRow } from '../support/rows.js';
 
+/** A webhook delivery of the sandbox vendor with id `id`, as the intake records it. */
+export function delivery(id: string) {
+  return {
+    provider: 'SANDBOX' as const,
+    deliveryId: id,
+    contentKey: null,
+    eventType: 'test',
+    receivedAt: STREAM_AT,
+    processedAt: STREAM_AT,
+  };
+}
+
 /**
  * Writes the next version of stream row `current` (of `kind`) as the lifecycle writes an applied change:
  * history and row in one write. Answers the version and its change-log position.
