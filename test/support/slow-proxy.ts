@@ -1,5 +1,6 @@
 import { once } from 'node:events';
-import { connect, createServer, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
+import { connectPair } from './tcp-proxy.js';
 
 /**
  * A TCP proxy in front of a server (PostgreSQL) whose answers reach the client `delayMs` late, as
@@ -22,17 +23,9 @@ export async function startSlowProxy(target: { host: string; port: number }, del
   let flights = 0;
   let writes = 0;
   const server = createServer((client) => {
-    const upstream = connect(target);
+    const upstream = connectPair(client, target, sockets);
     // Answered since the client last wrote: its next write starts a flight.
     let answered = true;
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
     client.on('data', (chunk: Buffer) => {
       if (answered) flights++;
       writes++;

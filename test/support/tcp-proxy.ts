@@ -22,15 +22,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 
   const listen = async () => {
     const next = createServer((client) => {
-      const upstream = connect(target);
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-        socket.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
+      const upstream = connectPair(client, target, sockets);
       client.pipe(upstream);
       upstream.pipe(client);
     });
@@ -78,4 +70,21 @@ export async function freePort(): Promise<number> {
   server.close();
   await once(server, 'close');
   return port;
+}
+
+/**
+ * Opens `client`'s connection to `target`; both sockets are kept in `sockets` while open, and an
+ * error on either ends both.
+ */
+export function connectPair(client: Socket, target: { host: string; port: number }, sockets: Set<Socket>): Socket {
+  const upstream = connect(target);
+  for (const socket of [client, upstream]) {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {
+      client.destroy();
+      upstream.destroy();
+    });
+  }
+  return upstream;
 }
