@@ -88,8 +88,16 @@ async function measure(tree: string) {
     // Idle: heartbeats only.
     const idleCpu = cpuMs(servicePid);
     const idleReceiverCpu = cpuMs(receiverPid);
-    if (hook) process.kill(servicePid, 'SIGUSR2');
+    const idleProfile = options.get('profile') === 'idle';
+    if (hook || idleProfile) process.kill(servicePid, 'SIGUSR2');
     const idle = await receiver.call<any>('check-trace', { windowMs });
+    let profile: Map<string, number> | undefined;
+    if (idleProfile) {
+      process.kill(servicePid, 'SIGUSR2');
+      while (!existsSync(out)) await new Promise((r) => setTimeout(r, 50));
+      profile = selfTimes(JSON.parse(readFileSync(out, 'utf8')) as Profile);
+      rmSync(out);
+    }
     if (hook) {
       process.kill(servicePid, 'SIGUSR2');
       while (!existsSync(out)) await new Promise((r) => setTimeout(r, 50));
@@ -99,7 +107,7 @@ async function measure(tree: string) {
       serviceMsPerCheck: (cpuMs(servicePid) - idleCpu) / idle.checks,
       receiverMsPerCheck: (cpuMs(receiverPid) - idleReceiverCpu) / idle.checks,
     };
-    if (profiling) {
+    if (profiling && !idleProfile) {
       process.kill(servicePid, 'SIGUSR2');
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -119,8 +127,7 @@ async function measure(tree: string) {
       if (at < 0) throw new Error(`not every subscription got ${marker}`);
       times.push(at - startedAt);
     }
-    let profile: Map<string, number> | undefined;
-    if (profiling) {
+    if (profiling && !idleProfile) {
       process.kill(servicePid, 'SIGUSR2');
       while (!existsSync(out)) await new Promise((r) => setTimeout(r, 50));
       profile = selfTimes(JSON.parse(readFileSync(out, 'utf8')) as Profile);
@@ -163,6 +170,8 @@ async function measure(tree: string) {
 
 const fmt = (values: number[]) => `${median(values).toFixed(0)} (${values.map((v) => v.toFixed(0)).join(', ')})`;
 const profiles = trees.map(() => new Map<string, number>());
+/** What the profile is divided by: the `next`s sent, or with `--profile=idle` the checks received. */
+const divisors = trees.map(() => 0);
 for (let i = 0; i < repeat; i++) {
   for (const [t, tree] of trees.entries()) {
     const m = await measure(tree);
@@ -196,12 +205,15 @@ for (let i = 0; i < repeat; i++) {
       );
     }
     if (m.profile) for (const [key, value] of m.profile) profiles[t]?.set(key, (profiles[t]?.get(key) ?? 0) + value);
+    divisors[t] = (divisors[t] ?? 0) + (options.get('profile') === 'idle' ? m.idle.checks : count * rounds);
   }
 }
 if (profiling) {
-  const perNext = profiles.map((map) => new Map([...map].map(([k, v]) => [k, v / (count * rounds * repeat)])));
+  const perNext = profiles.map((map, t) => new Map([...map].map(([k, v]) => [k, v / (divisors[t] || 1)])));
   const sum = (map: Map<string, number>) => [...map.values()].reduce((a, b) => a + b, 0);
-  console.log(`\nprofiled µs a next (all samples): ${perNext.map((m) => sum(m).toFixed(1)).join(' | ')}`);
+  console.log(
+    `\nprofiled µs a ${options.get('profile') === 'idle' ? 'check' : 'next'} (all samples): ${perNext.map((m) => sum(m).toFixed(1)).join(' | ')}`,
+  );
   const keys = new Set(
     perNext.flatMap((map) =>
       [...map]
