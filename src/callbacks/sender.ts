@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   bulkhead,
   ExponentialBackoff,
@@ -59,8 +60,15 @@ export class CallbackSender {
    * 10,000 messages at once; timing them from the queue would fail the last ones.
    */
   private readonly inFlight = new Map<string, IPolicy>();
+  /**
+   * The signal of a send without `cancel`: never aborted, one of ours rather than one per send (an
+   * AbortController each) or cockatiel's shared default. cockatiel listens on it for each attempt
+   * in flight (at most MAX_SOCKETS_PER_ROUTER per router), which is no leak: the warning is off.
+   */
+  private readonly uncancelled = new AbortController().signal;
 
   constructor(options: SenderOptions) {
+    setMaxListeners(0, this.uncancelled);
     this.policy = wrap(
       retry(
         handleWhen((error) => error instanceof TransientFailure || error instanceof TaskCancelledError),
@@ -78,9 +86,10 @@ export class CallbackSender {
     const body = JSON.stringify(message);
     // `cancel` itself, not a signal derived per send (AbortSignal.any, 6–8 µs a message): cockatiel
     // hangs a listener on it only while an attempt runs, and an emission sends one message at a time.
+    const signal = cancel ?? this.uncancelled;
     try {
       const target = new URL(url);
-      return await this.turn(target.origin).execute(() => this.attempt(target, body, cancel), cancel);
+      return await this.turn(target.origin).execute(() => this.attempt(target, body, signal), signal);
     } catch {
       return { status: 0, protocol: undefined };
     }
@@ -97,7 +106,7 @@ export class CallbackSender {
   }
 
   /** One message with its retries and per-attempt timeouts. */
-  private async attempt(target: URL, body: string, cancel: AbortSignal | undefined): Promise<CallbackAnswer> {
+  private async attempt(target: URL, body: string, cancel: AbortSignal): Promise<CallbackAnswer> {
     try {
       return await this.policy.execute(async ({ signal }) => {
         const answer = await this.post(target, body, signal);
