@@ -1,0 +1,2 @@
+DROP INDEX `webhook_deliveries_provider_content`;--> statement-breakpoint
+CREATE UNIQUE INDEX `webhook_deliveries_provider_content` ON `webhook_deliveries` (`provider`,`content_key`) WHERE "webhook_deliveries"."content_key" is not null;
