@@ -26,7 +26,7 @@ export class SqliteChangeLog {
 
   constructor(private readonly opened: OpenedDatabase) {}
 
-  private read(kind: StreamKind, filter: ChangeFilter): Statement<LogRow> {
+  private read(kind: StreamKind, filter: ChangeFilter, limit: number): Statement<LogRow> {
     // By id, the stream's own events are found along (stream_kind, stream_id, …). Otherwise the
     // log is walked along its positions from `after` (`+` keeps SQLite off that index): along the
     // index it read every event of the kind, then sorted them, for each page of a replay, which
@@ -39,7 +39,12 @@ export class SqliteChangeLog {
     if (filter.id) conditions.push('e.stream_id = @id');
     if (filter.provider) conditions.push('s.provider = @provider');
     if (filter.roomId) conditions.push('s.room_id = @roomId');
-    const key = `${kind}:${conditions.join(' and ')}`;
+    // The limit is written into the SQL, not bound: SQLite's planner reads a bound LIMIT's value,
+    // so binding one (even the same value again) made it prepare the statement anew on every read
+    // (`sqlite3Reprepare`: parse and plan, ≈ 5% of a replay's CPU; bench/README.md, "Catch-up",
+    // 2026-12-06, morning session). A page's size is one of a few constants.
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`invalid page size ${limit}`);
+    const key = `${kind}:${limit}:${conditions.join(' and ')}`;
     let statement = this.reads.get(key);
     if (!statement) {
       const streamKey = kind === 'livestream' ? 's.ingest_stream_key' : 'null';
@@ -56,7 +61,7 @@ export class SqliteChangeLog {
       statement = this.opened.prepare<LogRow>(
         `select e.id, coalesce(e.snapshot, ' ' || json_array(${current})), ${streamKey} ` +
           `from "status_events" e join "${TABLE_NAMES[kind]}" s on s.id = e.stream_id ` +
-          `where ${conditions.join(' and ')} order by e.id limit @limit`,
+          `where ${conditions.join(' and ')} order by e.id limit ${limit}`,
         'arrays',
       );
       this.reads.set(key, statement);
@@ -88,11 +93,11 @@ export class SqliteChangeLog {
   }
 
   private rows(kind: StreamKind, filter: ChangeFilter, after: number, limit: number): LogRow[] {
-    const params: Record<string, unknown> = { kind, after, limit };
+    const params: Record<string, unknown> = { kind, after };
     if (filter.id) params.id = filter.id;
     if (filter.provider) params.provider = filter.provider;
     if (filter.roomId) params.roomId = filter.roomId;
-    return this.read(kind, filter).all(params);
+    return this.read(kind, filter, limit).all(params);
   }
 
   tail(after: number, limit: number): TailedChange[] {
