@@ -132,7 +132,8 @@ function remember(kind, stream) {
 let summaryDue = null;
 /** The vendor figures follow the activity, at most every two seconds. */
 function refreshSummarySoon() {
-  summaryDue ??= setTimeout(() => {
+  if (summaryDue !== null) return; // one refresh already waits: it will read this activity too
+  summaryDue = setTimeout(() => {
     summaryDue = null;
     loadSummary().catch(() => {});
   }, 2_000);
