@@ -63,10 +63,8 @@ function nextFramePrefix(id: string): string {
   return `{"id":${JSON.stringify(id)},"type":"next","payload":`;
 }
 
-/**
- * Where an event's result keeps its frame text, made once for every subscriber that sends it (a
- * result made as text keeps its own, result-text.ts): with the result (hidden.ts), not in a
- * WeakMap, it goes with the result at the next minor collection. */
+/** A result's frame text, made once for every subscriber sending it (one made as text keeps its
+ * own, result-text.ts): with the result (hidden.ts), not in a WeakMap: gone at the next minor GC. */
 const frames = hiddenSlot<{ payload: string; prefix: string; frame: string }>();
 
 /** An event's `next` frame, shared by every subscriber of the same result and `nextFramePrefix`. */
