@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 
 let expecting: { marker: string; remaining: number; last: number; resolve: (last: number) => void } | null = null;
 let checks = 0;
+/** Per subscription (the callback URL's last segment): when its checks arrived, while `tracing`. */
+let tracing: Map<string, number[]> | null = null;
 
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
@@ -16,6 +18,12 @@ const server = createServer((req, res) => {
     const action = /"action":"(\w+)"/.exec(text)?.[1];
     if (action === 'check') {
       checks++;
+      if (tracing) {
+        const id = (req.url ?? '').slice((req.url ?? '').lastIndexOf('/') + 1);
+        const times = tracing.get(id);
+        if (times) times.push(performance.now());
+        else tracing.set(id, [performance.now()]);
+      }
       res.writeHead(204, { 'subscription-protocol': 'callback/1.0' });
       res.end();
       return;
@@ -108,6 +116,33 @@ process.on('message', async (message: { type: string; id: number; command: strin
     const before = checks;
     await new Promise((resolve) => setTimeout(resolve, message.args.windowMs as number));
     result = checks - before;
+  } else if (message.command === 'check-trace') {
+    // Diagnosis (bench/profile-callbacks.ts): checks per subscription over a window, and the gaps
+    // between one subscription's checks.
+    tracing = new Map();
+    const began = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, message.args.windowMs as number));
+    const windowMs = performance.now() - began;
+    const trace = tracing;
+    tracing = null;
+    const perSubscription: Record<number, number> = {};
+    const gaps: number[] = [];
+    for (const times of trace.values()) {
+      perSubscription[times.length] = (perSubscription[times.length] ?? 0) + 1;
+      for (let i = 1; i < times.length; i++) gaps.push((times[i] as number) - (times[i - 1] as number));
+    }
+    gaps.sort((a, b) => a - b);
+    const at = (q: number) => Math.round(gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))] ?? 0);
+    result = {
+      windowMs: Math.round(windowMs),
+      checks: [...trace.values()].reduce((n, times) => n + times.length, 0),
+      subscriptions: trace.size,
+      perSubscription,
+      gaps: { n: gaps.length, p1: at(0.01), p10: at(0.1), p50: at(0.5), p90: at(0.9), p99: at(0.99) },
+      short: gaps.filter((g) => g < 3000).length,
+    };
+  } else if (message.command === 'cpu-usage') {
+    result = process.cpuUsage();
   } else if (message.command === 'close') {
     server.closeAllConnections();
     server.close();

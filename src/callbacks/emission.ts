@@ -66,8 +66,8 @@ export class CallbackEmission {
   private finished = false;
   private position: number | null;
   private heartbeat: NodeJS.Timeout | null = null;
+  private heartbeatPeriod = 0;
   private expiry: NodeJS.Timeout | null = null;
-  private beating = false;
   private heartbeatFailures = 0;
   /** Aborted by `stop`: cancels the sends in flight. */
   private readonly cancel = new AbortController();
@@ -95,12 +95,11 @@ export class CallbackEmission {
     const { heartbeatIntervalMs } = this.registration;
     if (heartbeatIntervalMs > 0) {
       // A little early, so a router timing out at exactly the interval never misses one.
-      const period = Math.max(
+      this.heartbeatPeriod = Math.max(
         heartbeatIntervalMs - Math.min(1000, heartbeatIntervalMs / 5),
         MIN_HEARTBEAT_INTERVAL_MS / 2,
       );
-      this.heartbeat = setInterval(() => void this.beat(), period);
-      this.heartbeat.unref();
+      this.scheduleBeat();
     }
     const expiresAt = this.registration.caller.expiresAt;
     if (expiresAt !== null) {
@@ -183,21 +182,35 @@ export class CallbackEmission {
     this.results = result;
   }
 
-  private async beat(): Promise<void> {
-    if (this.beating || this.finished) return;
-    this.beating = true;
-    try {
-      const answer = await this.host.sender.send(this.registration.callbackUrl, {
-        ...this.envelope(),
-        action: 'check',
-      });
-      if (this.finished) return;
-      const unanswered = answer.status === 0 || answer.status >= 500;
-      this.heartbeatFailures = unanswered ? this.heartbeatFailures + 1 : 0;
-      if (!unanswered || this.heartbeatFailures >= MAX_HEARTBEAT_FAILURES) this.accepted(answer, 'check');
-    } finally {
-      this.beating = false;
+  /**
+   * The next `check` one period after the last one was answered, not on a fixed beat: a check that
+   * waited for a free connection (behind a change's `next`s to every subscription of the router,
+   * or a sender short of CPU) would otherwise be followed by the next beat at once, two checks of
+   * one subscription less than a period apart, and the queue's backlog arrived on top of the
+   * beats on time (bench/README.md, "Callback delivery, 2026-12-06, morning session").
+   */
+  private scheduleBeat(): void {
+    if (this.finished) return;
+    if (this.heartbeat) {
+      // The same timer again (`refresh` re-arms one that fired): no new one per beat.
+      this.heartbeat.refresh();
+      return;
     }
+    this.heartbeat = setTimeout(() => void this.beat(), this.heartbeatPeriod);
+    this.heartbeat.unref();
+  }
+
+  private async beat(): Promise<void> {
+    if (this.finished) return;
+    const answer = await this.host.sender.send(this.registration.callbackUrl, {
+      ...this.envelope(),
+      action: 'check',
+    });
+    if (this.finished) return;
+    const unanswered = answer.status === 0 || answer.status >= 500;
+    this.heartbeatFailures = unanswered ? this.heartbeatFailures + 1 : 0;
+    if (unanswered && this.heartbeatFailures < MAX_HEARTBEAT_FAILURES) return this.scheduleBeat();
+    if (this.accepted(answer, 'check')) this.scheduleBeat();
   }
 
   /** True for a 2xx; otherwise the subscription ends here (404: the router dropped it). */
@@ -221,7 +234,7 @@ export class CallbackEmission {
   private close(): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.heartbeat) clearTimeout(this.heartbeat);
     if (this.expiry) clearTimeout(this.expiry);
     void this.results?.return?.();
   }

@@ -108,6 +108,40 @@ describe('the HTTP callback protocol (callback/1.0)', () => {
     expect(receiver.of(subscribed.id, 'complete')).toEqual([]);
   });
 
+  it("sends no two checks of a subscription less than a heartbeat period apart while its router's connections are busy", async () => {
+    // More subscriptions than the 64 messages in flight per router, whose `next`s the router is
+    // slow to take: their checks wait for a free connection behind the change's `next`s.
+    receiver.nextDelayMs = 1500;
+    const subscribed = await Promise.all(
+      Array.from({ length: 80 }, () =>
+        receiver.subscribe(server.url, BY_ROOM, {
+          variables: { roomId: 'cb-busy-router' },
+          heartbeatIntervalMs: 1000,
+          headers: viewer,
+        }),
+      ),
+    );
+    try {
+      expect(subscribed.every((s) => s.body.data === null && !s.body.errors)).toBe(true);
+      await start('cb-busy-router');
+      await waitFor(() => subscribed.every((s) => receiver.of(s.id, 'next').length >= 1), 15_000);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      const gaps = subscribed.flatMap((s) => {
+        const at = receiver.of(s.id, 'check').map((m) => m.at);
+        return at.slice(1).map((t, i) => t - (at[i] as number));
+      });
+      // Every subscription kept its heartbeats, none more often than the interval asks (the
+      // service sends a little early, 800 ms for 1000 ms; a check answered late is not followed
+      // by the next beat at once).
+      expect(subscribed.every((s) => receiver.of(s.id, 'check').length >= 3)).toBe(true);
+      expect(Math.min(...gaps)).toBeGreaterThanOrEqual(750);
+    } finally {
+      receiver.nextDelayMs = 0;
+      for (const s of subscribed) receiver.drop(s.id);
+    }
+    await waitFor(async () => (await server.app.services.store.callbacks.count()) === 0, 10_000);
+  });
+
   it('refuses the subscription with an error when the check is not confirmed, and keeps nothing', async () => {
     const listeners = server.app.services.events.subscriberCount;
     for (const answer of [{ status: 400 }, { status: 200 }, { status: 204, protocol: 'callback/2.0' }]) {

@@ -28,6 +28,8 @@ export class CallbackReceiver {
   private readonly active = new Map<string, string>();
   /** Overrides the answer to a `check` (the subscription request's check and heartbeats). */
   checkAnswer: { status: number; protocol?: string | null } | null = null;
+  /** How long a `next` waits for its answer (a router slow to take events); 0 answers at once. */
+  nextDelayMs = 0;
   private server: Server | null = null;
   port = 0;
 
@@ -71,7 +73,13 @@ export class CallbackReceiver {
           }
           return record(answer(204, { 'subscription-protocol': 'callback/1.0' }));
         }
-        if (body.action === 'next') return record(answer(200));
+        if (body.action === 'next') {
+          if (this.nextDelayMs > 0) {
+            setTimeout(() => record(answer(200)), this.nextDelayMs);
+            return;
+          }
+          return record(answer(200));
+        }
         this.active.delete(id);
         return record(answer(202));
       });
