@@ -1,4 +1,5 @@
 import { encodeChangeCursor } from './domain/cursor.js';
+import { positionOfTextResult, tagTextResult } from './fanout/result-text.js';
 import { hiddenSlot } from './hidden.js';
 
 /**
@@ -14,10 +15,13 @@ export function tagEventId(result: object, change: unknown): void {
   const position = (change as { changePosition?: unknown } | null)?.changePosition;
   // Kept with the result rather than in a WeakMap (a replay tags every change it sends); the id
   // is made when asked for (SSE, callbacks), which a WebSocket never does.
-  if (typeof position === 'number' && position > 0) eventPositions.set(result, position);
+  // A result made as text keeps it in a field of its own (fanout/result-text.ts).
+  if (typeof position === 'number' && position > 0 && !tagTextResult(result, position)) {
+    eventPositions.set(result, position);
+  }
 }
 
 export function eventIdOf(result: object): string | undefined {
-  const position = eventPositions.get(result);
+  const position = positionOfTextResult(result) ?? eventPositions.get(result);
   return position === undefined ? undefined : encodeChangeCursor(position);
 }

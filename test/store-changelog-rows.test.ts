@@ -102,6 +102,63 @@ describe('the change log as a resumed subscription reads it (SQLite)', () => {
   });
 });
 
+describe('the change log read as one text a row (SQLite)', () => {
+  it('gives back each row, position and ingest stream key whatever control characters they hold', async () => {
+    // The read answers one text a row: position, U+001F, the row's JSON, U+001F, the key
+    // (src/store/sqlite/changelog.ts). JSON escapes every control character, so a U+001F in a
+    // vendor status (a snapshot's or, without one, the event's) or in the key splits nothing.
+    dir = tempDir();
+    const file = join(dir, 'separators.sqlite');
+    store = new SqliteStore(file);
+    await store.changes.after('livestream', {}, 0, 10); // migrated
+    const db = new Database(file);
+    try {
+      const stream = db.prepare(
+        `insert into livestreams (id, provider, room_id, status, vendor_status, version, created_at, updated_at,
+          change_position, ingest_stream_key)
+         values (@id, 'HMS', 'room-' || @id, 'LIVE', 'running', 9, @at, @at, 4, @key)`,
+      );
+      const at = created.getTime();
+      const key = 'key\x1fwith\x1f\u00e9 "separators"\x1f';
+      stream.run({ id: 'ls-1', at, key });
+      stream.run({ id: 'ls-2', at, key: null });
+      stream.run({ id: 'ls-3', at, key: '' });
+      const event = db.prepare(
+        `insert into status_events (id, stream_kind, stream_id, status, vendor_status, source, version, applied, snapshot, at)
+         values (?, 'livestream', ?, 'LIVE', ?, 'WEBHOOK', 9, 1, ?, ?)`,
+      );
+      const odd = 'a\x1fb\nc\u0000d\x1f';
+      const record = (id: string) => ({
+        ...base,
+        id,
+        roomId: `room-${id}`,
+        externalId: null,
+        idempotencyKey: null,
+        startedAt: null,
+        playbackUrl: null,
+        ingestRtmpUrl: null,
+        vendorStatus: odd,
+        createdAt: created,
+        updatedAt: created,
+      });
+      event.run(1, 'ls-1', odd, toSnapshot('livestream', record('ls-1')), at);
+      event.run(2, 'ls-1', odd, null, at); // no snapshot: put together by SQL's json_array
+      event.run(3, 'ls-2', odd, toSnapshot('livestream', record('ls-2')), at);
+      event.run(4, 'ls-3', odd, null, at);
+      const expected = [
+        { position: 1, stream: { ...record('ls-1'), changePosition: 1, ingestStreamKey: key } },
+        { position: 2, stream: { ...record('ls-1'), changePosition: 2, ingestStreamKey: key } },
+        { position: 3, stream: { ...record('ls-2'), changePosition: 3, ingestStreamKey: null } },
+        { position: 4, stream: { ...record('ls-3'), changePosition: 4, ingestStreamKey: '' } },
+      ];
+      expect(await store.changes.after('livestream', {}, 0, 10)).toEqual(expected);
+      expect(await store.changes.tail(0, 10)).toEqual(expected.map((change) => ({ kind: 'livestream', ...change })));
+    } finally {
+      db.close();
+    }
+  });
+});
+
 describe('a stream row', () => {
   it('holds the record field ROW_FIELDS names at each index (what the schema declares a snapshot holds)', () => {
     const row = toSnapshot('livestream', { ...base, ingestWhipUrl: 'https://whip.example/1' });

@@ -18,7 +18,7 @@ import {
 } from 'graphql-ws';
 import { hiddenSlot } from '../hidden.js';
 import type { ReadyIterator } from './queue.js';
-import { textOfResult } from './result-text.js';
+import { frameOfTextResult } from './result-text.js';
 
 type Payload = ConnectionInitMessage['payload'];
 
@@ -63,18 +63,17 @@ function nextFramePrefix(id: string): string {
   return `{"id":${JSON.stringify(id)},"type":"next","payload":`;
 }
 
-/**
- * Where a subscription event's result keeps its frame text, made once for every subscriber that
- * sends it (from the payload's text when the result was made as text, result-text.ts): kept with
- * the result (hidden.ts), not in a WeakMap, it goes with the result at the next minor collection.
- */
+/** A result's frame text, made once for every subscriber sending it (one made as text keeps its
+ * own, result-text.ts): with the result (hidden.ts), not in a WeakMap: gone at the next minor GC. */
 const frames = hiddenSlot<{ payload: string; prefix: string; frame: string }>();
 
 /** An event's `next` frame, shared by every subscriber of the same result and `nextFramePrefix`. */
 function sharedNextFrame(prefix: string, result: ExecutionResult): string {
+  const framed = frameOfTextResult(result, prefix);
+  if (framed !== undefined) return framed;
   let known = frames.get(result);
   if (!known) {
-    const payload = textOfResult(result) ?? payloadText(result);
+    const payload = payloadText(result);
     known = { payload, prefix, frame: `${prefix}${payload}}` };
     frames.set(result, known);
   } else if (known.prefix !== prefix) {

@@ -24,8 +24,9 @@ interface SplicedField {
   kind: Kind;
   /** The row element (a `resolved` field has none). */
   index: number;
-  /** An enum's values as the row writes them → its names as JSON (`enum`). */
-  names: ReadonlyMap<string, string> | undefined;
+  /** An enum's values as the row writes them, and its names as JSON at the same index (`enum`). */
+  values: readonly string[];
+  names: readonly string[];
 }
 
 const MAX_INT = 2 ** 31 - 1;
@@ -52,8 +53,9 @@ export class RowSplice {
     if (!fields.some((field) => field.column)) return null;
     const spliced = fields.map((field, i): SplicedField => {
       const key = `${i === 0 ? '' : ','}${JSON.stringify(field.responseName)}:`;
-      const { kind, names } = kindOf(field);
-      return { key, field, kind, index: kind === 'resolved' ? -1 : (field.column?.index ?? -1), names };
+      const { kind, names = new Map<string, string>() } = kindOf(field);
+      const index = kind === 'resolved' ? -1 : (field.column?.index ?? -1);
+      return { key, field, kind, index, values: [...names.keys()], names: [...names.values()] };
     });
     return new RowSplice(`{"data":{${JSON.stringify(rootName)}:{`, spliced);
   }
@@ -73,7 +75,7 @@ export class RowSplice {
       const value =
         spliced.kind === 'resolved'
           ? resolvedText(spliced.field, source, payload, context)
-          : elementText(spliced, text.slice(bounds[2 * spliced.index], bounds[2 * spliced.index + 1]));
+          : elementText(spliced, text, bounds[2 * spliced.index] as number, bounds[2 * spliced.index + 1] as number);
       if (value === undefined) return undefined;
       parts[j++] = spliced.key;
       parts[j++] = value;
@@ -98,28 +100,63 @@ function kindOf(field: LeafField): { kind: Kind; names?: Map<string, string> } {
   return { kind: 'resolved' };
 }
 
-/** A row element as its field's JSON, or undefined. */
-function elementText(spliced: SplicedField, element: string): string | undefined {
-  if (element === 'null') return spliced.field.nonNull ? undefined : 'null';
+/**
+ * A row element, `text` from `start` to `end`, as its field's JSON, or undefined. Read in place:
+ * an enum's value compared where it stands rather than sliced out and looked up in a Map (which
+ * hashed each fresh slice), an integer's digits read rather than sliced and parsed (bench/README.md,
+ * "Catch-up", 2026-12-06, morning session).
+ */
+function elementText(spliced: SplicedField, text: string, start: number, end: number): string | undefined {
+  const length = end - start;
+  if (length === 4 && text.startsWith('null', start)) return spliced.field.nonNull ? undefined : 'null';
   switch (spliced.kind) {
-    case 'string':
-      if (element.charCodeAt(0) !== 34) return undefined;
+    case 'string': {
+      if (text.charCodeAt(start) !== 34) return undefined;
+      const element = text.slice(start, end);
       return element.includes('\\') ? JSON.stringify(JSON.parse(element)) : element;
-    case 'int': {
-      const n = Number(element);
-      return Number.isInteger(n) && n <= MAX_INT && n >= MIN_INT && String(n) === element ? element : undefined;
     }
-    case 'enum':
-      return spliced.names?.get(element);
+    case 'int': {
+      const n = canonicalInteger(text, start, end);
+      return n !== undefined && n <= MAX_INT && n >= MIN_INT ? text.slice(start, end) : undefined;
+    }
+    case 'enum': {
+      const { values, names } = spliced;
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i] as string;
+        if (value.length === length && text.startsWith(value, start)) return names[i];
+      }
+      return undefined;
+    }
     case 'time': {
-      const ms = Number(element);
-      if (!Number.isSafeInteger(ms) || String(ms) !== element) return undefined;
+      const ms = canonicalInteger(text, start, end);
+      if (ms === undefined) return undefined;
       const serialized = spliced.field.type.serialize(new Date(ms));
       return typeof serialized === 'string' ? JSON.stringify(serialized) : undefined;
     }
     default:
       return undefined;
   }
+}
+
+/**
+ * The safe integer `text` holds from `start` to `end` when it is written as `String` writes it
+ * (no sign but a minus, no leading zero, no `-0`, no exponent), else undefined.
+ */
+function canonicalInteger(text: string, start: number, end: number): number | undefined {
+  let i = start;
+  const negative = text.charCodeAt(i) === 45; // -
+  if (negative) i++;
+  const digits = end - i;
+  if (digits < 1 || digits > 16) return undefined;
+  if (text.charCodeAt(i) === 48 && (digits > 1 || negative)) return undefined; // 0…, -0
+  let n = 0;
+  for (; i < end; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    n = n * 10 + digit;
+  }
+  if (n > Number.MAX_SAFE_INTEGER) return undefined;
+  return negative ? -n : n;
 }
 
 /** A field resolved as the plan does, as JSON, or undefined. */
