@@ -91,7 +91,7 @@ async function measure(tree: string) {
     const idleReceiverCpu = cpuMs(receiverPid);
     const idleProfile = options.get('profile') === 'idle';
     if (hook || idleProfile) process.kill(servicePid, 'SIGUSR2');
-    const idle = await receiver.call<any>('check-trace', { windowMs });
+    const idle = await receiver.call<any>('check-trace', { windowMs, overMs: heartbeatIntervalMs });
     let profile: Map<string, number> | undefined;
     if (idleProfile) {
       process.kill(servicePid, 'SIGUSR2');
@@ -138,7 +138,7 @@ async function measure(tree: string) {
     await new Promise((r) => setTimeout(r, heartbeatIntervalMs));
     const during = await receiver.call<any>('trace-end', { overMs: heartbeatIntervalMs });
     // The benchmark's window: right after the rounds.
-    const after = await receiver.call<any>('check-trace', { windowMs });
+    const after = await receiver.call<any>('check-trace', { windowMs, overMs: heartbeatIntervalMs });
     let bare: { times: number[]; senderCpu: number[]; receiverCpu: number[] } | undefined;
     if (bareSockets > 0) {
       const sender = await startChild('bare-callback-sender.ts');
