@@ -3,7 +3,8 @@
 // subscriptions (default 10,000) costs, as bench/callbacks.ts measures it, per tree (this one,
 // then `--against`'s service, alternated `--repeat` times): the service's and the receiver's CPU
 // per round (from /proc) and per `next` sent, the time to the last `next`, and the heartbeats the
-// receiver got per subscription over `--window` while idle and right after the rounds (the
+// receiver got per subscription over `--window` while idle, during the rounds (until one interval
+// after the last, with the gaps longer than the heartbeat interval) and right after the rounds (the
 // benchmark's window). `--profile`: V8 self time by function over the rounds (µs a `next`).
 // `--bare=<sockets>`: the floor, a bare node:http sender in its own process POSTing the same
 // number of `next` bodies to the same receiver, `sockets` in flight.
@@ -90,7 +91,7 @@ async function measure(tree: string) {
     const idleReceiverCpu = cpuMs(receiverPid);
     const idleProfile = options.get('profile') === 'idle';
     if (hook || idleProfile) process.kill(servicePid, 'SIGUSR2');
-    const idle = await receiver.call<any>('check-trace', { windowMs });
+    const idle = await receiver.call<any>('check-trace', { windowMs, overMs: heartbeatIntervalMs });
     let profile: Map<string, number> | undefined;
     if (idleProfile) {
       process.kill(servicePid, 'SIGUSR2');
@@ -114,6 +115,8 @@ async function measure(tree: string) {
     const times: number[] = [];
     const serviceCpu: number[] = [];
     const receiverCpu: number[] = [];
+    // The checks while the rounds' `next`s are delivered, until one interval after the last one.
+    await receiver.call('trace-begin');
     for (let r = 0; r < rounds; r++) {
       const marker = `prof-${r}-${Date.now()}`;
       await receiver.call('arm', { marker, count });
@@ -132,8 +135,10 @@ async function measure(tree: string) {
       while (!existsSync(out)) await new Promise((r) => setTimeout(r, 50));
       profile = selfTimes(JSON.parse(readFileSync(out, 'utf8')) as Profile);
     }
+    await new Promise((r) => setTimeout(r, heartbeatIntervalMs));
+    const during = await receiver.call<any>('trace-end', { overMs: heartbeatIntervalMs });
     // The benchmark's window: right after the rounds.
-    const after = await receiver.call<any>('check-trace', { windowMs });
+    const after = await receiver.call<any>('check-trace', { windowMs, overMs: heartbeatIntervalMs });
     let bare: { times: number[]; senderCpu: number[]; receiverCpu: number[] } | undefined;
     if (bareSockets > 0) {
       const sender = await startChild('bare-callback-sender.ts');
@@ -159,7 +164,7 @@ async function measure(tree: string) {
         await sender.stop();
       }
     }
-    return { registration, idle, idleCost, times, serviceCpu, receiverCpu, after, profile, bare };
+    return { registration, idle, idleCost, times, serviceCpu, receiverCpu, during, after, profile, bare };
   } finally {
     await receiver.call('close');
     await receiver.stop();
@@ -190,10 +195,11 @@ for (let i = 0; i < repeat; i++) {
     console.log(`receiver CPU a round, ms: ${fmt(m.receiverCpu)}`);
     for (const [name, trace] of [
       ['idle', m.idle],
+      ['during the rounds', m.during],
       ['after the rounds', m.after],
     ] as const) {
       console.log(
-        `checks ${name}: ${trace.checks} in ${trace.windowMs} ms = ${((trace.checks * 1000) / trace.windowMs).toFixed(0)}/s from ${trace.subscriptions} subscriptions; per subscription ${JSON.stringify(trace.perSubscription)}; gaps ${JSON.stringify(trace.gaps)}; under 3 s: ${trace.short}`,
+        `checks ${name}: ${trace.checks} in ${trace.windowMs} ms = ${((trace.checks * 1000) / trace.windowMs).toFixed(0)}/s from ${trace.subscriptions} subscriptions; per subscription ${JSON.stringify(trace.perSubscription)}; gaps ${JSON.stringify(trace.gaps)}; under 3 s: ${trace.short}; over the interval: ${trace.over}`,
       );
     }
     console.log(

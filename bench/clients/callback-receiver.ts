@@ -100,6 +100,36 @@ function expect({ marker, count }: { marker: string; count: number }): Promise<n
   });
 }
 let armed: Promise<number> | null = null;
+let traceBegan = 0;
+
+/**
+ * What `tracing` saw since `began`, and stops it: checks per subscription, the gaps between one
+ * subscription's checks (the last one to the window's end included), and how many exceed `overMs`.
+ */
+function traced(began: number, overMs = 3000) {
+  const now = performance.now();
+  const trace = tracing ?? new Map<string, number[]>();
+  tracing = null;
+  const perSubscription: Record<number, number> = {};
+  const gaps: number[] = [];
+  for (const times of trace.values()) {
+    perSubscription[times.length] = (perSubscription[times.length] ?? 0) + 1;
+    for (let i = 1; i < times.length; i++) gaps.push((times[i] as number) - (times[i - 1] as number));
+  }
+  const open = [...trace.values()].map((times) => now - (times.at(-1) as number));
+  gaps.sort((a, b) => a - b);
+  const at = (q: number) => Math.round(gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))] ?? 0);
+  return {
+    windowMs: Math.round(now - began),
+    checks: [...trace.values()].reduce((n, times) => n + times.length, 0),
+    subscriptions: trace.size,
+    perSubscription,
+    gaps: { n: gaps.length, p1: at(0.01), p10: at(0.1), p50: at(0.5), p90: at(0.9), p99: at(0.99), max: at(1) },
+    short: gaps.filter((g) => g < 3000).length,
+    /** Gaps, and checks still awaited at the end, longer than `overMs`. */
+    over: gaps.filter((g) => g > overMs).length + open.filter((g) => g > overMs).length,
+  };
+}
 
 process.on('message', async (message: { type: string; id: number; command: string; args?: any }) => {
   if (message.type !== 'call') return;
@@ -122,25 +152,13 @@ process.on('message', async (message: { type: string; id: number; command: strin
     tracing = new Map();
     const began = performance.now();
     await new Promise((resolve) => setTimeout(resolve, message.args.windowMs as number));
-    const windowMs = performance.now() - began;
-    const trace = tracing;
-    tracing = null;
-    const perSubscription: Record<number, number> = {};
-    const gaps: number[] = [];
-    for (const times of trace.values()) {
-      perSubscription[times.length] = (perSubscription[times.length] ?? 0) + 1;
-      for (let i = 1; i < times.length; i++) gaps.push((times[i] as number) - (times[i - 1] as number));
-    }
-    gaps.sort((a, b) => a - b);
-    const at = (q: number) => Math.round(gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))] ?? 0);
-    result = {
-      windowMs: Math.round(windowMs),
-      checks: [...trace.values()].reduce((n, times) => n + times.length, 0),
-      subscriptions: trace.size,
-      perSubscription,
-      gaps: { n: gaps.length, p1: at(0.01), p10: at(0.1), p50: at(0.5), p90: at(0.9), p99: at(0.99) },
-      short: gaps.filter((g) => g < 3000).length,
-    };
+    result = traced(began, message.args.overMs);
+  } else if (message.command === 'trace-begin') {
+    // The same over a window the caller ends (`trace-end`), e.g. while changes are delivered.
+    tracing = new Map();
+    traceBegan = performance.now();
+  } else if (message.command === 'trace-end') {
+    result = traced(traceBegan, message.args?.overMs);
   } else if (message.command === 'cpu-usage') {
     result = process.cpuUsage();
   } else if (message.command === 'close') {

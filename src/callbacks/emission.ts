@@ -184,8 +184,8 @@ export class CallbackEmission {
 
   /**
    * The next `check` one period after the last one was answered, not on a fixed beat: a check that
-   * waited for a free connection (behind a change's `next`s to every subscription of the router,
-   * or a sender short of CPU) would otherwise be followed by the next beat at once, two checks of
+   * waited for a free connection (behind the `next`s holding the router's connections, or a
+   * sender short of CPU) would otherwise be followed by the next beat at once, two checks of
    * one subscription less than a period apart, and the queue's backlog arrived on top of the
    * beats on time (bench/README.md, "Callback delivery, 2026-12-06, morning session").
    */

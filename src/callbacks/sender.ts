@@ -28,6 +28,14 @@ export interface SenderOptions {
 
 /** Requests to one router at once: more wait for a free connection rather than open one each. */
 const MAX_SOCKETS_PER_ROUTER = 64;
+/**
+ * Of those, the most that `next`s and `complete`s may hold: a `check` waits behind at most these
+ * (the ones already given a connection), never behind a change's `next`s to every subscription of
+ * the router (4–8 s at 10,000 here). Hive Router ends a subscription whose check is more than its
+ * heartbeat interval + 1 s apart from the last, and a `next` does not count as one
+ * (bench/README.md, "Callback delivery, 2026-12-06, morning session", "Checks in a lane of their own").
+ */
+const MAX_EVENTS_PER_ROUTER = 56;
 /** Routers whose in-flight limit is kept (one per callback origin; more origins start over). */
 const MAX_ROUTERS = 1000;
 /** Most bytes of an answer read (and dropped): the router's answers carry nothing we need. */
@@ -57,9 +65,12 @@ export class CallbackSender {
   /**
    * Per router (callback origin): at most MAX_SOCKETS_PER_ROUTER messages in flight, the rest wait
    * their turn before their attempt's timeout starts. A change to 10,000 subscriptions queues
-   * 10,000 messages at once; timing them from the queue would fail the last ones.
+   * 10,000 messages at once; timing them from the queue would fail the last ones. Two turns into
+   * the same bulkhead: a `check` goes straight to it; a `next` or `complete` first takes one of
+   * MAX_EVENTS_PER_ROUTER places (cockatiel bulkheads, one inside the other), so the change's queue
+   * waits in front of the router's, and checks may still use every connection the events leave.
    */
-  private readonly inFlight = new Map<string, IPolicy>();
+  private readonly inFlight = new Map<string, { check: IPolicy; events: IPolicy }>();
   /**
    * The signal of a send without `cancel`: never aborted, one of ours rather than one per send (an
    * AbortController each) or cockatiel's shared default. cockatiel listens on it for each attempt
@@ -89,20 +100,23 @@ export class CallbackSender {
     const signal = cancel ?? this.uncancelled;
     try {
       const target = new URL(url);
-      return await this.turn(target.origin).execute(() => this.attempt(target, body, signal), signal);
+      const turns = this.turns(target.origin);
+      const turn = message.action === 'check' ? turns.check : turns.events;
+      return await turn.execute(() => this.attempt(target, body, signal), signal);
     } catch {
       return { status: 0, protocol: undefined };
     }
   }
 
-  private turn(origin: string): IPolicy {
-    let policy = this.inFlight.get(origin);
-    if (!policy) {
+  private turns(origin: string): { check: IPolicy; events: IPolicy } {
+    let turns = this.inFlight.get(origin);
+    if (!turns) {
       if (this.inFlight.size >= MAX_ROUTERS) this.inFlight.clear();
-      policy = bulkhead(MAX_SOCKETS_PER_ROUTER, Number.POSITIVE_INFINITY);
-      this.inFlight.set(origin, policy);
+      const router = bulkhead(MAX_SOCKETS_PER_ROUTER, Number.POSITIVE_INFINITY);
+      turns = { check: router, events: wrap(bulkhead(MAX_EVENTS_PER_ROUTER, Number.POSITIVE_INFINITY), router) };
+      this.inFlight.set(origin, turns);
     }
-    return policy;
+    return turns;
   }
 
   /** One message with its retries and per-attempt timeouts. */

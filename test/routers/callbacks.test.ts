@@ -142,6 +142,41 @@ describe('the HTTP callback protocol (callback/1.0)', () => {
     await waitFor(async () => (await server.app.services.store.callbacks.count()) === 0, 10_000);
   });
 
+  it("keeps every subscription's checks within the heartbeat interval while a change's nexts wait for the router", async () => {
+    // More subscriptions than the router's connections, whose `next`s the router takes 3 s to
+    // answer: the change's `next`s hold every connection for seconds. The checks must not wait
+    // behind them: Hive Router ends a subscription whose checks are more than the interval (+1 s)
+    // apart, and a `next` does not count as one.
+    receiver.nextDelayMs = 3000;
+    const heartbeatIntervalMs = 2000;
+    const subscribed = await Promise.all(
+      Array.from({ length: 80 }, () =>
+        receiver.subscribe(server.url, BY_ROOM, {
+          variables: { roomId: 'cb-check-lane' },
+          heartbeatIntervalMs,
+          headers: viewer,
+        }),
+      ),
+    );
+    try {
+      expect(subscribed.every((s) => s.body.data === null && !s.body.errors)).toBe(true);
+      await start('cb-check-lane');
+      await waitFor(() => subscribed.every((s) => receiver.of(s.id, 'next').length >= 1), 20_000);
+      await new Promise((resolve) => setTimeout(resolve, heartbeatIntervalMs));
+      const end = Date.now();
+      // The gaps between one subscription's checks, the last one to now included.
+      const gaps = subscribed.flatMap((s) => {
+        const at = [...receiver.of(s.id, 'check').map((m) => m.at), end];
+        return at.slice(1).map((t, i) => t - (at[i] as number));
+      });
+      expect(gaps.filter((gap) => gap > heartbeatIntervalMs)).toEqual([]);
+    } finally {
+      receiver.nextDelayMs = 0;
+      for (const s of subscribed) receiver.drop(s.id);
+    }
+    await waitFor(async () => (await server.app.services.store.callbacks.count()) === 0, 10_000);
+  });
+
   it('refuses the subscription with an error when the check is not confirmed, and keeps nothing', async () => {
     const listeners = server.app.services.events.subscriberCount;
     for (const answer of [{ status: 400 }, { status: 200 }, { status: 204, protocol: 'callback/2.0' }]) {
