@@ -13,7 +13,7 @@ import { Session } from 'node:inspector/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cliOptions, hmsIntakeEnv, ROOT } from './lib.js';
-import { webhookStreams } from './seed-rows.js';
+import { HMS_DELIVERY_HEADERS, hmsStartedBody, webhookStreams } from './seed-rows.js';
 
 const options = cliOptions();
 const deliveries = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 20_000);
@@ -43,19 +43,8 @@ if (process.env.INTAKE_LOOP_TREE) {
   await store.transaction(async () => {
     for (const row of webhookStreams(total)) await store.streams.insert('livestream', row);
   });
-  const headers = { 'content-type': 'application/json', 'x-hms-webhook-secret': 'secret' };
-  const body = (i: number) =>
-    Buffer.from(
-      JSON.stringify({
-        version: '2.0',
-        id: `c-${i}`,
-        app_id: 'a',
-        account_id: 'b',
-        timestamp: new Date().toISOString(),
-        type: 'hls.started.success',
-        data: { room_id: `wh-room-${i}`, stream_id: `wh-ext-${i}`, session_id: 's' },
-      }),
-    );
+  const headers = HMS_DELIVERY_HEADERS;
+  const body = (i: number) => Buffer.from(hmsStartedBody(i));
   const run = async (from: number, count: number) => {
     let next = from;
     const end = from + count;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createTestDatabase, type TestDatabase } from '../test/support/postgres.js';
+import { HMS_DELIVERY_HEADERS, hmsStartedBody } from './seed-rows.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -276,18 +277,9 @@ export function hmsIntakeEnv(databaseUrl: string): Record<string, string> {
 export function hmsDeliveryRequest(next: () => number, prefix = 'c'): autocannon.Request {
   return {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-hms-webhook-secret': 'secret' },
+    headers: HMS_DELIVERY_HEADERS,
     setupRequest: (request) => {
-      const i = next();
-      const body = JSON.stringify({
-        version: '2.0',
-        id: `${prefix}-${i}`,
-        app_id: 'a',
-        account_id: 'b',
-        timestamp: new Date().toISOString(),
-        type: 'hls.started.success',
-        data: { room_id: `wh-room-${i}`, stream_id: `wh-ext-${i}`, session_id: 's' },
-      });
+      const body = hmsStartedBody(next(), prefix);
       return { ...request, body };
     },
   };

@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cliOptions, cpuMs, percentile, ROOT, startChild } from './lib.js';
+import { printProfileTable } from './profile-table.js';
 
 const options = cliOptions();
 const count = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 10_000);
@@ -216,22 +217,5 @@ for (let i = 0; i < repeat; i++) {
 }
 if (profiling) {
   const perNext = profiles.map((map, t) => new Map([...map].map(([k, v]) => [k, v / (divisors[t] || 1)])));
-  const sum = (map: Map<string, number>) => [...map.values()].reduce((a, b) => a + b, 0);
-  console.log(
-    `\nprofiled µs a ${options.get('profile') === 'idle' ? 'check' : 'next'} (all samples): ${perNext.map((m) => sum(m).toFixed(1)).join(' | ')}`,
-  );
-  const keys = new Set(
-    perNext.flatMap((map) =>
-      [...map]
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, top)
-        .map(([k]) => k),
-    ),
-  );
-  const rows = [...keys].sort(
-    (a, b) => Math.max(...perNext.map((m) => m.get(b) ?? 0)) - Math.max(...perNext.map((m) => m.get(a) ?? 0)),
-  );
-  console.log(`| function | ${trees.map((tree) => basename(tree)).join(' | ')} |`);
-  console.log(`|---|${trees.map(() => '---').join('|')}|`);
-  for (const key of rows) console.log(`| ${key} | ${perNext.map((m) => (m.get(key) ?? 0).toFixed(1)).join(' | ')} |`);
+  printProfileTable(perNext, trees, top, options.get('profile') === 'idle' ? 'check' : 'next');
 }

@@ -10,6 +10,7 @@ import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { cliOptions, cpuMs, hmsDeliveryRequest, hmsIntakeEnv, ROOT, type startChild } from './lib.js';
+import { printProfileTable } from './profile-table.js';
 
 const options = cliOptions();
 const deliveries = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 20_000);
@@ -111,20 +112,4 @@ for (let round = 1; round <= rounds; round++) {
   }
 }
 const perDelivery = totals.map((map, t) => new Map([...map].map(([key, value]) => [key, value / (counts[t] ?? 1)])));
-const sum = (map: Map<string, number>) => [...map.values()].reduce((a, b) => a + b, 0);
-console.log(`\nprofiled µs a delivery (all samples): ${perDelivery.map((map) => sum(map).toFixed(1)).join(' | ')}`);
-const keys = new Set(
-  perDelivery.flatMap((map) =>
-    [...map]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, top)
-      .map(([key]) => key),
-  ),
-);
-const rows = [...keys].sort(
-  (a, b) => Math.max(...perDelivery.map((m) => m.get(b) ?? 0)) - Math.max(...perDelivery.map((m) => m.get(a) ?? 0)),
-);
-console.log(`| function | ${trees.map((tree) => basename(tree)).join(' | ')} |`);
-console.log(`|---|${trees.map(() => '---').join('|')}|`);
-for (const key of rows)
-  console.log(`| ${key} | ${perDelivery.map((map) => (map.get(key) ?? 0).toFixed(1)).join(' | ')} |`);
+printProfileTable(perDelivery, trees, top, 'delivery');

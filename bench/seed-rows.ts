@@ -25,3 +25,19 @@ export function webhookStreams(count: number): NewStream[] {
     nextPollAt: far,
   }));
 }
+
+/** The headers of the webhook benchmarks' 100ms deliveries (the bench service's secret is `secret`). */
+export const HMS_DELIVERY_HEADERS = { 'content-type': 'application/json', 'x-hms-webhook-secret': 'secret' };
+
+/** The body of 100ms delivery `<prefix>-<i>`: `hls.started.success` for stream `wh-ext-<i>` (STARTING → LIVE). */
+export function hmsStartedBody(i: number, prefix = 'c'): string {
+  return JSON.stringify({
+    version: '2.0',
+    id: `${prefix}-${i}`,
+    app_id: 'a',
+    account_id: 'b',
+    timestamp: new Date().toISOString(),
+    type: 'hls.started.success',
+    data: { room_id: `wh-room-${i}`, stream_id: `wh-ext-${i}`, session_id: 's' },
+  });
+}

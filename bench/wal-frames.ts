@@ -14,7 +14,7 @@ import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { cliOptions, hmsIntakeEnv } from './lib.js';
-import { webhookStreams } from './seed-rows.js';
+import { HMS_DELIVERY_HEADERS, hmsStartedBody, webhookStreams } from './seed-rows.js';
 
 const options = cliOptions();
 const deliveries = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 5000);
@@ -32,19 +32,8 @@ await store.transaction(async () => {
   for (const row of webhookStreams(Math.max(seeded, warmUp + deliveries)))
     await store.streams.insert('livestream', row);
 });
-const headers = { 'content-type': 'application/json', 'x-hms-webhook-secret': 'secret' };
-const body = (i: number) =>
-  Buffer.from(
-    JSON.stringify({
-      version: '2.0',
-      id: `c-${i}`,
-      app_id: 'a',
-      account_id: 'b',
-      timestamp: new Date().toISOString(),
-      type: 'hls.started.success',
-      data: { room_id: `wh-room-${i}`, stream_id: `wh-ext-${i}`, session_id: 's' },
-    }),
-  );
+const headers = HMS_DELIVERY_HEADERS;
+const body = (i: number) => Buffer.from(hmsStartedBody(i));
 const run = async (from: number, count: number) => {
   let next = from;
   const worker = async () => {
