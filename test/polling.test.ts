@@ -167,11 +167,14 @@ describe('the poll schedule', () => {
     // ... and stop growing at the cap (doubling once more would make it at least 3,840 ms).
     expect(unchanged[5]).toBeLessThan(3500);
 
-    const changedAt = Date.now();
+    // Reads are told apart by their place in the fake's log, not by time: a read recorded in the
+    // same millisecond just before the change would pass `at >= changedAt` while it saw the old
+    // status (and the next read is then a backed-off one: a CI run once failed so, 1,955 ms).
+    const before = readsOf([livestream.externalId]).length;
     cf.setLivestreamStatus(livestream.externalId, 'LIVE');
     await waitFor(async () => (await readLivestream(server, livestream.id))?.status === 'LIVE', 10_000);
-    await waitFor(() => readsOf([livestream.externalId]).filter((at) => at >= changedAt).length >= 3, 10_000);
-    const after = readsOf([livestream.externalId]).filter((at) => at >= changedAt);
+    await waitFor(() => readsOf([livestream.externalId]).length >= before + 3, 10_000);
+    const after = readsOf([livestream.externalId]).slice(before);
     // The read that saw LIVE restarted the schedule at the base interval (60 ms); backed off, the
     // next read could not have come sooner than the cap (1,920 ms): the margin between the two is
     // what a loaded machine may add (a 60 ms wait once took 600 ms on a loaded CI machine).
@@ -192,6 +195,7 @@ describe('the poll schedule', () => {
     // on, far from the base interval whatever the machine's load adds to either.
     await waitFor(() => readsOf([livestream.externalId]).length >= 6, 10_000);
     const sentAt = Date.now();
+    const before = readsOf([livestream.externalId]).length;
     cf.setLivestreamStatus(livestream.externalId, 'LIVE');
     const answer = await cf.sendWebhook(
       `http://127.0.0.1:${server.port}/webhooks/cloudflare`,
@@ -203,8 +207,9 @@ describe('the poll schedule', () => {
       source: 'WEBHOOK',
       applied: true,
     });
-    await waitFor(() => readsOf([livestream.externalId]).some((at) => at >= sentAt), 10_000);
-    const next = readsOf([livestream.externalId]).find((at) => at >= sentAt) ?? Number.POSITIVE_INFINITY;
+    // The first read after the change by its place in the log (see the test above).
+    await waitFor(() => readsOf([livestream.externalId]).length > before, 10_000);
+    const next = readsOf([livestream.externalId])[before] ?? Number.POSITIVE_INFINITY;
     // Restarted at the base interval (60 ms); backed off, it could not have come before 3,840 ms.
     expect(next - sentAt).toBeLessThan(3000);
   });
