@@ -185,7 +185,8 @@ describe('Store.groupTransaction when a member fails', () => {
     ['in memory', false],
     ['on a file, flushed off the event loop', true],
   ])('%s: keeps nothing of the failing member, and the others and their callbacks once', async (_where, onFile) => {
-    const s = onFile ? fileStore(true).store : (store = new SqliteStore(':memory:'));
+    if (!onFile) store = new SqliteStore(':memory:');
+    const s = onFile ? fileStore(true).store : (store as SqliteStore);
     const published: string[] = [];
     const runs = new Map<string, number>();
     const results = await Promise.allSettled(
