@@ -45,9 +45,8 @@ export interface Store {
   /**
    * `fn` in a transaction shared with the other writes asked for at about the same time, settling
    * once it has committed: one durable commit for many concurrent writers (webhook deliveries).
-   * When one fails, it rolls back and they run again, the failing one alone (rejected only if it
-   * fails alone): `fn` may run more than once, keeping nothing of a run but through `afterCommit`.
-   * `fn` may not call vendors: it holds the transaction while it runs.
+   * When one fails, they run again, it alone (rejected only if it fails alone): `fn` may run more
+   * than once, keeping nothing of a run but `afterCommit`s. It holds the transaction: no vendor calls.
    */
   groupTransaction<T>(fn: () => Promise<T>): Promise<T>;
   /** Runs `fn` once the current transaction has committed (at once outside one); dropped on rollback. */
