@@ -15,15 +15,15 @@ concurrency=${5:-10}
 here=$(cd "$(dirname "$0")" && pwd)
 flag=$(mktemp -u /tmp/callgrind-intake.XXXXXX)
 cd "$tree"
-INTAKE_LOOP_TREE=$tree INTAKE_LOOP_PAUSE=$flag valgrind --tool=callgrind --collect-atstart=no \
+INTAKE_LOOP_TREE=$tree INTAKE_LOOP_PAUSE=$flag valgrind --tool=callgrind --instr-atstart=no \
   --callgrind-out-file="$out" node --import tsx "$here/intake-loop.ts" "$deliveries" \
   --seed="$seeded" --concurrency="$concurrency" >"$out.log" 2>&1 &
 pid=$!
 until [ -e "$flag.warm" ]; do sleep 1; kill -0 $pid 2>/dev/null || { cat "$out.log"; exit 1; }; done
-callgrind_control -i on $pid >/dev/null
+callgrind_control -i on $pid >/dev/null 2>&1
 touch "$flag.go"
 until [ -e "$flag.measured" ]; do sleep 1; kill -0 $pid 2>/dev/null || { cat "$out.log"; exit 1; }; done
-callgrind_control -i off $pid >/dev/null
+callgrind_control -i off $pid >/dev/null 2>&1
 touch "$flag.exit"
 wait $pid || true
 rm -f "$flag".*

@@ -18,8 +18,9 @@ interface Frame {
  * A transaction is asynchronous (its work awaits), so it holds the connection until it settles:
  * the outermost one of each async flow takes the connection in turn (a FIFO queue), and the flow
  * it runs in is marked with AsyncLocalStorage, so a nested `run` from that same flow is a
- * savepoint (not in a group commit's member: group.ts) while another flow's `run`, or a single statement outside any transaction (`call`),
- * waits its turn. Nested calls of one flow run one after another (awaited), never concurrently.
+ * savepoint (not in a group commit's member: group.ts) while another flow's `run`, or a single
+ * statement outside any transaction (`call`), waits its turn. Nested calls of one flow run one
+ * after another (awaited), never concurrently.
  *
  * The queue is hand-written rather than p-limit/p-queue: `call` needs to know synchronously whether
  * the connection is free or held by the calling flow, to answer a read without queueing (most
