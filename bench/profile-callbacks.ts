@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { cliOptions, cpuMs, percentile, ROOT, startChild } from './lib.js';
-import { printProfileTable } from './profile-table.js';
+import { type CpuProfile, printProfileTable, selfTimes } from './profile-table.js';
 
 const options = cliOptions();
 const count = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 10_000);
@@ -27,27 +27,6 @@ const top = Number(options.get('top') ?? 30);
 const bareSockets = options.has('bare') ? Number(options.get('bare') || 64) : 0;
 const trees = [ROOT, ...(options.has('against') ? [resolve(options.get('against') as string)] : [])];
 const WATCH = 'subscription($id: ID!) { livestreamChanged(id: $id) { id status vendorStatus version } }';
-
-interface Profile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-function selfTimes(profile: Profile): Map<string, number> {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const times = new Map<string, number>();
-  for (let i = 0; i < profile.samples.length; i++) {
-    const { functionName, url, lineNumber } = (byId.get(profile.samples[i] as number) as Profile['nodes'][0]).callFrame;
-    const file = url
-      .replace(/^file:\/\//, '')
-      .replace(/^.*\/node_modules\//, '~/')
-      .replace(/^.*\/src\//, 'src/');
-    const key = `${functionName || '(anonymous)'} ${file ? `${file.includes('/') ? file : basename(file)}:${lineNumber + 1}` : ''}`;
-    times.set(key, (times.get(key) ?? 0) + (profile.timeDeltas[i + 1] ?? 0));
-  }
-  return times;
-}
 
 const median = (values: number[]) => percentile(values, 50);
 
@@ -97,7 +76,7 @@ async function measure(tree: string) {
     if (idleProfile) {
       process.kill(servicePid, 'SIGUSR2');
       while (!existsSync(out)) await new Promise((r) => setTimeout(r, 50));
-      profile = selfTimes(JSON.parse(readFileSync(out, 'utf8')) as Profile);
+      profile = selfTimes(JSON.parse(readFileSync(out, 'utf8')) as CpuProfile);
       rmSync(out);
     }
     if (hook) {
@@ -134,7 +113,7 @@ async function measure(tree: string) {
     if (profiling && !idleProfile) {
       process.kill(servicePid, 'SIGUSR2');
       while (!existsSync(out)) await new Promise((r) => setTimeout(r, 50));
-      profile = selfTimes(JSON.parse(readFileSync(out, 'utf8')) as Profile);
+      profile = selfTimes(JSON.parse(readFileSync(out, 'utf8')) as CpuProfile);
     }
     await new Promise((r) => setTimeout(r, heartbeatIntervalMs));
     const during = await receiver.call<any>('trace-end', { overMs: heartbeatIntervalMs });

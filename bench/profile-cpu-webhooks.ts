@@ -6,11 +6,11 @@
 // from /proc and self time per delivery by function (µs), side by side, so two trees compare at an
 // equal amount of work.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { cliOptions, cpuMs, hmsDeliveryRequest, hmsIntakeEnv, ROOT, type startChild } from './lib.js';
-import { printProfileTable } from './profile-table.js';
+import { type CpuProfile, printProfileTable, selfTimes } from './profile-table.js';
 
 const options = cliOptions();
 const deliveries = Number(process.argv.slice(2).find((arg) => !arg.startsWith('--')) ?? 20_000);
@@ -22,44 +22,6 @@ const byFile = options.get('by') === 'file';
 const trees = [ROOT, ...(options.has('against') ? [resolve(options.get('against') as string)] : [])];
 /** `--hook=<file>`: another preload answering SIGUSR2 the same way (e.g. counting async resources). */
 const hook = options.get('hook') || join(ROOT, 'bench', 'cpu-profile-hook.mjs');
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  children?: number[];
-}
-interface Profile {
-  nodes: ProfileNode[];
-  samples: number[];
-  timeDeltas: number[];
-}
-
-/** Self time (µs) by function, from a V8 profile. */
-function selfTimes(profile: Profile): Map<string, number> {
-  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
-  const times = new Map<string, number>();
-  for (let i = 0; i < profile.samples.length; i++) {
-    const node = byId.get(profile.samples[i] as number) as ProfileNode;
-    const delta = profile.timeDeltas[i + 1] ?? 0;
-    const { functionName, url, lineNumber } = node.callFrame;
-    const file = url
-      .replace(/^file:\/\//, '')
-      .replace(/^.*\/node_modules\//, '~/')
-      .replace(/^.*\/src\//, 'src/');
-    const key = byFile
-      ? file.startsWith('src/') || file.startsWith('node:')
-        ? file
-        : file.startsWith('~/')
-          ? file
-              .split('/')
-              .slice(1, file.split('/')[1]?.startsWith('@') ? 3 : 2)
-              .join('/')
-          : `${functionName} (native)`
-      : `${functionName || '(anonymous)'} ${file ? `${file.includes('/') ? file : basename(file)}:${lineNumber + 1}` : ''}`;
-    times.set(key, (times.get(key) ?? 0) + delta);
-  }
-  return times;
-}
 
 function send(port: number, from: number, amount: number) {
   let n = from;
@@ -91,7 +53,7 @@ async function measure(tree: string): Promise<{ line: string; times: Map<string,
     const used = cpuMs(pid) - before;
     process.kill(pid, 'SIGUSR2');
     while (!existsSync(out)) await new Promise((r) => setTimeout(r, 50));
-    const times = selfTimes(JSON.parse(readFileSync(out, 'utf8')) as Profile);
+    const times = selfTimes(JSON.parse(readFileSync(out, 'utf8')) as CpuProfile, byFile);
     const done = result.requests.total;
     const line = `${done} deliveries (non-2xx ${result.non2xx}) in ${result.duration.toFixed(1)} s, CPU ${used} ms: ${Math.round((used * 1000) / done)} µs a delivery`;
     return { line, times, done };
