@@ -99,8 +99,8 @@ const stream = {
 
 /**
  * The active streams of a table: those whose `stopped_at` is still null. A stream's `stoppedAt`
- * is set in the very update that takes it out of its active statuses (`stopsCapture`, the
- * complement of `activeStatuses`, see domain/status.ts) and never cleared, so this names the same
+ * is set in the very update that takes it out of its active statuses (`stopsCapture` in
+ * lifecycle/changes.ts, the complement of `activeStatuses`) and never cleared, so this names the same
  * rows as `status in (<active statuses>)` while referring to a column a change between active
  * statuses (STARTING → LIVE) does not write: SQLite then leaves an index on it untouched, where a
  * predicate on `status` made it delete and re-insert the entry on every status change.
