@@ -10,6 +10,7 @@ const ONCE = [
   'test/security/at-rest.test.ts',
   'test/store-poll-queries.test.ts',
   'test/store-list-active-sqlite.test.ts',
+  'test/store-one-active-sqlite.test.ts',
   'test/replicas/**',
   'test/config.test.ts',
   'test/build.test.ts',

@@ -1,4 +1,4 @@
-import { isFinal, type StatusSource, type StreamKind } from '../domain/status.js';
+import { isActive, type StatusSource, type StreamKind } from '../domain/status.js';
 import type {
   AssetInput,
   RecordingAssetRecord,
@@ -47,9 +47,14 @@ export function toUpdate<K extends StreamKind>(
   };
 }
 
-/** Recording stops capturing at UPLOADING; every final state ends a stream. */
+/**
+ * True when `status` takes a stream out of its active statuses: every final state, and UPLOADING
+ * for a recording (it has stopped capturing). The update that does so sets `stoppedAt`, which the
+ * one-active-stream-per-room index reads as "no longer active" (store/schema.ts), so this is
+ * exactly the complement of `activeStatuses`.
+ */
 export function stopsCapture(kind: StreamKind, status: string): boolean {
-  return isFinal(kind, status) || (kind === 'recording' && status === 'UPLOADING');
+  return !isActive(kind, status);
 }
 
 /** The columns an update would change, compared with the current row. */

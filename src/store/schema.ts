@@ -91,16 +91,33 @@ const stream = {
   /** When retention pruned the history payloads of this (final) stream; null until then. */
   historyPrunedAt: 'time',
   startedAt: 'time',
+  /** Set when the stream leaves its active statuses, never cleared: null exactly while it is active. */
   stoppedAt: 'time',
   createdAt: 'time!',
   updatedAt: 'time!',
 } as const satisfies Columns;
 
-/** The indexes of a stream table, whose active and final statuses are given. */
-function streamIndexes(name: string, active: string, final: string): IndexSpec[] {
+/**
+ * The active streams of a table: those whose `stopped_at` is still null. A stream's `stoppedAt`
+ * is set in the very update that takes it out of its active statuses (`stopsCapture` in
+ * lifecycle/changes.ts, the complement of `activeStatuses`) and never cleared, so this names the same
+ * rows as `status in (<active statuses>)` while referring to a column a change between active
+ * statuses (STARTING → LIVE) does not write: SQLite then leaves an index on it untouched, where a
+ * predicate on `status` made it delete and re-insert the entry on every status change.
+ */
+export const ACTIVE_PREDICATE = 'stopped_at is null';
+
+/** The indexes of a stream table, whose final statuses are given. */
+function streamIndexes(name: string, final: string): IndexSpec[] {
   return [
-    // At most one active stream per provider and room, enforced by the database itself.
-    { name: `${name}_one_active_per_room`, on: ['provider', 'roomId'], unique: true, where: () => sql.raw(active) },
+    // At most one active stream per provider and room, enforced by the database itself. A read
+    // meant to use it names `stopped_at is null` (ACTIVE_PREDICATE) among its conditions.
+    {
+      name: `${name}_one_active_per_room`,
+      on: ['provider', 'roomId'],
+      unique: true,
+      where: (column) => sql`${column('stoppedAt')} is null`,
+    },
     { name: `${name}_idempotency_key`, on: ['idempotencyKey'], unique: true },
     { name: `${name}_external_id`, on: ['provider', 'externalId'] },
     { name: `${name}_room`, on: ['provider', 'roomId', 'createdAt'] },
@@ -116,18 +133,10 @@ function streamIndexes(name: string, active: string, final: string): IndexSpec[]
 const LIVESTREAMS = table(
   'livestreams',
   { ...stream, playbackUrl: 'text', ingestRtmpUrl: 'text', ingestStreamKey: 'text', ingestWhipUrl: 'text' },
-  streamIndexes('livestreams', `status in ('STARTING', 'LIVE', 'STOPPING')`, `status in ('STOPPED', 'FAILED')`),
+  streamIndexes('livestreams', `status in ('STOPPED', 'FAILED')`),
 );
 
-const RECORDINGS = table(
-  'recordings',
-  stream,
-  streamIndexes(
-    'recordings',
-    `status in ('STARTING', 'RECORDING', 'PAUSED', 'STOPPING')`,
-    `status in ('COMPLETED', 'FAILED')`,
-  ),
-);
+const RECORDINGS = table('recordings', stream, streamIndexes('recordings', `status in ('COMPLETED', 'FAILED')`));
 
 const RECORDING_ASSETS = table(
   'recording_assets',

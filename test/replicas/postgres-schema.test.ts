@@ -81,10 +81,11 @@ describe('PostgreSQL schema', () => {
     await expect(db.insert(livestreams).values(stream('ls-2', 'room-a', 'STARTING'))).rejects.toMatchObject({
       cause: { code: '23505', constraint: 'livestreams_one_active_per_room' },
     });
-    // Another provider, or a final stream, in the same room is fine.
+    // Another provider, or a final stream, in the same room is fine. A stream leaves the index in
+    // the update that ends it, which sets its stoppedAt (as every change to a final status does).
     await db.insert(livestreams).values({ ...stream('ls-3', 'room-a', 'LIVE'), provider: 'HMS' });
-    await db.insert(livestreams).values(stream('ls-4', 'room-a', 'STOPPED'));
-    await db.update(livestreams).set({ status: 'STOPPED' }).where(eq(livestreams.id, 'ls-1'));
+    await db.insert(livestreams).values(stream('ls-4', 'room-a', 'STOPPED', { stoppedAt: now }));
+    await db.update(livestreams).set({ status: 'STOPPED', stoppedAt: now }).where(eq(livestreams.id, 'ls-1'));
     await db.insert(livestreams).values(stream('ls-5', 'room-a', 'STARTING'));
     const active = await opened.pool.query(
       "select id from livestreams where provider = 'SANDBOX' and room_id = 'room-a' and status in ('STARTING', 'LIVE', 'STOPPING')",

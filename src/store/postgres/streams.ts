@@ -1,4 +1,4 @@
-import { and, desc, eq, getTableColumns, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, getTableColumns, inArray, isNull, lt, or, type SQL, sql } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import { activeStatuses, type ProviderId, polledStatuses, type StreamKind } from '../../domain/status.js';
 import type { RecordOf } from '../../domain/types.js';
@@ -80,7 +80,7 @@ export class PgStreams {
 
   findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): Promise<RecordOf<K> | undefined> {
     const t: StreamTable = TABLES[kind];
-    return this.one(kind, and(eq(t.provider, provider), eq(t.roomId, roomId), inArray(t.status, activeStatuses(kind))));
+    return this.one(kind, and(eq(t.provider, provider), eq(t.roomId, roomId), ...active(t, kind)));
   }
 
   findByIdempotencyKey<K extends StreamKind>(kind: K, key: string): Promise<RecordOf<K> | undefined> {
@@ -104,7 +104,7 @@ export class PgStreams {
 
   listActive<K extends StreamKind>(kind: K, filter: StreamFilter): Promise<readonly RecordOf<K>[]> {
     const t: StreamTable = TABLES[kind];
-    return this.select(kind, and(inArray(t.status, activeStatuses(kind)), ...filterConditions(t, filter)), 'newest');
+    return this.select(kind, and(...active(t, kind), ...filterConditions(t, filter)), 'newest');
   }
 
   page<K extends StreamKind>(kind: K, request: PageRequest): Promise<RecordOf<K>[]> {
@@ -222,6 +222,14 @@ function preparedUpdate(kind: StreamKind, fields: readonly string[], name: strin
       .where(eq(t.id, sql.placeholder('id')))
       .prepare(name),
   );
+}
+
+/**
+ * The active streams of `kind`: `stopped_at is null` names the same rows as the statuses (see
+ * `ACTIVE_PREDICATE`, store/schema.ts) and lets the planner read the one-active index.
+ */
+function active(t: StreamTable, kind: StreamKind): SQL[] {
+  return [isNull(t.stoppedAt), inArray(t.status, activeStatuses(kind))];
 }
 
 function filterConditions(t: StreamTable, filter: StreamFilter): SQL[] {

@@ -1,6 +1,7 @@
 import type { Database, Statement as SqliteStatement } from 'better-sqlite3';
 import { activeStatuses, type ProviderId, polledStatuses, type StreamKind } from '../../domain/status.js';
 import type { RecordOf } from '../../domain/types.js';
+import { ACTIVE_PREDICATE } from '../schema.js';
 import { livestreams, recordings } from '../tables.js';
 import type { NewStream, PageRequest, StreamFilter, StreamWrite } from '../types.js';
 import type { Db, OpenedDatabase, Params, Statement } from './database.js';
@@ -77,7 +78,8 @@ export class SqliteStreams {
   }
 
   findActive<K extends StreamKind>(kind: K, provider: ProviderId, roomId: string): RecordOf<K> | undefined {
-    const where = `where provider = @provider and room_id = @roomId and ${statusIn(activeStatuses(kind))}`;
+    // `stopped_at is null` (the same rows as the statuses) lets SQLite read the one-active index.
+    const where = `where provider = @provider and room_id = @roomId and ${ACTIVE_PREDICATE} and ${statusIn(activeStatuses(kind))}`;
     return this.one(kind, where, { provider, roomId });
   }
 
@@ -138,6 +140,8 @@ export class SqliteStreams {
     if (!statement) {
       const statuses = activeStatuses(kind);
       const conditions = [
+        // The same rows as the statuses; lets a room's list read the one-active index.
+        ACTIVE_PREDICATE,
         `status in (${statuses.map((_, i) => `@active${i}`).join(', ')})`,
         ...filterConditions(filter),
       ];
