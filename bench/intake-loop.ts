@@ -7,8 +7,12 @@
 // CPU time (process.cpuUsage, every thread) a delivery is the figure that holds on a loaded machine.
 // `--profile`: a V8 CPU profile of the measured deliveries only (seeding and warm-up left out),
 // written to `<file>.<round>.<tree's folder name>.cpuprofile`.
+// Counting instructions of the measured deliveries only: bench/callgrind-intake.sh runs the child
+// alone under valgrind with INTAKE_LOOP_PAUSE=<path>; it then writes <path>.warm after the warm-up
+// and waits for <path>.go, and writes <path>.measured after the measured deliveries and waits for
+// <path>.exit (the script turns callgrind's counting on and off in between).
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -57,7 +61,15 @@ if (process.env.INTAKE_LOOP_TREE) {
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
   };
+  /** Writes `<pause>.<step>` and waits for `<pause>.<then>` (INTAKE_LOOP_PAUSE, above). */
+  const pause = async (step: string, then: string) => {
+    const path = process.env.INTAKE_LOOP_PAUSE;
+    if (!path) return;
+    writeFileSync(`${path}.${step}`, '');
+    while (!existsSync(`${path}.${then}`)) await new Promise((resolve) => setTimeout(resolve, 100));
+  };
   await run(0, warmUp);
+  await pause('warm', 'go');
   const profile = process.env.INTAKE_LOOP_PROFILE;
   const profiler = profile ? new Session() : undefined;
   if (profiler) {
@@ -71,6 +83,7 @@ if (process.env.INTAKE_LOOP_TREE) {
   await run(warmUp, deliveries);
   const used = process.cpuUsage(before);
   const wallMs = performance.now() - began;
+  await pause('measured', 'exit');
   if (profiler && profile) {
     const { profile: written } = await profiler.post('Profiler.stop');
     writeFileSync(profile, JSON.stringify(written));

@@ -171,3 +171,100 @@ describe('Store.transaction', () => {
     },
   );
 });
+
+/**
+ * A group commit's members take no savepoint (src/store/sqlite/group.ts): when one fails, the
+ * shared transaction rolls back whole, the failing member runs again alone and the others in the
+ * next group. What a caller observes: the failing member's writes and callbacks are nowhere, the
+ * others' are there once, and a member is rejected only if it fails alone.
+ */
+describe('Store.groupTransaction when a member fails', () => {
+  const rowIds = (s: SqliteStore) => s.db.all<{ id: string }>(sql`select id from livestreams order by rowid`);
+
+  it.each([
+    ['in memory', false],
+    ['on a file, flushed off the event loop', true],
+  ])('%s: keeps nothing of the failing member, and the others and their callbacks once', async (_where, onFile) => {
+    if (!onFile) store = new SqliteStore(':memory:');
+    const s = onFile ? fileStore(true).store : (store as SqliteStore);
+    const published: string[] = [];
+    const runs = new Map<string, number>();
+    const results = await Promise.allSettled(
+      ['a', 'b', 'c', 'd'].map((id) =>
+        s.groupTransaction(async () => {
+          runs.set(id, (runs.get(id) ?? 0) + 1);
+          await s.streams.insert('livestream', stream(id));
+          s.afterCommit(() => published.push(id));
+          // A nested transaction, written and left waiting for the commit, before the failure.
+          await s.transaction(async () => {
+            await s.streams.insert('livestream', stream(`${id}-nested`));
+            s.afterCommit(() => published.push(`${id}-nested`));
+          });
+          if (id === 'c') throw new Error('c fails');
+          return id;
+        }),
+      ),
+    );
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : String(r.reason)))).toEqual([
+      'a',
+      'b',
+      'Error: c fails',
+      'd',
+    ]);
+    // c ran in the group, then alone (where it failed again); a and b in the group, then again
+    // in the next one.
+    expect(runs.get('c')).toBe(2);
+    const committed = rowIds(s).map((row) => row.id);
+    expect([...committed].sort()).toEqual(['a', 'a-nested', 'b', 'b-nested', 'd', 'd-nested']);
+    expect(published).toEqual(committed);
+  });
+
+  it('runs a member that fails only beside another alone, where it succeeds', async () => {
+    store = new SqliteStore(':memory:');
+    const s = store;
+    const published: string[] = [];
+    const write = (id: string, unless?: string) =>
+      s.groupTransaction(async () => {
+        // Refused while `unless` is there: in the group, the member before it wrote it.
+        if (unless && (await s.streams.get('livestream', unless))) throw new Error(`${id} after ${unless}`);
+        await s.streams.insert('livestream', stream(id));
+        s.afterCommit(() => published.push(id));
+        return id;
+      });
+    const results = await Promise.all([write('first'), write('second', 'first'), write('third')]);
+    expect(results).toEqual(['first', 'second', 'third']);
+    // The failing member alone committed first, the others after it.
+    const committed = rowIds(s).map((row) => row.id);
+    expect(committed).toEqual(['second', 'first', 'third']);
+    expect(published).toEqual(committed);
+  });
+
+  it('treats a nested transaction that failed as the member failing, even when the member caught it', async () => {
+    store = new SqliteStore(':memory:');
+    const s = store;
+    const published: string[] = [];
+    const results = await Promise.all(
+      ['x', 'y', 'z'].map((id) =>
+        s.groupTransaction(async () => {
+          await s.streams.insert('livestream', stream(id));
+          s.afterCommit(() => published.push(id));
+          if (id === 'y') {
+            await s
+              .transaction(async () => {
+                await s.streams.insert('livestream', stream('y-inner'));
+                s.afterCommit(() => published.push('y-inner'));
+                throw new Error('inner fails');
+              })
+              .catch(() => undefined);
+          }
+          return id;
+        }),
+      ),
+    );
+    expect(results).toEqual(['x', 'y', 'z']);
+    // Alone, y's nested transaction was a savepoint that rolled back by itself.
+    const committed = rowIds(s).map((row) => row.id);
+    expect([...committed].sort()).toEqual(['x', 'y', 'z']);
+    expect(published).toEqual(committed);
+  });
+});

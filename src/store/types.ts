@@ -38,15 +38,15 @@ export interface Store {
 
   /**
    * Runs `fn` in one write transaction, committing only if it returns. Called inside another, it
-   * is a savepoint of that one (it may roll back alone): nothing is durable until the outermost
-   * commits, and what waits for durability (`afterCommit`) waits for that.
+   * is a savepoint of that one (it may roll back alone; in a `groupTransaction` it fails it):
+   * nothing is durable until the outermost commits, and `afterCommit` waits for that.
    */
   transaction<T>(fn: () => Promise<T>): Promise<T>;
   /**
-   * `fn` in a transaction shared with the other writes asked for at about the same time (each
-   * rolls back alone), settling once that shared transaction has committed: one durable commit
-   * for many concurrent writers (webhook deliveries). `fn` may not call vendors: it holds the
-   * transaction while it runs.
+   * `fn` in a transaction shared with the other writes asked for at about the same time, settling
+   * once it has committed: one durable commit for many concurrent writers (webhook deliveries).
+   * When one fails, they run again, it alone (rejected only if it fails alone): `fn` may run more
+   * than once, keeping nothing of a run but `afterCommit`s. It holds the transaction: no vendor calls.
    */
   groupTransaction<T>(fn: () => Promise<T>): Promise<T>;
   /** Runs `fn` once the current transaction has committed (at once outside one); dropped on rollback. */

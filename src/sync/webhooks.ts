@@ -177,7 +177,7 @@ export class WebhookIntake {
         const waitingFor = await this.applyEvents(parsed, lookup ? { stream: recorded.stream } : undefined);
         if (waitingFor !== undefined) {
           await this.store.deliveries.markPending(recorded.id, text, waitingFor);
-          // Counted once durable (dropped with its savepoint if this delivery rolls back).
+          // Counted once durable (dropped if this delivery rolls back).
           this.store.afterCommit(() => this.addPending(provider, 1));
         }
         return { recorded, waitingFor };

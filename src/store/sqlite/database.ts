@@ -63,7 +63,7 @@ export function openDatabase(url: string): OpenedDatabase {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  // Statement journals (a savepoint's undo, as in the group commit) stay in memory: past 64 KiB
+  // Statement journals (a savepoint's undo) stay in memory: past 64 KiB
   // SQLite spilled them to a temporary file, written on the event loop (a retention batch, about
   // 560 KB of pages, did: bench/README.md, "Retention, 2026-12-05 session").
   sqlite.pragma('temp_store = MEMORY');

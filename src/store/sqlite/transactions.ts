@@ -1,11 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Database, Statement } from 'better-sqlite3';
+import { type Attempt, GroupCommit, unguarded } from './group.js';
 import type { WalSync } from './wal-sync.js';
 
 /** The transaction an async flow holds the connection for (found through AsyncLocalStorage). */
 interface Frame {
   /** False once the outermost transaction settled: a flow that outlives it holds nothing. */
   open: boolean;
+  /** Set in a group commit's attempt: nested transactions take no savepoint (group.ts). */
+  attempt?: Attempt;
 }
 
 /**
@@ -15,8 +18,9 @@ interface Frame {
  * A transaction is asynchronous (its work awaits), so it holds the connection until it settles:
  * the outermost one of each async flow takes the connection in turn (a FIFO queue), and the flow
  * it runs in is marked with AsyncLocalStorage, so a nested `run` from that same flow is a
- * savepoint while another flow's `run`, or a single statement outside any transaction (`call`),
- * waits its turn. Nested calls of one flow run one after another (awaited), never concurrently.
+ * savepoint (not in a group commit's member: group.ts) while another flow's `run`, or a single
+ * statement outside any transaction (`call`), waits its turn. Nested calls of one flow run one
+ * after another (awaited), never concurrently.
  *
  * The queue is hand-written rather than p-limit/p-queue: `call` needs to know synchronously whether
  * the connection is free or held by the calling flow, to answer a read without queueing (most
@@ -35,12 +39,8 @@ interface Frame {
 export class SqliteTransactions {
   /** What waits for the current outermost transaction to commit. */
   private readonly committed: (() => void)[] = [];
-  /** Writes waiting for the next group commit. */
-  private readonly group: {
-    fn: () => Promise<unknown>;
-    resolve: (value: unknown) => void;
-    reject: (error: unknown) => void;
-  }[] = [];
+  /** Writes waiting for the next group commit, and its attempts. */
+  private readonly group = new GroupCommit((fn, attempt) => this.outermost(fn, true, false, attempt));
   private readonly control: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Statement>;
   private readonly flow = new AsyncLocalStorage<Frame>();
   /** True while an async transaction holds the connection. */
@@ -140,9 +140,15 @@ export class SqliteTransactions {
     }
   }
 
-  /** One write transaction (BEGIN IMMEDIATE), or a savepoint of the one the calling flow holds. */
+  /**
+   * One write transaction (BEGIN IMMEDIATE), or a savepoint of the one the calling flow holds;
+   * inside a group commit's member, neither: `fn` runs in the group's transaction and its failure
+   * fails the group's attempt (group.ts).
+   */
   run<T>(fn: () => Promise<T>): Promise<T> {
-    return this.inside() ? this.savepoint(fn) : this.outermost(fn, false);
+    const frame = this.held ? this.flow.getStore() : undefined;
+    if (frame?.open !== true) return this.outermost(fn, false);
+    return frame.attempt ? unguarded(frame.attempt, fn) : this.savepoint(fn);
   }
 
   /**
@@ -150,9 +156,14 @@ export class SqliteTransactions {
    * `WalSync` does off the event loop, unless flushes inside COMMIT are quick (`flushInline`);
    * settles once it is durable. `background` (retention's batches): always flushed off the loop.
    */
-  private async outermost<T>(fn: () => Promise<T>, grouped: boolean, background = false): Promise<T> {
+  private async outermost<T>(
+    fn: () => Promise<T>,
+    grouped: boolean,
+    background = false,
+    attempt?: Attempt,
+  ): Promise<T> {
     if (this.wal.failure) throw this.wal.failure;
-    const frame: Frame = { open: true };
+    const frame: Frame = { open: true, attempt };
     // A background write (retention's batch, dozens of log pages) never flushes on the event loop.
     const inline = grouped && !background && this.wal.flushInline();
     const relax = grouped && !inline && this.wal.enabled;
@@ -231,11 +242,21 @@ export class SqliteTransactions {
 
   /**
    * A synchronous transaction for one statement group of the store itself (a poll claim), run
-   * inside a `call`: a savepoint when the calling flow's transaction is open.
+   * inside a `call`: a savepoint when the calling flow's transaction is open (none in a group
+   * commit's member, as `run`).
    */
   runSync<T>(fn: () => T): T {
     const control = this.control;
     if (this.sqlite.inTransaction) {
+      const frame = this.flow.getStore();
+      if (frame?.open && frame.attempt) {
+        try {
+          return fn();
+        } catch (error) {
+          frame.attempt.failed = true;
+          throw error;
+        }
+      }
       control.savepoint.run();
       try {
         const result = fn();
@@ -262,40 +283,11 @@ export class SqliteTransactions {
 
   /**
    * Group commit: `fn` runs in a transaction shared with every other `group` asked for in the
-   * same turn of the event loop, each in its own savepoint (one failing rolls back only itself),
-   * and the promise settles only once that shared transaction has committed. Many concurrent
-   * writers then pay for one durable commit (one fsync) instead of one each, and still hear
-   * "done" only when their write is durable.
+   * same turn of the event loop, and the promise settles only once that shared transaction has
+   * committed (see group.ts).
    */
   runGrouped<T>(fn: () => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.group.push({ fn, resolve: resolve as (value: unknown) => void, reject });
-      if (this.group.length === 1) setImmediate(() => void this.commitGroup());
-    });
-  }
-
-  private async commitGroup(): Promise<void> {
-    const batch = this.group.splice(0);
-    const outcomes: { ok: boolean; value: unknown }[] = [];
-    try {
-      await this.outermost(async () => {
-        for (const item of batch) {
-          try {
-            outcomes.push({ ok: true, value: await this.savepoint(item.fn) });
-          } catch (error) {
-            outcomes.push({ ok: false, value: error });
-          }
-        }
-      }, true);
-    } catch (error) {
-      for (const item of batch) item.reject(error);
-      return;
-    }
-    batch.forEach((item, i) => {
-      const outcome = outcomes[i];
-      if (outcome?.ok) item.resolve(outcome.value);
-      else item.reject(outcome?.value);
-    });
+    return this.group.run(fn);
   }
 
   /**
@@ -319,7 +311,7 @@ export class SqliteTransactions {
 
   /** Nobody writes: no group queued, the connection free, every commit durable. */
   private idle(): boolean {
-    return !this.held && this.waiting.length === 0 && this.group.length === 0 && this.undurable === 0;
+    return !this.held && this.waiting.length === 0 && !this.group.queued && this.undurable === 0;
   }
 
   /** A writer released the connection or a commit became durable: background writes look again. */
