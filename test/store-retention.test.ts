@@ -1,10 +1,12 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import type { LivestreamRecord } from '../src/domain/types.js';
+import { Pruner } from '../src/retention/pruner.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import type { Store } from '../src/store/types.js';
@@ -204,4 +206,32 @@ describe('retention batches on a SQLite file', () => {
     expect(events.filter((e) => e.payload === null)).toHaveLength(20);
     expect((await reopened.streams.get('livestream', 'live'))?.version).toBeGreaterThan(2);
   });
+
+  it('start their checkpoint thread once retention is scheduled, not inside its first run', async () => {
+    dir = tempDir();
+    const sqlite = new SqliteStore(join(dir, 'prepared.sqlite'));
+    store = sqlite;
+    const now = new Date();
+    for (let i = 0; i < 4; i++) await stream(sqlite, `old-${i}`, 'STOPPED', new Date(now.getTime() - 100 * DAY), 5);
+    await stat(dir); // libuv's pool up: its threads are not the ones counted below
+    const before = threads();
+
+    // Scheduled (the service's start): the thread boots now, about 100 ms of CPU that the first
+    // run's batches would otherwise share with the webhooks arriving beside them.
+    const pruner = new Pruner(sqlite, { days: 90, batchSize: 3, intervalMs: 3_600_000 }, pino({ level: 'silent' }));
+    pruner.start();
+    await waitFor(() => threads() > before);
+    const prepared = threads();
+
+    // A run of seven batches, checkpointed by that thread: no thread starts inside it.
+    const report = await pruner.run();
+    expect(report.historyRows).toBe(20);
+    expect(threads()).toBe(prepared);
+    await pruner.stop();
+  });
 });
+
+/** This process's threads (Linux): the checkpoint worker is one of them. */
+function threads(): number {
+  return Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+}

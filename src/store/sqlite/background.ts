@@ -54,6 +54,8 @@ export class BackgroundWrites {
       pruneHistory: (kind, request) => this.batch(() => retention.pruneHistory(kind, request)),
       pruneDeliveries: (request) => this.batch(() => retention.pruneDeliveries(request)),
       watermark: () => retention.watermark(),
+      // The thread booted now, not by a run's first checkpoint: see `Checkpointer.prepare`.
+      prepare: () => this.checkpointer?.prepare() ?? Promise.resolve(),
     };
   }
 
