@@ -229,6 +229,46 @@ describe('retention batches on a SQLite file', () => {
     expect(threads()).toBe(prepared);
     await pruner.stop();
   });
+
+  it('pace their batches while the service writes, and still prune everything', async () => {
+    dir = tempDir();
+    const sqlite = new SqliteStore(join(dir, 'paced.sqlite'));
+    store = sqlite;
+    const now = new Date();
+    const old = new Date(now.getTime() - 100 * DAY);
+    await sqlite.transaction(async () => {
+      for (let i = 0; i < 120; i++) await stream(sqlite, `old-${i}`, 'STOPPED', old, 5);
+    });
+    await stream(sqlite, 'live', 'LIVE', now, 1);
+
+    // A writer that never stops, as webhooks at a steady rate: each commit awaited, the next at once.
+    let writes = 0;
+    let writing = true;
+    const writer = (async () => {
+      for (let version = 2; writing; version++) {
+        await sqlite.groupTransaction(() => sqlite.streams.update('livestream', 'live', { version, updatedAt: now }));
+        writes++;
+      }
+    })();
+    const request = { before: new Date(now.getTime() - 90 * DAY), limit: 300, now };
+    const writesDuring: number[] = [];
+    let pruned = 0;
+    for (;;) {
+      const from = writes;
+      const batch = await sqlite.retention.pruneHistory('livestream', request);
+      writesDuring.push(writes - from);
+      if (batch.done) break;
+      pruned += batch.pruned;
+    }
+    writing = false;
+    await writer;
+
+    // Everything pruned while the writer went on; the second batch came only once the first's 300
+    // rows were paid for at 400 rows a second, the writer committing many times meanwhile (on main
+    // it ran after at most four of the writer's releases or flushes: two or three commits).
+    expect(pruned).toBe(600);
+    expect(writesDuring[1]).toBeGreaterThanOrEqual(8);
+  });
 });
 
 /** This process's threads (Linux): the checkpoint worker is one of them. */
