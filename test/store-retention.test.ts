@@ -1,6 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -228,6 +229,37 @@ describe('retention batches on a SQLite file', () => {
     expect(report.historyRows).toBe(20);
     expect(threads()).toBe(prepared);
     await pruner.stop();
+  });
+
+  it('find the streams to prune along the partial index of final streams, without sorting them all', async () => {
+    dir = tempDir();
+    const path = join(dir, 'plan.sqlite');
+    const sqlite = new SqliteStore(path);
+    store = sqlite;
+    const now = new Date();
+    const statements: string[] = [];
+    const stop = sqlite.onStatement((text) => statements.push(text));
+    const request = { before: new Date(now.getTime() - 90 * DAY), limit: 10, now };
+    await sqlite.retention.pruneHistory('livestream', request);
+    await sqlite.retention.pruneHistory('recording', request);
+    stop();
+    const reads = statements.filter((text) => /^select id from/.test(text));
+    expect(reads).toHaveLength(2);
+    // Each batch ran this read: sorting every final stream made a batch's CPU grow with them.
+    const reader = new Database(path, { readonly: true });
+    try {
+      for (const [text, table] of reads.map((text, i) => [text, ['livestreams', 'recordings'][i]])) {
+        const plan = reader
+          .prepare(`explain query plan ${text}`)
+          .all({ before: 0, streams: 100 })
+          .map((row) => (row as { detail: string }).detail)
+          .join(' | ');
+        expect(plan).toContain(`USING INDEX ${table}_prunable`);
+        expect(plan).not.toContain('TEMP B-TREE');
+      }
+    } finally {
+      reader.close();
+    }
   });
 
   it('pace their batches while the service writes, and still prune everything', async () => {
