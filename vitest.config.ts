@@ -2,15 +2,16 @@ import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
- * Tests that are about SQLite itself (file modes, query plans, its own connection's cache stamp)
- * or that run their own PostgreSQL databases (test/replicas, test/build: it also rebuilds dist/)
- * run once, on the SQLite project.
+ * Tests that are about SQLite itself (file modes, query plans, its own connection's cache stamp,
+ * its transactions) or that run their own PostgreSQL databases (test/replicas, test/build: it also
+ * rebuilds dist/) run once, on the SQLite project.
  */
 const ONCE = [
   'test/security/at-rest.test.ts',
   'test/store-poll-queries.test.ts',
   'test/store-list-active-sqlite.test.ts',
   'test/store-one-active-sqlite.test.ts',
+  'test/store-transactions.test.ts',
   'test/replicas/**',
   'test/config.test.ts',
   'test/build.test.ts',

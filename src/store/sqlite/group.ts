@@ -116,3 +116,13 @@ export async function unguarded<T>(attempt: Attempt, fn: () => Promise<T>): Prom
     throw error;
   }
 }
+
+/** `unguarded` for a synchronous statement group (the store's own, run inside a `call`). */
+export function unguardedSync<T>(attempt: Attempt, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    attempt.failed = true;
+    throw error;
+  }
+}

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Database, Statement } from 'better-sqlite3';
-import { type Attempt, GroupCommit, unguarded } from './group.js';
+import { type Attempt, GroupCommit, unguarded, unguardedSync } from './group.js';
 import type { WalSync } from './wal-sync.js';
 
 /** The transaction an async flow holds the connection for (found through AsyncLocalStorage). */
@@ -249,14 +249,7 @@ export class SqliteTransactions {
     const control = this.control;
     if (this.sqlite.inTransaction) {
       const frame = this.flow.getStore();
-      if (frame?.open && frame.attempt) {
-        try {
-          return fn();
-        } catch (error) {
-          frame.attempt.failed = true;
-          throw error;
-        }
-      }
+      if (frame?.open && frame.attempt) return unguardedSync(frame.attempt, fn);
       control.savepoint.run();
       try {
         const result = fn();
