@@ -333,7 +333,7 @@ export interface RetentionStore {
   /**
    * Prunes the history of streams of `kind` final before `request.before`, oldest first: their
    * events keep status, source, time and version, lose payload and snapshot. In the same
-   * transaction, raises the watermark to the highest position pruned.
+   * transaction, raises the watermark to the highest change-log (applied) position pruned.
    */
   pruneHistory(kind: StreamKind, request: PruneRequest): Promise<PruneBatch>;
   /**

@@ -39,12 +39,15 @@ export class PgRetention {
       for (const { id: streamId } of streams.rows) {
         const budget = request.limit - pruned;
         if (budget <= 0) break;
-        const rows = await this.x().execute<{ id: string }>(
+        const rows = await this.x().execute<{ id: string; applied: boolean }>(
           sql`update status_events set payload = null, snapshot = null where id in (
             select id from status_events where stream_kind = ${kind} and stream_id = ${streamId}
-            and (payload is not null or snapshot is not null) limit ${budget}) returning id`,
+            and (payload is not null or snapshot is not null) limit ${budget}) returning id, applied`,
         );
-        for (const row of rows.rows) highest = Math.max(highest, Number(row.id));
+        // Applied rows only: the watermark is a change-log position. A refused row's id is taken
+        // without the change-log lock, so it may be above an applied change still committing, and a
+        // cursor given at it (changeCursor of a stream idle since) would resume past that change.
+        for (const row of rows.rows) if (row.applied) highest = Math.max(highest, Number(row.id));
         pruned += rows.rows.length;
         // Fewer than it could take: this stream has nothing more to prune.
         if (rows.rows.length < budget) {

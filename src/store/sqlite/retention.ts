@@ -14,7 +14,7 @@ const STREAMS_PER_BATCH = 100;
 
 interface KindStatements {
   streams: Statement<string>;
-  rows: Statement<[number, number]>;
+  rows: Statement<[number, number, number]>;
   markStreams: Statement<never>;
 }
 
@@ -68,8 +68,8 @@ export class SqliteRetention {
         // JOIN makes the list the outer loop (SQLite keeps that order) and json_each walks it in
         // order, so LIMIT stops the read at the batch's size: an ORDER BY here sorted every row
         // of every listed stream first (5× the rows read with batches of 100).
-        rows: this.opened.prepare<[number, number]>(
-          'select e.id, s.key from json_each(@streams) s cross join "status_events" e ' +
+        rows: this.opened.prepare<[number, number, number]>(
+          'select e.id, s.key, e.applied from json_each(@streams) s cross join "status_events" e ' +
             'on e.stream_kind = @kind and e.stream_id = s.value ' +
             'where e.payload is not null or e.snapshot is not null limit @limit',
           'arrays',
@@ -100,9 +100,11 @@ export class SqliteRetention {
       const rows = statements.rows.all({ kind, streams, limit: request.limit });
       let highest = 0;
       const ids: number[] = [];
-      for (const [id] of rows) {
+      for (const [id, , applied] of rows) {
         ids.push(id);
-        if (id > highest) highest = id;
+        // The watermark is a change-log position: applied rows only (as on PostgreSQL, where a
+        // refused row's id may be above an applied change still committing).
+        if (applied === 1 && id > highest) highest = id;
       }
       if (ids.length > 0) this.nullRows.run({ ids: JSON.stringify(ids) });
       // Streams are taken in list order: with the batch full, the last one taken may have rows
