@@ -1,10 +1,13 @@
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import type { LivestreamRecord } from '../src/domain/types.js';
+import { Pruner } from '../src/retention/pruner.js';
 import { PostgresStore } from '../src/store/postgres/store.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import type { Store } from '../src/store/types.js';
@@ -204,4 +207,103 @@ describe('retention batches on a SQLite file', () => {
     expect(events.filter((e) => e.payload === null)).toHaveLength(20);
     expect((await reopened.streams.get('livestream', 'live'))?.version).toBeGreaterThan(2);
   });
+
+  it('start their checkpoint thread once retention is scheduled, not inside its first run', async () => {
+    dir = tempDir();
+    const sqlite = new SqliteStore(join(dir, 'prepared.sqlite'));
+    store = sqlite;
+    const now = new Date();
+    for (let i = 0; i < 4; i++) await stream(sqlite, `old-${i}`, 'STOPPED', new Date(now.getTime() - 100 * DAY), 5);
+    await stat(dir); // libuv's pool up: its threads are not the ones counted below
+    const before = threads();
+
+    // Scheduled (the service's start): the thread boots now, about 100 ms of CPU that the first
+    // run's batches would otherwise share with the webhooks arriving beside them.
+    const pruner = new Pruner(sqlite, { days: 90, batchSize: 3, intervalMs: 3_600_000 }, pino({ level: 'silent' }));
+    pruner.start();
+    await waitFor(() => threads() > before);
+    const prepared = threads();
+
+    // A run of seven batches, checkpointed by that thread: no thread starts inside it.
+    const report = await pruner.run();
+    expect(report.historyRows).toBe(20);
+    expect(threads()).toBe(prepared);
+    await pruner.stop();
+  });
+
+  it('find the streams to prune along the partial index of final streams, without sorting them all', async () => {
+    dir = tempDir();
+    const path = join(dir, 'plan.sqlite');
+    const sqlite = new SqliteStore(path);
+    store = sqlite;
+    const now = new Date();
+    const statements: string[] = [];
+    const stop = sqlite.onStatement((text) => statements.push(text));
+    const request = { before: new Date(now.getTime() - 90 * DAY), limit: 10, now };
+    await sqlite.retention.pruneHistory('livestream', request);
+    await sqlite.retention.pruneHistory('recording', request);
+    stop();
+    const reads = statements.filter((text) => /^select id from/.test(text));
+    expect(reads).toHaveLength(2);
+    // Each batch ran this read: sorting every final stream made a batch's CPU grow with them.
+    const reader = new Database(path, { readonly: true });
+    try {
+      for (const [text, table] of reads.map((text, i) => [text, ['livestreams', 'recordings'][i]])) {
+        const plan = reader
+          .prepare(`explain query plan ${text}`)
+          .all({ before: 0, streams: 100 })
+          .map((row) => (row as { detail: string }).detail)
+          .join(' | ');
+        expect(plan).toContain(`USING INDEX ${table}_prunable`);
+        expect(plan).not.toContain('TEMP B-TREE');
+      }
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('pace their batches while the service writes, and still prune everything', async () => {
+    dir = tempDir();
+    const sqlite = new SqliteStore(join(dir, 'paced.sqlite'));
+    store = sqlite;
+    const now = new Date();
+    const old = new Date(now.getTime() - 100 * DAY);
+    await sqlite.transaction(async () => {
+      for (let i = 0; i < 120; i++) await stream(sqlite, `old-${i}`, 'STOPPED', old, 5);
+    });
+    await stream(sqlite, 'live', 'LIVE', now, 1);
+
+    // A writer that never stops, as webhooks at a steady rate: each commit awaited, the next at once.
+    let writes = 0;
+    let writing = true;
+    const writer = (async () => {
+      for (let version = 2; writing; version++) {
+        await sqlite.groupTransaction(() => sqlite.streams.update('livestream', 'live', { version, updatedAt: now }));
+        writes++;
+      }
+    })();
+    const request = { before: new Date(now.getTime() - 90 * DAY), limit: 300, now };
+    const writesDuring: number[] = [];
+    let pruned = 0;
+    for (;;) {
+      const from = writes;
+      const batch = await sqlite.retention.pruneHistory('livestream', request);
+      writesDuring.push(writes - from);
+      if (batch.done) break;
+      pruned += batch.pruned;
+    }
+    writing = false;
+    await writer;
+
+    // Everything pruned while the writer went on; the second batch came only once the first's 300
+    // rows were paid for at 400 rows a second, the writer committing many times meanwhile (on main
+    // it ran after at most four of the writer's releases or flushes: two or three commits).
+    expect(pruned).toBe(600);
+    expect(writesDuring[1]).toBeGreaterThanOrEqual(8);
+  });
 });
+
+/** This process's threads (Linux): the checkpoint worker is one of them. */
+function threads(): number {
+  return Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]);
+}

@@ -47,6 +47,9 @@ export class Pruner {
   /** Runs soon after boot, then every `intervalMs` until `stop`. */
   start(): void {
     this.stopped = false;
+    // Whatever the store needs for its batches, readied now rather than inside the first run,
+    // where webhooks may be arriving (SQLite: the checkpoint thread's boot).
+    void this.store.retention.prepare?.();
     this.schedule(Math.min(this.options.intervalMs, FIRST_RUN_DELAY_MS));
   }
 

@@ -326,10 +326,8 @@ export interface PruneBatch {
 }
 
 /**
- * Retention: what is kept of streams long final and of old webhook deliveries. Each call is one
- * batch in its own short transaction (the caller loops, yielding between batches), so pruning
- * never holds the database for long. Statuses stay: stream rows and the status fields of their
- * history are kept, only the payloads and snapshots are pruned.
+ * Retention: what is kept of streams long final and of old webhook deliveries. Each call is one batch in its
+ * own short transaction (the caller loops), so pruning never holds the database for long. Statuses stay.
  */
 export interface RetentionStore {
   /**
@@ -346,6 +344,8 @@ export interface RetentionStore {
   pruneDeliveries(request: PruneRequest): Promise<PruneBatch>;
   /** The highest change-log position retention pruned (0 when none). */
   watermark(): Promise<number>;
+  /** Readies background pruning ahead of its first batch (SQLite: starts its checkpoint thread). */
+  prepare?(): Promise<void>;
 }
 
 /** Who registered a callback subscription, as authentication found them (never their token). */

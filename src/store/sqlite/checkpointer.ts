@@ -31,8 +31,8 @@ parentPort.on('message', () => {
  * connection's automatic checkpoint is off; a checkpoint that fails or cannot finish leaves the
  * rest to the automatic one, as before.
  *
- * The worker (a thread with a connection of its own) starts on the first batch and stays for the
- * next runs; `close` ends it.
+ * The worker (a thread with a connection of its own) starts once retention is scheduled
+ * (`prepare`), or else on the first checkpoint asked for, and stays for the next runs; `close` ends it.
  */
 export class Checkpointer {
   private worker: Worker | undefined;
@@ -50,6 +50,17 @@ export class Checkpointer {
       this.waiting.push(() => resolve());
       worker.postMessage(null);
     });
+  }
+
+  /**
+   * Starts the thread ahead of the first batch; settles once its connection is open (a first
+   * checkpoint done). Booting it (an isolate, the driver, the connection) costs about 100 ms of
+   * CPU: started by a run's third batch, it made that run wait for it and shared the machine's
+   * cores with the webhooks the run began beside (bench/README.md, "Retention, 2026-12-06,
+   * afternoon session").
+   */
+  prepare(): Promise<void> {
+    return this.checkpoint();
   }
 
   async close(): Promise<void> {

@@ -40,7 +40,12 @@ export class SqliteTransactions {
   /** What waits for the current outermost transaction to commit. */
   private readonly committed: (() => void)[] = [];
   /** Writes waiting for the next group commit, and its attempts. */
-  private readonly group = new GroupCommit((fn, attempt) => this.outermost(fn, true, false, attempt));
+  private readonly group = new GroupCommit((fn, attempt) => {
+    this.lastGroupAt = performance.now();
+    return this.outermost(fn, true, false, attempt);
+  });
+  /** When a group commit last began (`performance.now()`): background writes pace themselves after it. */
+  lastGroupAt = Number.NEGATIVE_INFINITY;
   private readonly control: Record<'begin' | 'commit' | 'rollback' | 'savepoint' | 'release' | 'rollbackTo', Statement>;
   private readonly flow = new AsyncLocalStorage<Frame>();
   /** True while an async transaction holds the connection. */
