@@ -2,7 +2,7 @@ import type { Store } from './types.js';
 
 /** A store's sections (streams, history, …): the properties of Store that are not methods. */
 export type StoreSections = {
-  readonly [K in keyof Store as Store[K] extends (...args: never[]) => unknown ? never : K]: Store[K];
+  readonly [K in keyof Store as NonNullable<Store[K]> extends (...args: never[]) => unknown ? never : K]: Store[K];
 };
 
 /**

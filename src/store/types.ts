@@ -56,6 +56,12 @@ export interface Store {
 
   /** Listen to every statement the store runs (how tests count queries); answers the unsubscribe. */
   onStatement(listener: (sql: string) => void): () => void;
+  /**
+   * Listen to this process's group commits that wrote change-log positions, each told before its
+   * changes are published (`afterCommit`); answers the unsubscribe. Absent where the engine does
+   * not tell them (SQLite): the change-log tailer then reads every change back from the log.
+   */
+  onLocalCommit?(listener: (commit: LocalCommit) => void): () => void;
   /** The database answers and its schema is up to date (readiness). */
   isReady(): Promise<boolean>;
   close(): Promise<void>;
@@ -283,6 +289,19 @@ export interface LoggedChange<K extends StreamKind> {
   position: number;
   stream: RecordOf<K>;
 }
+/**
+ * A group commit of this process, as the change-log tailer hears it (`Store.onLocalCommit`). The
+ * group held the change-log lock from before `head` was read to its commit, so the applied
+ * positions after `head` up to its last are exactly `positions`: a tailer that has delivered up to
+ * `head` may deliver the group's published changes without reading them back.
+ */
+export interface LocalCommit {
+  /** The latest applied position committed when the group took the change-log lock (0 if none). */
+  head: number;
+  /** Every applied position the group wrote, in position order. */
+  positions: readonly number[];
+}
+
 /** A change of either kind, as the change-log tailer reads them (`ChangeLogStore.tail`). */
 export type TailedChange = { [K in StreamKind]: LoggedChange<K> & { kind: K } }[StreamKind];
 

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { LocalCommit } from '../types.js';
 import { GroupBatch } from './batch.js';
 import { CHANGE_LOG_LOCK_KEY } from './connect.js';
 import { classify, isUnreachable } from './errors.js';
@@ -24,6 +25,16 @@ export const MAX_GROUP = 64;
 export const GROUPS_IN_FLIGHT = 2;
 
 const LOCK = `select pg_advisory_xact_lock(${CHANGE_LOG_LOCK_KEY.toString()})`;
+
+/**
+ * The change log's head, read after the lock in a statement of its own: READ COMMITTED takes a
+ * statement's snapshot when it starts, so one read in the lock's statement (taken while waiting)
+ * could miss the commit that released the lock. Backwards along the primary key (changelog.ts `head`).
+ */
+const HEAD = {
+  name: 'change_log_head',
+  text: 'select coalesce(max(id), 0)::bigint as head from status_events where applied',
+};
 
 interface Member {
   fn: () => Promise<unknown>;
@@ -68,6 +79,8 @@ export class GroupCommit {
   /** Settles once the last group started holds the change-log lock (or could not take it). */
   private locked: Promise<unknown> = Promise.resolve();
   private readonly executors = new WeakMap<pg.PoolClient, Executor>();
+  /** Told each committed group that wrote change-log positions (`Store.onLocalCommit`). */
+  readonly commitListeners = new Set<(commit: LocalCommit) => void>();
 
   constructor(
     /** A pool of GROUPS_IN_FLIGHT pipelined connections, the groups' own. */
@@ -134,6 +147,15 @@ export class GroupCommit {
       // round trip of its own. If either fails, so do the members' statements (and the group).
       const begun = Promise.all([client.query('begin'), client.query(LOCK)]);
       begun.then(lockTaken, lockTaken);
+      // Only when someone listens (the change-log tailer): one statement more, pipelined too.
+      let head: Promise<number | null> = Promise.resolve(null);
+      if (this.commitListeners.size > 0) {
+        this.log(HEAD.text);
+        head = client.query<{ head: string }>(HEAD).then(
+          (result) => Number(result.rows[0]?.head ?? 0),
+          () => null,
+        );
+      }
       await group.runMembers(tx);
       await begun;
       const end = group.state.failed ? 'rollback' : 'commit';
@@ -141,6 +163,7 @@ export class GroupCommit {
       const ended = await client.query(end);
       // COMMIT of a transaction that a failed statement aborted answers ROLLBACK, not an error.
       committed = !group.state.failed && ended.command === 'COMMIT';
+      group.head = await head;
     } catch (caught) {
       error = caught;
     } finally {
@@ -162,6 +185,8 @@ export class GroupCommit {
   private async settle(group: Group, committed: boolean, error: unknown): Promise<void> {
     const { members, shared } = group;
     if (committed) {
+      // Told before the group's publications, which may follow in this turn.
+      if (group.head !== null && shared.positions.length > 0) this.tellCommitted(group.head, shared.positions);
       // Callbacks (publications) run in change-log order, as their members wrote it.
       const tags = group.state.tags;
       const order = shared.committed.map((_, i) => i).sort((a, b) => (tags[a] ?? 0) - (tags[b] ?? 0));
@@ -192,6 +217,17 @@ export class GroupCommit {
       this.isolating--;
     }
   }
+
+  private tellCommitted(head: number, written: readonly number[]): void {
+    const commit: LocalCommit = { head, positions: [...written].sort((a, b) => a - b) };
+    for (const listener of this.commitListeners) {
+      try {
+        listener(commit);
+      } catch {
+        // A listener's failure is its own: the members are still answered.
+      }
+    }
+  }
 }
 
 /** One group's members and what they share: its transaction's state and what waits for its commit. */
@@ -201,6 +237,8 @@ class Group {
   readonly values: unknown[] = [];
   readonly state: GroupState = { failed: false, failedBy: null, rows: new Map(), tags: [] };
   readonly shared = { committed: [] as (() => void)[], positions: [] as number[] };
+  /** The change log's head when the group took the lock (null: not read, or the read failed). */
+  head: number | null = null;
   private readonly frames: Frame[] = [];
   private tx: Executor | undefined;
   private running = 0;

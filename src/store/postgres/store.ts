@@ -2,7 +2,7 @@ import { drizzle } from 'drizzle-orm/node-postgres';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { StoreBase, type StoreSections } from '../sections.js';
-import type { Store } from '../types.js';
+import type { LocalCommit, Store } from '../types.js';
 import { PgCallbacks } from './callbacks.js';
 import { PgChangeLog } from './changelog.js';
 import { answers, createPool, migratePostgres, type PostgresConfig, type PostgresDb } from './connect.js';
@@ -143,6 +143,11 @@ export class PostgresStore extends StoreBase implements Store {
   onStatement(listener: (sql: string) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  onLocalCommit(listener: (commit: LocalCommit) => void): () => void {
+    this.groups.commitListeners.add(listener);
+    return () => this.groups.commitListeners.delete(listener);
   }
 
   async isReady(): Promise<boolean> {
