@@ -31,7 +31,7 @@ interface Delivery {
   missing: number;
 }
 
-/** Alternating rounds of load a topology (full run; quick: 2 of 0.5 s), after a warm-up of each. */
+/** Rounds of load each topology takes, alternating (full run; quick: 2 of 0.5 s), after a warm-up of each. */
 const ROUNDS = 5;
 const ROUND_SECONDS = 2;
 
@@ -43,9 +43,9 @@ const ROUND_SECONDS = 2;
  * replica holding all 2,000 subscribers (same database engine, its own database and Redis), in
  * the same run. Both are set up first, then loaded in alternating rounds (paced, the one replica at
  * the rate the three reached in the round before): a p99 a round each, and the median of the
- * rounds' p99s for each. A stall of the whole machine (this VM's: 30–200 ms, every 10–20 s, idle
- * or not, see bench/README.md "Cross-replica delivery, 2026-12-06, night session") made the p99 of
- * whichever single 10 s window it fell in, so the ratio swung 0.4–5.7× between identical runs.
+ * rounds' p99s for each. A stall of the whole machine (30–200 ms, a few a minute under this load:
+ * bench/README.md, "Cross-replica delivery, 2026-12-06, night session") made the p99 of whichever
+ * single 10 s window it fell in, so the ratio swung 0.4–5.7× between identical runs of one tree.
  */
 export async function replicaDelivery(ctx: BenchContext): Promise<Record<string, BenchResult>> {
   const rounds = ctx.quick ? 2 : ROUNDS;
