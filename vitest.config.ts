@@ -11,6 +11,7 @@ const ONCE = [
   'test/store-poll-queries.test.ts',
   'test/store-list-active-sqlite.test.ts',
   'test/store-one-active-sqlite.test.ts',
+  'test/store-pending-plan.test.ts',
   'test/store-transactions.test.ts',
   'test/replicas/**',
   'test/config.test.ts',

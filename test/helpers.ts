@@ -4,10 +4,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type Client, createClient } from 'graphql-ws';
 import pg from 'pg';
+import pino from 'pino';
 import WebSocket from 'ws';
 import { type App, buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
+import { PostgresStore } from '../src/store/postgres/store.js';
+import { SqliteStore } from '../src/store/sqlite/store.js';
+import type { Store } from '../src/store/types.js';
 import { createTestDatabase, type TestDatabase } from './support/postgres.js';
 
 /**
@@ -60,6 +64,15 @@ export function tempDir(): string {
 export async function testDatabaseUrl(dir: string, name: string): Promise<string> {
   if (TEST_STORE === 'sqlite') return join(dir, name);
   return (await databaseFor(join(dir, name))).url;
+}
+
+/** The store of the suite's engine (TEST_STORE), opened on its own: a SQLite file in `dir`, or a fresh PostgreSQL database. */
+export async function openTestStore(dir: string, name: string): Promise<Store> {
+  const { database } = loadConfig({ DATABASE_URL: await testDatabaseUrl(dir, name) });
+  if (database.kind === 'sqlite') return new SqliteStore(database.path);
+  const postgres = new PostgresStore(database, pino({ level: 'silent' }));
+  await postgres.open();
+  return postgres;
 }
 
 /** Starts the real service on a free port with a real SQLite file in a temp folder. */

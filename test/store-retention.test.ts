@@ -5,13 +5,11 @@ import Database from 'better-sqlite3';
 import { sql } from 'drizzle-orm';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import type { LivestreamRecord } from '../src/domain/types.js';
 import { Pruner } from '../src/retention/pruner.js';
-import { PostgresStore } from '../src/store/postgres/store.js';
 import { SqliteStore } from '../src/store/sqlite/store.js';
 import type { Store } from '../src/store/types.js';
-import { tempDir, testDatabaseUrl, waitFor } from './helpers.js';
+import { openTestStore, tempDir, waitFor } from './helpers.js';
 
 /**
  * The store's retention section, as every engine must answer it: batches bounded by `limit`, the
@@ -29,11 +27,7 @@ afterEach(async () => {
 /** The store of the project's engine (TEST_STORE): a SQLite file, or a fresh PostgreSQL database. */
 async function openStore(name: string): Promise<Store> {
   dir = tempDir();
-  const { database } = loadConfig({ DATABASE_URL: await testDatabaseUrl(dir, name) });
-  if (database.kind === 'sqlite') return new SqliteStore(database.path);
-  const postgres = new PostgresStore(database, pino({ level: 'silent' }));
-  await postgres.open();
-  return postgres;
+  return openTestStore(dir, name);
 }
 
 const DAY = 86_400_000;

@@ -212,8 +212,8 @@ export interface DeliveryStore {
   ): Promise<DeliveryRecord[]>;
   /**
    * Gives up on waiting deliveries of `provider`: every one received before `receivedBefore`,
-   * and the oldest beyond the newest `keep`. Their bodies are dropped (ids stay, for
-   * de-duplication). Answers how many.
+   * and the oldest beyond the newest `keep` (by time received, then by id). Their bodies are
+   * dropped (ids stay, for de-duplication). Answers how many.
    */
   expirePending(provider: ProviderId, receivedBefore: Date, keep: number, at: Date): Promise<number>;
   /** How many deliveries per provider wait for their stream (received after `receivedAfter`). */

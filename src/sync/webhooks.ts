@@ -37,6 +37,13 @@ export interface PendingLimits {
 export type RoomEventHandler = (event: RoomEvent) => void | Promise<void>;
 
 /** Which stream a waiting event waits for: the vendor's id for it, else its room. */
+/** One provider's expiry of waiting deliveries: the last one started, and the one asked for since. */
+interface Expiry {
+  /** Never rejects (`expireNow`). */
+  running: Promise<void>;
+  next: Promise<void> | null;
+}
+
 export function correlationKey(kind: StreamKind, ids: { externalId?: string | null; roomId?: string | null }) {
   if (ids.externalId) return `${kind}:ext:${ids.externalId}`;
   if (ids.roomId) return `${kind}:room:${ids.roomId}`;
@@ -65,6 +72,8 @@ export class WebhookIntake {
   /** Settles once `pendingCounts` holds what the database had at construction. */
   private readonly primed: Promise<void>;
   private lastAgeSweep = Date.now();
+  /** Per provider, the expiry running and the one that follows it (`expire`). */
+  private readonly expiries = new Map<ProviderId, Expiry>();
 
   constructor(
     private readonly store: Store,
@@ -302,7 +311,34 @@ export class WebhookIntake {
     await this.expire(provider);
   }
 
-  private async expire(provider: ProviderId): Promise<void> {
+  /**
+   * Gives up on what waits beyond the limits, once every delivery asking has been recorded: one
+   * expiry per provider runs at a time, and those asked for meanwhile, or in the same turn of the
+   * event loop (a group commit answers its members together), share the next one, which starts
+   * after that turn and once the running one ends, and covers all of them (it keeps the newest
+   * `pendingMax` as the database has them then). A statement, and on PostgreSQL a commit, for
+   * each delivery left waiting over the limit was most of what one cost (bench/README.md,
+   * "Pending deliveries over the limit").
+   */
+  private expire(provider: ProviderId): Promise<void> {
+    let expiry = this.expiries.get(provider);
+    if (!expiry) {
+      expiry = { running: Promise.resolve(), next: null };
+      this.expiries.set(provider, expiry);
+    }
+    const slot = expiry;
+    slot.next ??= slot.running
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => {
+        slot.next = null;
+        slot.running = this.expireNow(provider);
+        return slot.running;
+      });
+    return slot.next;
+  }
+
+  /** Never rejects: a failure is logged, and the next expiry tries again. */
+  private async expireNow(provider: ProviderId): Promise<void> {
     try {
       const dropped = await this.store.deliveries.expirePending(
         provider,

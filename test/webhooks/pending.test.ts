@@ -92,6 +92,35 @@ describe('pending webhook deliveries', () => {
     expect(waiting.every((row) => row.payload.includes('livestreaming.statusUpdate'))).toBe(true);
   });
 
+  it('shares its expiries among deliveries left waiting over the limit at once, and still holds the limit', async () => {
+    await boot({ WEBHOOK_PENDING_MAX: '20' });
+    await strangers(20);
+    const expiries: string[] = [];
+    const stop = server.app.services.store.onStatement((sql) => {
+      // The expiry: the only statement giving up waiting deliveries by provider.
+      if (/^(with|update)\b/.test(sql) && /processed_at is null/.test(sql)) expiries.push(sql);
+    });
+    // Forty at once, each left waiting over the limit: each used to run an expiry of its own.
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        fake.sendWebhook(
+          hook(),
+          fake.livestreamWebhook(fake.addLivestream(`stranger-${crypto.randomUUID()}`, 'LIVE').id),
+        ),
+      ),
+    );
+    stop();
+    expect(answers.map((answer) => answer.status)).toEqual(Array.from({ length: 40 }, () => 200));
+    // One each before; how many share one depends on how the forty interleave (on PostgreSQL, where
+    // an expiry is a round trip and a commit, most do).
+    expect(expiries.length).toBeGreaterThan(0);
+    expect(expiries.length).toBeLessThan(40);
+    // Answered only once an expiry that started after it was recorded had run: the limit holds.
+    const rows = await pendingRows();
+    expect(rows.filter((row) => row.processed_at === null)).toHaveLength(20);
+    expect(rows.filter((row) => row.payload === '')).toHaveLength(40);
+  });
+
   it('refuses a delivery id over 256 characters or an event type over 128, storing nothing', async () => {
     await boot();
     const stranger = fake.addLivestream(`stranger-${crypto.randomUUID()}`, 'LIVE');

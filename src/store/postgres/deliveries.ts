@@ -116,22 +116,20 @@ export class PgDeliveries {
 
   async expirePending(provider: ProviderId, receivedBefore: Date, keep: number, at: Date): Promise<number> {
     // Marked done with an empty body: out of the pending index, the ids kept for de-duplication.
-    const kept = this.x()
-      .select({ id: d.id })
-      .from(d)
-      .where(and(eq(d.provider, provider), isNull(d.processedAt)))
-      .orderBy(sql`${d.id} desc`)
-      .limit(keep);
-    const expired = await this.x()
-      .update(d)
-      .set({ processedAt: at, payload: '', correlationKey: null })
-      .where(
-        and(
-          eq(d.provider, provider),
-          isNull(d.processedAt),
-          sql`(${d.receivedAt} < ${receivedBefore.toISOString()}::timestamptz or ${d.id} not in ${kept})`,
-        ),
-      );
+    // As on SQLite (sqlite/deliveries.ts): the newest one given up (`cut`) found `keep` entries
+    // down the pending index, what goes a range of that index below it, not every waiting row
+    // sorted by id and tested against the newest `keep` (bench/README.md, "Pending deliveries over
+    // the limit").
+    const before = sql`${receivedBefore.toISOString()}::timestamptz`;
+    const expired = await this.x().execute(
+      sql`with cut as materialized (select received_at as at, id from webhook_deliveries
+        where provider = ${provider} and processed_at is null
+        order by received_at desc, id desc limit 1 offset ${keep})
+      update webhook_deliveries set processed_at = ${at.toISOString()}::timestamptz, payload = '', correlation_key = null
+      where provider = ${provider} and processed_at is null
+        and received_at <= greatest(${before}, (select at from cut))
+        and (received_at < ${before} or (received_at, id) <= (select at, id from cut))`,
+    );
     return expired.rowCount ?? 0;
   }
 
