@@ -36,7 +36,6 @@ export interface PendingLimits {
 /** Receives room life-cycle events (recording automation). */
 export type RoomEventHandler = (event: RoomEvent) => void | Promise<void>;
 
-/** Which stream a waiting event waits for: the vendor's id for it, else its room. */
 /** One provider's expiry of waiting deliveries: the last one started, and the one asked for since. */
 interface Expiry {
   /** Never rejects (`expireNow`). */
@@ -44,6 +43,7 @@ interface Expiry {
   next: Promise<void> | null;
 }
 
+/** Which stream a waiting event waits for: the vendor's id for it, else its room. */
 export function correlationKey(kind: StreamKind, ids: { externalId?: string | null; roomId?: string | null }) {
   if (ids.externalId) return `${kind}:ext:${ids.externalId}`;
   if (ids.roomId) return `${kind}:room:${ids.roomId}`;

@@ -83,7 +83,7 @@ export class SqliteDeliveries {
           // `+`: not a term for an index, so SQLite looks the keys up in the pending-key index
           // rather than walking every waiting delivery's entry of the received-at one (0.8 ms a
           // retry at 10,000 waiting, for each stream showing its vendor id: bench/README.md,
-          // "Pending deliveries over the limit"); test/store-deliveries-plan.test.ts.
+          // "Pending deliveries over the limit"); test/store-pending-plan.test.ts.
           sql`+${webhookDeliveries.receivedAt} > ${sql.placeholder('receivedAfter')}`,
         ),
       )
@@ -100,11 +100,12 @@ export class SqliteDeliveries {
 
   expirePending(provider: ProviderId, receivedBefore: Date, keep: number, at: Date): number {
     // Marked done with an empty body: out of the pending index, the ids kept for de-duplication.
-    // The newest kept is found by walking `keep` entries of the pending index from its newest end
-    // (`cut`: the newest one given up), and what goes is a range of that index below it: the
-    // statement steps over about `keep` entries and the ones it gives up. `id not in (the newest
-    // keep by id)` sorted every waiting row and tested each against that list, ≈ 0.4 ms a call at
-    // 1,000 waiting, 65 ms at 100,000 (bench/README.md, "Pending deliveries over the limit").
+    // The newest one given up (`cut`) is found `keep` entries down the pending index from its
+    // newest end, and what goes is a range of that index below it (by id within the cut's
+    // millisecond): the statement steps over about `keep` entries and the rows it gives up.
+    // `id not in (the newest keep by id)` sorted every waiting row and tested each against that
+    // list: 0.4 ms a call at 1,000 waiting, 65 ms at 100,000 (bench/README.md, "Pending
+    // deliveries over the limit").
     this.expireStatement ??= this.opened.prepare<never>(
       'with cut as materialized (select received_at as at, id from "webhook_deliveries" ' +
         'where provider = @provider and processed_at is null ' +
